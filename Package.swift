@@ -1,0 +1,62 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ethstack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ethstack", targets: ["ethstack"]),
+        .library(name: "EthstackEngine", targets: ["EthstackEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+    ],
+    targets: [
+        // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev).
+        .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CLibCurl", path: "Sources/CLibCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CLibSQLite", path: "Sources/CLibSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        // curl_easy_setopt is variadic and cannot be called from Swift: non-variadic wrappers.
+        .target(name: "CCurlShim", dependencies: ["CLibCurl"], path: "Sources/CCurlShim"),
+
+        // The engine: stack language, evaluation, graph, plan, apply, state, provider API, transport.
+        .target(
+            name: "EthstackEngine",
+            dependencies: [
+                "CLibYAML", "CLibSQLite", "CCurlShim", "CLibCurl",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/EthstackEngine",
+            exclude: ["README.md"]
+        ),
+        // Built-in provider: core.data, core.sleep, local.file.
+        .target(
+            name: "CoreProvider",
+            dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
+            path: "providers/Core"
+        ),
+        .executableTarget(
+            name: "ethstack",
+            dependencies: [
+                "EthstackEngine", "CoreProvider",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/ethstack"
+        ),
+        .executableTarget(
+            name: "ethstack-bench",
+            dependencies: ["EthstackEngine", "CoreProvider"],
+            path: "Tests/Benchmarks"
+        ),
+        .testTarget(
+            name: "EthstackTests",
+            dependencies: ["EthstackEngine", "CoreProvider", "ethstack"],
+            path: "Tests/EthstackTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,130 @@
+import CLibYAML
+import Foundation
+
+/// Parses YAML text with libyaml's event API into `YAMLNode`s that keep `file:line:col`.
+///
+/// Anchors and aliases are resolved by copying the anchored node. A syntax error is reported as a
+/// diagnostic with libyaml's position and message.
+public enum YAMLParser {
+    public static func parse(_ text: String, file: String) throws -> [YAMLNode] {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw DiagnosticsError([.error(nil, "could not initialise the YAML parser")])
+        }
+        defer { yaml_parser_delete(&parser) }
+
+        let bytes = Array(text.utf8)
+        return try bytes.withUnsafeBufferPointer { buffer -> [YAMLNode] in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var builder = Builder(file: file)
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    let mark = parser.problem_mark
+                    let problem = parser.problem.map { String(cString: $0) } ?? "syntax error"
+                    var message = "invalid YAML: \(problem)"
+                    if let context = parser.context { message += " \(String(cString: context))" }
+                    throw DiagnosticsError([.error(
+                        SourceLocation(file: file, line: mark.line + 1, column: mark.column + 1), message)])
+                }
+                defer { yaml_event_delete(&event) }
+                if event.type == YAML_STREAM_END_EVENT { break }
+                try builder.handle(&event)
+            }
+            return builder.documents
+        }
+    }
+
+    private struct Builder {
+        enum Frame {
+            case sequence([YAMLNode], SourceLocation, anchor: String?)
+            case mapping([(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?, SourceLocation, anchor: String?)
+        }
+
+        let file: String
+        var stack: [Frame] = []
+        var anchors: [String: YAMLNode] = [:]
+        var documents: [YAMLNode] = []
+
+        init(file: String) { self.file = file }
+
+        func location(_ mark: yaml_mark_t) -> SourceLocation {
+            SourceLocation(file: file, line: mark.line + 1, column: mark.column + 1)
+        }
+
+        static func string(_ ptr: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+            guard let ptr else { return nil }
+            return String(cString: UnsafeRawPointer(ptr).assumingMemoryBound(to: CChar.self))
+        }
+
+        mutating func handle(_ event: inout yaml_event_t) throws {
+            let loc = location(event.start_mark)
+            switch event.type {
+            case YAML_SCALAR_EVENT:
+                let scalar = event.data.scalar
+                let text: String
+                if let value = scalar.value {
+                    let raw = UnsafeRawBufferPointer(start: value, count: scalar.length)
+                    text = String(decoding: raw, as: UTF8.self)
+                } else {
+                    text = ""
+                }
+                let style: YAMLNode.ScalarStyle
+                switch scalar.style {
+                case YAML_SINGLE_QUOTED_SCALAR_STYLE, YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .quoted
+                case YAML_LITERAL_SCALAR_STYLE, YAML_FOLDED_SCALAR_STYLE: style = .block
+                default: style = .plain
+                }
+                let node = YAMLNode.scalar(text, style, tag: Builder.string(scalar.tag), loc)
+                if let anchor = Builder.string(scalar.anchor) { anchors[anchor] = node }
+                add(node)
+            case YAML_ALIAS_EVENT:
+                let name = Builder.string(event.data.alias.anchor) ?? ""
+                guard let node = anchors[name] else {
+                    throw DiagnosticsError([.error(loc, "unknown YAML alias *\(name)")])
+                }
+                add(node)
+            case YAML_SEQUENCE_START_EVENT:
+                stack.append(.sequence([], loc, anchor: Builder.string(event.data.sequence_start.anchor)))
+            case YAML_SEQUENCE_END_EVENT:
+                guard case .sequence(let items, let start, let anchor) = stack.popLast() else { return }
+                let node = YAMLNode.sequence(items, start)
+                if let anchor { anchors[anchor] = node }
+                add(node)
+            case YAML_MAPPING_START_EVENT:
+                stack.append(.mapping([], pendingKey: nil, loc, anchor: Builder.string(event.data.mapping_start.anchor)))
+            case YAML_MAPPING_END_EVENT:
+                guard case .mapping(let pairs, _, let start, let anchor) = stack.popLast() else { return }
+                let node = YAMLNode.mapping(pairs, start)
+                if let anchor { anchors[anchor] = node }
+                add(node)
+            default:
+                break
+            }
+        }
+
+        mutating func add(_ node: YAMLNode) {
+            guard let top = stack.popLast() else {
+                documents.append(node)
+                return
+            }
+            switch top {
+            case .sequence(var items, let loc, let anchor):
+                items.append(node)
+                stack.append(.sequence(items, loc, anchor: anchor))
+            case .mapping(var pairs, let pendingKey, let loc, let anchor):
+                if let key = pendingKey {
+                    // YAML merge key: `<<: *defaults` copies the aliased map's entries.
+                    if key.scalarText == "<<", case .mapping(let merged, _) = node {
+                        pairs.append(contentsOf: merged)
+                    } else {
+                        pairs.append((key: key, value: node))
+                    }
+                    stack.append(.mapping(pairs, pendingKey: nil, loc, anchor: anchor))
+                } else {
+                    stack.append(.mapping(pairs, pendingKey: node, loc, anchor: anchor))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+
+/// What ethstack recorded about one resource instance.
+public struct ResourceState: Sendable, Hashable {
+    public enum Status: String, Sendable, Codable {
+        /// Created and known good.
+        case ready
+        /// Created, but its create or update failed part-way: replaced on the next apply.
+        case tainted
+    }
+
+    public var address: ResourceAddress
+    public var type: String
+    /// The provider configuration that manages it: `core`, `aws`, `aws.backup`.
+    public var provider: String
+    public var id: String
+    public var attributes: [String: Value]
+    /// Top-level attributes that are sensitive (their marks are not stored inside the values).
+    public var sensitiveAttributes: [String]
+    /// Addresses this instance depended on when it was last applied: destroy runs in reverse order.
+    public var dependencies: [ResourceAddress]
+    public var status: Status
+    public var schemaVersion: Int
+
+    public init(address: ResourceAddress, type: String, provider: String, id: String, attributes: [String: Value],
+                sensitiveAttributes: [String] = [], dependencies: [ResourceAddress] = [], status: Status = .ready,
+                schemaVersion: Int = 1) {
+        self.address = address
+        self.type = type
+        self.provider = provider
+        self.id = id
+        self.attributes = attributes
+        self.sensitiveAttributes = sensitiveAttributes
+        self.dependencies = dependencies
+        self.status = status
+        self.schemaVersion = schemaVersion
+    }
+
+    /// Attributes with the sensitive marks restored.
+    public var markedAttributes: [String: Value] {
+        guard !sensitiveAttributes.isEmpty else { return attributes }
+        var out = attributes
+        for name in sensitiveAttributes { if let v = out[name] { out[name] = v.markedSensitive } }
+        return out
+    }
+}
+
+public struct OutputState: Sendable, Hashable {
+    public var name: String
+    public var value: Value
+    public var sensitive: Bool
+    public init(name: String, value: Value, sensitive: Bool) {
+        self.name = name; self.value = value; self.sensitive = sensitive
+    }
+}
+
+/// One stack's recorded state.
+public struct StackState: Sendable {
+    public var name: String
+    /// Fixed at the first write; nil while nothing was ever written.
+    public var lineage: String?
+    /// Bumped by every apply, destroy or state edit.
+    public var serial: Int
+    public var resources: [ResourceAddress: ResourceState]
+    public var outputs: [String: OutputState]
+
+    public init(name: String, lineage: String? = nil, serial: Int = 0, resources: [ResourceAddress: ResourceState] = [:],
+                outputs: [String: OutputState] = [:]) {
+        self.name = name
+        self.lineage = lineage
+        self.serial = serial
+        self.resources = resources
+        self.outputs = outputs
+    }
+
+    public static func empty(_ name: String) -> StackState { StackState(name: name) }
+}
+
+/// A row of the journal: an operation that was started, and how it ended (nil while in flight).
+public struct JournalEntry: Sendable, Hashable {
+    public enum Outcome: String, Sendable { case succeeded, failed, abandoned, recovered }
+    public var id: Int64
+    public var address: ResourceAddress
+    public var type: String
+    public var provider: String
+    public var action: String
+    public var token: String
+    /// The attributes the call was made with (sensitive marks dropped).
+    public var planned: [String: Value]
+    public var started: Date
+    public var finished: Date?
+    public var outcome: Outcome?
+    public var message: String?
+
+    public init(id: Int64, address: ResourceAddress, type: String, provider: String, action: String, token: String,
+                planned: [String: Value], started: Date, finished: Date? = nil, outcome: Outcome? = nil,
+                message: String? = nil) {
+        self.id = id; self.address = address; self.type = type; self.provider = provider; self.action = action
+        self.token = token; self.planned = planned; self.started = started; self.finished = finished
+        self.outcome = outcome; self.message = message
+    }
+}
+
+public struct LockInfo: Sendable, Hashable, Codable {
+    public var id: String
+    public var stack: String
+    public var holder: String
+    public var pid: Int32
+    public var host: String
+    public var operation: String
+    public var created: Date
+    public var expires: Date
+    public init(id: String, stack: String, holder: String, pid: Int32, host: String, operation: String,
+                created: Date, expires: Date) {
+        self.id = id; self.stack = stack; self.holder = holder; self.pid = pid; self.host = host
+        self.operation = operation; self.created = created; self.expires = expires
+    }
+}
+
+public struct HistoryEntry: Sendable, Hashable {
+    public var serial: Int
+    public var who: String
+    public var host: String
+    public var when: Date
+    public var command: String
+    /// e.g. "3 created, 1 updated, 0 replaced, 2 deleted, 1 failed"
+    public var summary: String
+    public init(serial: Int, who: String, host: String, when: Date, command: String, summary: String) {
+        self.serial = serial; self.who = who; self.host = host; self.when = when; self.command = command
+        self.summary = summary
+    }
+}
+
+public enum StateError: Error, Sendable, CustomStringConvertible {
+    case newerSchema(path: String, found: Int, supported: Int)
+    case locked(LockInfo)
+    case noSuchLock(String)
+    case notFound(ResourceAddress)
+    case alreadyExists(ResourceAddress)
+    case database(path: String, operation: String, message: String)
+
+    public var description: String {
+        switch self {
+        case .newerSchema(let path, let found, let supported):
+            return "\(path) was written by a newer ethstack (state schema \(found); this ethstack knows up to \(supported)); upgrade ethstack to use it"
+        case .locked(let lock):
+            let since = ISO8601DateFormatter().string(from: lock.created)
+            return "stack \"\(lock.stack)\" is locked by \(lock.holder) (pid \(lock.pid) on \(lock.host), \(lock.operation)) since \(since); lock id \(lock.id). If that process is gone, run: ethstack lock release \(lock.id)"
+        case .noSuchLock(let id): return "no lock with id \(id)"
+        case .notFound(let a): return "no resource \(a) in state"
+        case .alreadyExists(let a): return "resource \(a) already exists in state"
+        case .database(let path, let operation, let message): return "state database \(path): \(operation): \(message)"
+        }
+    }
+}
+
+/// Reads a stack's recorded state.
+public protocol StateReader: Sendable {
+    func load(stack: String) throws -> StackState
+    func history(stack: String) throws -> [HistoryEntry]
+    /// Journal rows that were started and never finished (a crash or an abandoned call).
+    func unfinishedJournal(stack: String) throws -> [JournalEntry]
+    func stacks() throws -> [String]
+}
+
+/// Writes state one resource at a time: never a rewrite of the whole state.
+public protocol StateWriter: Sendable {
+    /// Starts an apply/destroy/state edit: fixes the lineage if new, bumps the serial, returns the new serial.
+    func beginRun(stack: String) throws -> (lineage: String, serial: Int)
+    /// Records the intent of a provider call before it is made.
+    func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: String,
+                      token: String, planned: [String: Value]) throws -> Int64
+    /// In one transaction: closes the journal row and stores (or, with `resource == nil` and
+    /// `remove` set, deletes) the resource.
+    func journalFinish(stack: String, journalID: Int64, outcome: JournalEntry.Outcome, message: String?,
+                       store resource: ResourceState?, remove: ResourceAddress?) throws
+    func putResource(stack: String, _ resource: ResourceState) throws
+    func removeResource(stack: String, address: ResourceAddress) throws
+    func moveResource(stack: String, from: ResourceAddress, to: ResourceAddress) throws
+    func setOutputs(stack: String, _ outputs: [OutputState]) throws
+    func appendHistory(stack: String, _ entry: HistoryEntry) throws
+}
+
+/// The stack lock: one apply, destroy, import or state edit at a time.
+public protocol StateLocker: Sendable {
+    /// Takes the lock, waiting up to `timeout` seconds; a lock whose holder is dead (same host) or
+    /// whose expiry passed is taken over, and `onTakeover` is told which.
+    func lock(stack: String, operation: String, timeout: Double, ttl: Double,
+              onTakeover: @Sendable (LockInfo) -> Void) throws -> LockInfo
+    func unlock(_ lock: LockInfo) throws
+    func locks() throws -> [LockInfo]
+    func release(lockID: String) throws
+}
+
+public typealias StateStore = StateReader & StateWriter & StateLocker
