@@ -1,0 +1,169 @@
+/// Checks every reference in a loaded stack: names exist, `each`/`count` are used where they mean
+/// something, attributes exist in the referenced type's schema, functions exist. Reports all problems.
+public struct StackValidator {
+    public let registry: ProviderRegistry
+
+    public init(registry: ProviderRegistry) {
+        self.registry = registry
+    }
+
+    public func validate(_ stack: StackDeclaration) throws {
+        var d = DiagnosticCollector()
+        let resources = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let variables = Set(stack.variables.map(\.name))
+        let providerNames = Set(stack.providers.map(\.name))
+
+        for p in stack.providers where registry.provider(named: p.providerName) == nil {
+            d.error(p.location, "unknown provider \"\(p.providerName)\"", hint: didYouMean(p.providerName, in: registry.providers.keys))
+        }
+        for p in stack.providers {
+            if let config = p.configuration {
+                check(config, context: .provider, resources: resources, variables: variables, &d)
+            }
+        }
+        for r in stack.resources {
+            let context = Context.resource(hasForEach: r.forEach != nil, hasCount: r.count != nil)
+            for entry in r.properties { check(entry.value, context: context, resources: resources, variables: variables, &d) }
+            if let fe = r.forEach { check(fe, context: .expansion, resources: resources, variables: variables, &d) }
+            if let c = r.count { check(c, context: .expansion, resources: resources, variables: variables, &d) }
+            for dep in r.dependsOn where resources[dep.name] == nil {
+                d.error(dep.location, "depends_on: no resource named \"\(dep.name)\"", hint: didYouMean(dep.name, in: resources.keys))
+            }
+            if let (name, loc) = r.provider {
+                if !providerNames.contains(name) {
+                    d.error(loc, "no provider configuration named \"\(name)\"", hint: didYouMean(name, in: providerNames))
+                } else if !name.hasPrefix(r.type.split(separator: ".").first.map(String.init) ?? "") {
+                    d.error(loc, "provider \"\(name)\" cannot manage \(r.type)")
+                }
+            }
+        }
+        for o in stack.outputs {
+            check(o.value, context: .output, resources: resources, variables: variables, &d)
+        }
+        try d.throwIfErrors()
+    }
+
+    enum Context {
+        case resource(hasForEach: Bool, hasCount: Bool)
+        case expansion, provider, output
+    }
+
+    private func check(_ node: ConfigNode, context: Context, resources: [String: ResourceDeclaration],
+                       variables: Set<String>, _ d: inout DiagnosticCollector) {
+        switch node {
+        case .literal: return
+        case .list(let items, _):
+            for i in items { check(i, context: context, resources: resources, variables: variables, &d) }
+        case .map(let entries, _):
+            for e in entries { check(e.value, context: context, resources: resources, variables: variables, &d) }
+        case .template(let t):
+            for case .expression(let e) in t.parts {
+                check(e, context: context, resources: resources, variables: variables, &d)
+            }
+        }
+    }
+
+    private func check(_ e: Expression, context: Context, resources: [String: ResourceDeclaration],
+                       variables: Set<String>, _ d: inout DiagnosticCollector) {
+        switch e {
+        case .literal: return
+        case .name(let name, let loc):
+            checkRoot(name, attribute: nil, attributeLocation: loc, location: loc, context: context,
+                      resources: resources, variables: variables, &d)
+        case .traverse(let base, let accessor):
+            if case .name(let name, let loc) = base {
+                if case .attribute(let attr, let attrLoc) = accessor {
+                    checkRoot(name, attribute: attr, attributeLocation: attrLoc, location: loc, context: context,
+                              resources: resources, variables: variables, &d)
+                } else {
+                    checkRoot(name, attribute: nil, attributeLocation: loc, location: loc, context: context,
+                              resources: resources, variables: variables, &d)
+                }
+            } else if case .traverse(.name(let name, let loc), .index(_, _)) = base,
+                      case .attribute(let attr, let attrLoc) = accessor, let r = resources[name] {
+                // name[key].attr
+                checkAttribute(attr, of: r, at: attrLoc, &d)
+                _ = loc
+                check(base, context: context, resources: resources, variables: variables, &d)
+                return
+            } else {
+                check(base, context: context, resources: resources, variables: variables, &d)
+            }
+            if case .index(let i, _) = accessor { check(i, context: context, resources: resources, variables: variables, &d) }
+        case .splat(let base, let accessors, _):
+            check(base, context: context, resources: resources, variables: variables, &d)
+            if case .name(let name, _) = base, let r = resources[name], case .attribute(let attr, let loc)? = accessors.first {
+                checkAttribute(attr, of: r, at: loc, &d)
+            }
+            for case .index(let i, _) in accessors { check(i, context: context, resources: resources, variables: variables, &d) }
+        case .call(let name, let args, let loc):
+            if !Functions.names.contains(name) {
+                d.error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: Functions.names))
+            }
+            for a in args { check(a, context: context, resources: resources, variables: variables, &d) }
+        case .list(let items, _):
+            for i in items { check(i, context: context, resources: resources, variables: variables, &d) }
+        case .map(let pairs, _):
+            for p in pairs {
+                check(p.key, context: context, resources: resources, variables: variables, &d)
+                check(p.value, context: context, resources: resources, variables: variables, &d)
+            }
+        case .unary(_, let x, _):
+            check(x, context: context, resources: resources, variables: variables, &d)
+        case .binary(_, let a, let b, _):
+            check(a, context: context, resources: resources, variables: variables, &d)
+            check(b, context: context, resources: resources, variables: variables, &d)
+        case .conditional(let c, let a, let b, _):
+            for x in [c, a, b] { check(x, context: context, resources: resources, variables: variables, &d) }
+        }
+    }
+
+    private func checkRoot(_ name: String, attribute: String?, attributeLocation: SourceLocation, location: SourceLocation,
+                           context: Context, resources: [String: ResourceDeclaration], variables: Set<String>,
+                           _ d: inout DiagnosticCollector) {
+        switch name {
+        case "var":
+            guard let attribute else { return }
+            if !variables.contains(attribute) {
+                d.error(attributeLocation, "no variable named \"\(attribute)\"", hint: didYouMean(attribute, in: variables))
+            }
+        case "each":
+            guard case .resource(true, _) = context else {
+                d.error(location, "\"each\" is only available in a resource with \"for_each\"")
+                return
+            }
+            if let attribute, attribute != "key", attribute != "value" {
+                d.error(attributeLocation, "\"each\" has \"key\" and \"value\", not \"\(attribute)\"",
+                        hint: didYouMean(attribute, in: ["key", "value"]))
+            }
+        case "count":
+            guard case .resource(_, true) = context else {
+                d.error(location, "\"count.index\" is only available in a resource with \"count\"")
+                return
+            }
+            if let attribute, attribute != "index" {
+                d.error(attributeLocation, "\"count\" has only \"index\", not \"\(attribute)\"")
+            }
+        default:
+            guard let r = resources[name] else {
+                let candidates = Array(resources.keys) + ["var", "each", "count"]
+                d.error(location, "no resource named \"\(name)\"", hint: didYouMean(name, in: candidates))
+                return
+            }
+            guard let attribute else { return }
+            if r.forEach != nil || r.count != nil {
+                let form = r.forEach != nil ? "\(name)[\"key\"].\(attribute)" : "\(name)[0].\(attribute)"
+                d.error(attributeLocation, "\"\(name)\" has \(r.forEach != nil ? "for_each" : "count"): name an instance (\(form)) or all of them (\(name)[*].\(attribute))")
+                return
+            }
+            checkAttribute(attribute, of: r, at: attributeLocation, &d)
+        }
+    }
+
+    private func checkAttribute(_ attribute: String, of r: ResourceDeclaration, at loc: SourceLocation, _ d: inout DiagnosticCollector) {
+        guard let schema = registry.schema(for: r.type) else { return }
+        if schema[attribute] == nil {
+            d.error(loc, "\(r.type) \"\(r.name)\" has no attribute \"\(attribute)\"", hint: didYouMean(attribute, in: schema.attributeNames))
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+/// A value from the stack file before evaluation: literals, templates with `${…}`, lists and maps,
+/// every node with its position.
+public indirect enum ConfigNode: Sendable {
+    case literal(Value, SourceLocation)
+    case template(Template)
+    case list([ConfigNode], SourceLocation)
+    case map([ConfigEntry], SourceLocation)
+
+    public var location: SourceLocation {
+        switch self {
+        case .literal(_, let l), .list(_, let l), .map(_, let l): return l
+        case .template(let t): return t.location
+        }
+    }
+
+    /// Every reference in the node, in the order written.
+    public var references: [Reference] {
+        var out: [Reference] = []
+        collect(into: &out)
+        return out
+    }
+
+    private func collect(into out: inout [Reference]) {
+        switch self {
+        case .literal: break
+        case .template(let t): out.append(contentsOf: t.references)
+        case .list(let items, _): for i in items { i.collect(into: &out) }
+        case .map(let entries, _): for e in entries { e.value.collect(into: &out) }
+        }
+    }
+
+    public var entries: [ConfigEntry]? {
+        if case .map(let e, _) = self { return e }
+        return nil
+    }
+}
+
+public struct ConfigEntry: Sendable {
+    public var key: String
+    public var keyLocation: SourceLocation
+    public var value: ConfigNode
+}
+
+public struct VariableDeclaration: Sendable {
+    public enum VariableType: String, Sendable { case string, number, bool, list, map, any }
+    public var name: String
+    public var location: SourceLocation
+    public var type: VariableType
+    public var defaultValue: Value?
+    public var sensitive: Bool
+    public var description: String?
+}
+
+/// A provider configuration: `aws`, or a second one `aws.backup` that resources pick with `provider:`.
+public struct ProviderDeclaration: Sendable {
+    /// `aws` or `aws.backup`.
+    public var name: String
+    /// The provider plugin's name: `aws`.
+    public var providerName: String
+    public var location: SourceLocation
+    public var configuration: ConfigNode?
+}
+
+public struct Lifecycle: Sendable, Hashable {
+    public var preventDestroy = false
+    public var createBeforeDestroy = false
+    public var ignoreChanges: [String] = []
+    public init() {}
+}
+
+/// What the user wrote for one resource.
+public struct ResourceDeclaration: Sendable {
+    public var name: String
+    public var location: SourceLocation
+    public var type: String
+    public var typeLocation: SourceLocation
+    public var properties: [ConfigEntry]
+    public var propertiesLocation: SourceLocation
+    public var dependsOn: [(name: String, location: SourceLocation)]
+    public var forEach: ConfigNode?
+    public var count: ConfigNode?
+    /// The provider configuration's name, when not the default one for the type.
+    public var provider: (name: String, location: SourceLocation)?
+    public var lifecycle: Lifecycle
+
+    /// The provider configuration that manages it: `provider:` or the type's prefix.
+    public var providerConfigurationName: String {
+        provider?.name ?? String(type.split(separator: ".").first ?? "")
+    }
+
+    /// All references in properties, for_each and count.
+    public var references: [Reference] {
+        var refs = properties.flatMap(\.value.references)
+        if let forEach { refs += forEach.references }
+        if let count { refs += count.references }
+        return refs
+    }
+}
+
+public struct OutputDeclaration: Sendable {
+    public var name: String
+    public var location: SourceLocation
+    public var value: ConfigNode
+    public var sensitive: Bool
+    public var description: String?
+}
+
+/// One stack file, loaded: declarations only, nothing evaluated.
+public struct StackDeclaration: Sendable {
+    public var name: String
+    public var description: String?
+    public var file: String
+    /// sha256 of the file's bytes, hex: binds saved plans to the stack they were made from.
+    public var contentHash: String
+    public var variables: [VariableDeclaration]
+    public var providers: [ProviderDeclaration]
+    public var resources: [ResourceDeclaration]
+    public var outputs: [OutputDeclaration]
+
+    public var baseDirectory: String {
+        (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent
+    }
+
+    public func resource(named name: String) -> ResourceDeclaration? {
+        resources.first { $0.name == name }
+    }
+}

@@ -1,0 +1,440 @@
+import Foundation
+
+public struct PlanOptions: Sendable {
+    public var refresh = true
+    public var targets: [String] = []
+    public var replace: [ResourceAddress] = []
+    public var destroy = false
+    public var parallelism = 10
+    public init() {}
+}
+
+/// Makes a plan: refresh the prior state through the providers (in parallel), walk the graph in
+/// dependency order expanding and evaluating each instance, and diff it schema-aware.
+public struct Planner: Sendable {
+    public let stack: StackDeclaration
+    public let graph: StackGraph
+    public let registry: ProviderRegistry
+    public let variables: [String: Value]
+    public let prior: StackState
+    public let sessions: ProviderSessions
+    public let options: PlanOptions
+
+    public init(stack: StackDeclaration, graph: StackGraph, registry: ProviderRegistry, variables: [String: Value],
+                prior: StackState, sessions: ProviderSessions, options: PlanOptions) {
+        self.stack = stack
+        self.graph = graph
+        self.registry = registry
+        self.variables = variables
+        self.prior = prior
+        self.sessions = sessions
+        self.options = options
+    }
+
+    public func plan() async throws -> Plan {
+        var diagnostics = DiagnosticCollector()
+        var warnings: [String] = []
+        let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+        // 1. Providers, configured from what state knows, for the refresh.
+        let priorScope = EvaluationScope(variables: variables, resources: priorResourceValues(declarations),
+                                         baseDirectory: stack.baseDirectory)
+        var refreshSessions: [String: any ConfiguredProvider] = [:]
+        let neededConfigurations = Set(prior.resources.values.map(\.provider))
+        for name in neededConfigurations.sorted() where options.refresh {
+            do {
+                let values = try providerConfiguration(name, scope: priorScope)
+                if values.values.contains(where: \.containsUnknown) {
+                    warnings.append("provider \(name) is configured from values not known yet: its resources were not refreshed")
+                    continue
+                }
+                refreshSessions[name] = try await sessions.session(name, values: values)
+            } catch let e as DiagnosticsError {
+                diagnostics.append(contentsOf: e.diagnostics)
+            }
+        }
+        try diagnostics.throwIfErrors()
+
+        // 2. Refresh, in parallel.
+        let refreshed = try await refresh(sessions: refreshSessions)
+        var drift: [DriftEntry] = []
+        for address in prior.resources.keys.sorted() {
+            guard let before = prior.resources[address], let now = refreshed[address] else { continue }
+            if let after = now {
+                let changed = Set(before.attributes.keys).union(after.attributes.keys).filter {
+                    !(before.attributes[$0] ?? .null).semanticallyEquals(after.attributes[$0] ?? .null)
+                }.sorted()
+                if !changed.isEmpty {
+                    drift.append(DriftEntry(address: address, type: before.type, kind: .changed, attributes: changed,
+                                            before: before.markedAttributes, after: mark(after.attributes, like: before)))
+                }
+            } else {
+                drift.append(DriftEntry(address: address, type: before.type, kind: .deleted, attributes: [],
+                                        before: before.markedAttributes, after: nil))
+            }
+        }
+        /// What exists now, per refresh (or as recorded, when not refreshed).
+        func current(_ address: ResourceAddress) -> ResourceState? {
+            guard var state = prior.resources[address] else { return nil }
+            if let r = refreshed[address] {
+                guard let now = r else { return nil }
+                state.attributes = now.attributes
+                state.id = now.id
+            }
+            return state
+        }
+
+        if options.destroy {
+            return destroyPlan(current: current, drift: drift, warnings: warnings, declarations: declarations)
+        }
+
+        // 3. Walk declarations in dependency order.
+        let targeted = targetClosure(declarations)
+        var scope = EvaluationScope(variables: variables, resources: [:], baseDirectory: stack.baseDirectory)
+        // Names not planned yet (untargeted) keep their prior values.
+        scope.resources = priorResourceValues(declarations)
+        var changes: [ResourceChange] = []
+        changes.reserveCapacity(prior.resources.count + stack.resources.count)
+        var configured: Set<ResourceAddress> = []
+        var instanceAddresses: [String: [ResourceAddress]] = [:]
+        var providerKnown: [String: Bool] = [:]
+
+        for node in graph.order {
+            switch node {
+            case .provider(let name):
+                // Whether the provider's configuration is known at plan time decides whether it
+                // can refine changes now; otherwise its resources are planned from the schema alone.
+                do {
+                    let values = try providerConfiguration(name, scope: scope)
+                    let known = !values.values.contains(where: \.containsUnknown)
+                    providerKnown[name] = known
+                    if known, refreshSessions[name] == nil, registry.provider(named: String(name.split(separator: ".").first ?? "")) != nil {
+                        refreshSessions[name] = try await sessions.session(name, values: values)
+                    }
+                } catch let e as DiagnosticsError {
+                    diagnostics.append(contentsOf: e.diagnostics)
+                    providerKnown[name] = false
+                } catch {
+                    diagnostics.error(stack.providers.first { $0.name == name }?.location, "provider \(name): \(error)")
+                    providerKnown[name] = false
+                }
+            case .resource(let name):
+                guard let decl = declarations[name], let schema = registry.schema(for: decl.type) else { continue }
+                let isTargeted = targeted.map { $0.contains(name) } ?? true
+                let baseEvaluator = Evaluator(scope: scope)
+                let instances: [InstanceContext]
+                do {
+                    instances = try InstanceExpansion.expand(decl, evaluator: baseEvaluator)
+                } catch let e as DiagnosticsError {
+                    diagnostics.append(contentsOf: e.diagnostics)
+                    scope.resources[name] = .unknown
+                    continue
+                }
+                let dependsOn = graph.dependencies(of: node).compactMap { n -> String? in
+                    if case .resource(let r) = n { return r }
+                    return nil
+                }
+                var values: [(ResourceAddress, Value)] = []
+                values.reserveCapacity(instances.count)
+                let session = refreshSessions[decl.providerConfigurationName]
+                for instance in instances {
+                    configured.insert(instance.address)
+                    instanceAddresses[name, default: []].append(instance.address)
+                    let existing = current(instance.address)
+                    if !isTargeted {
+                        if let existing { values.append((instance.address, .map(existing.markedAttributes))) }
+                        continue
+                    }
+                    var instanceScope = scope
+                    instanceScope.each = instance.each
+                    instanceScope.countIndex = instance.countIndex
+                    let evaluator = Evaluator(scope: instanceScope)
+                    var config: [String: Value] = [:]
+                    var failed = false
+                    for property in decl.properties {
+                        do {
+                            config[property.key] = try evaluator.evaluate(property.value)
+                        } catch let e as DiagnosticsError {
+                            diagnostics.append(contentsOf: e.diagnostics)
+                            failed = true
+                        }
+                    }
+                    if failed {
+                        values.append((instance.address, .unknown))
+                        continue
+                    }
+                    do {
+                        let change = try await diff(decl: decl, schema: schema, address: instance.address, config: config,
+                                                    existing: existing, priorState: prior.resources[instance.address],
+                                                    session: providerKnown[decl.providerConfigurationName] == false ? nil : session,
+                                                    dependsOn: dependsOn)
+                        if decl.lifecycle.preventDestroy, change.action == .replace {
+                            diagnostics.error(decl.location, "\(instance.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
+                        }
+                        changes.append(change)
+                        values.append((instance.address, .map(change.after ?? [:])))
+                    } catch let e as ProviderError {
+                        diagnostics.error(decl.location, "\(instance.address): \(e)")
+                        values.append((instance.address, .unknown))
+                    }
+                }
+                scope.resources[name] = ResourceValues.value(of: decl, instances: values)
+            }
+        }
+
+        // 4. Instances in state but not in configuration: delete.
+        for address in prior.resources.keys.sorted() where !configured.contains(address) {
+            guard let state = prior.resources[address] else { continue }
+            if let targeted, !targeted.contains(address.name) { continue }
+            guard let existing = current(address) else { continue }  // already gone: nothing to do
+            let reason: ChangeReason
+            if let decl = declarations[address.name] {
+                reason = decl.count != nil ? .deleteBecauseCountIndex : .deleteBecauseEachKey
+                if decl.lifecycle.preventDestroy {
+                    diagnostics.error(decl.location, "\(address) has lifecycle.prevent_destroy, but the plan would destroy it")
+                }
+            } else {
+                reason = .deleteBecauseNoResourceConfig
+            }
+            changes.append(ResourceChange(address: address, type: state.type, provider: state.provider, action: .delete,
+                                          reason: reason, before: existing.markedAttributes, after: nil,
+                                          dependsOn: state.dependencies.map(\.name), priorID: existing.id,
+                                          schemaVersion: state.schemaVersion))
+        }
+
+        // 5. Outputs.
+        var outputChanges: [OutputChange] = []
+        for output in stack.outputs {
+            do {
+                var value = try Evaluator(scope: scope).evaluate(output.value)
+                if output.sensitive { value = value.markedSensitive }
+                let before = prior.outputs[output.name]
+                let action: ChangeAction
+                if let before {
+                    action = (!value.containsUnknown && before.value.semanticallyEquals(value)) ? .noop : .update
+                } else {
+                    action = .create
+                }
+                outputChanges.append(OutputChange(name: output.name, action: action, before: before?.value,
+                                                  after: value, sensitive: output.sensitive || value.containsSensitive))
+            } catch let e as DiagnosticsError {
+                diagnostics.append(contentsOf: e.diagnostics)
+            }
+        }
+        for (name, before) in prior.outputs where !stack.outputs.contains(where: { $0.name == name }) {
+            outputChanges.append(OutputChange(name: name, action: .delete, before: before.value, after: nil, sensitive: before.sensitive))
+        }
+        try diagnostics.throwIfErrors()
+
+        changes.sort { $0.address < $1.address }
+        return Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
+                    serial: prior.serial, destroy: false, variables: variables, changes: changes,
+                    outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
+                    warnings: warnings)
+    }
+
+    // MARK: - Diff
+
+    func diff(decl: ResourceDeclaration, schema: ResourceSchema, address: ResourceAddress, config: [String: Value],
+              existing: ResourceState?, priorState: ResourceState?, session: (any ConfiguredProvider)?,
+              dependsOn: [String]) async throws -> ResourceChange {
+        let providerName = decl.providerConfigurationName
+        var proposed: [String: Value] = [:]
+        proposed.reserveCapacity(schema.attributes.count)
+        let before = existing?.markedAttributes
+        for attr in schema.attributes {
+            var value: Value
+            if let configured = config[attr.name] {
+                value = attr.type.convert(configured)
+            } else {
+                switch attr.presence {
+                case .required: value = .null
+                case .optional(let def): value = def ?? .null
+                case .computed, .optionalComputed: value = before?[attr.name] ?? .unknown
+                }
+            }
+            if let before, decl.lifecycle.ignoreChanges.contains(attr.name) || decl.lifecycle.ignoreChanges.contains("all") {
+                value = before[attr.name] ?? value
+            }
+            if attr.sensitive { value = value.markedSensitive }
+            proposed[attr.name] = value
+        }
+
+        let forcedReplace = options.replace.contains(address)
+        let tainted = existing?.status == .tainted
+
+        guard let before, !forcedReplace, !tainted else {
+            // Create, or replace of an existing object.
+            var planned = proposed
+            for attr in schema.attributes where attr.isComputed && config[attr.name] == nil { planned[attr.name] = .unknown }
+            if let session {
+                planned = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
+                                                                        prior: nil, proposed: planned)).planned
+                planned = remark(planned, schema: schema)
+            }
+            if let existing {
+                return ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
+                                      reason: forcedReplace ? .replaceByRequest : .replaceBecauseTainted,
+                                      before: before, after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                                      dependsOn: dependsOn, priorID: existing.id, schemaVersion: schema.version)
+            }
+            return ResourceChange(address: address, type: decl.type, provider: providerName, action: .create,
+                                  reason: priorState != nil ? .createBecauseGoneOutside : nil, before: nil, after: planned,
+                                  createBeforeDestroy: decl.lifecycle.createBeforeDestroy, dependsOn: dependsOn,
+                                  schemaVersion: schema.version)
+        }
+
+        var planned = proposed
+        var providerForced: [String] = []
+        if let session {
+            let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
+                                                                         prior: before, proposed: proposed))
+            planned = remark(response.planned, schema: schema)
+            providerForced = response.requiresReplacement
+        }
+        let changed = schema.attributes.filter { attr in
+            !(planned[attr.name] ?? .null).semanticallyEquals(before[attr.name] ?? .null)
+        }.map(\.name)
+        let forcing = Set(changed.filter { schema[$0]?.forcesReplacement == true }).union(providerForced)
+        if !forcing.isEmpty {
+            // The new object's computed attributes are not known until it exists.
+            for attr in schema.attributes where attr.isComputed && config[attr.name] == nil { planned[attr.name] = .unknown }
+            return ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
+                                  reason: .replaceBecauseOfAttribute, replacePaths: forcing.sorted(), before: before,
+                                  after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                                  dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+        }
+        let action: ChangeAction = changed.isEmpty ? .noop : .update
+        return ResourceChange(address: address, type: decl.type, provider: providerName, action: action, before: before,
+                              after: action == .noop ? before : planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                              dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+    }
+
+    /// Restores sensitive marks a provider's response may have dropped.
+    func remark(_ values: [String: Value], schema: ResourceSchema) -> [String: Value] {
+        var out = values
+        for attr in schema.attributes where attr.sensitive { if let v = out[attr.name] { out[attr.name] = v.markedSensitive } }
+        return out
+    }
+
+    func mark(_ values: [String: Value], like state: ResourceState) -> [String: Value] {
+        var out = values
+        for name in state.sensitiveAttributes { if let v = out[name] { out[name] = v.markedSensitive } }
+        return out
+    }
+
+    // MARK: - Pieces
+
+    func destroyPlan(current: (ResourceAddress) -> ResourceState?, drift: [DriftEntry], warnings: [String],
+                     declarations: [String: ResourceDeclaration]) -> Plan {
+        var changes: [ResourceChange] = []
+        var problems: [String] = []
+        let targeted = targetClosureForDestroy()
+        for address in prior.resources.keys.sorted() {
+            guard let state = prior.resources[address] else { continue }
+            if let targeted, !targeted.contains(address.name) { continue }
+            guard let existing = current(address) else { continue }
+            if declarations[address.name]?.lifecycle.preventDestroy == true {
+                problems.append("\(address) has lifecycle.prevent_destroy")
+            }
+            changes.append(ResourceChange(address: address, type: state.type, provider: state.provider, action: .delete,
+                                          reason: .deleteBecauseDestroy, before: existing.markedAttributes, after: nil,
+                                          dependsOn: state.dependencies.map(\.name), priorID: existing.id,
+                                          schemaVersion: state.schemaVersion))
+        }
+        let outputs = prior.outputs.values.sorted { $0.name < $1.name }.map {
+            OutputChange(name: $0.name, action: .delete, before: $0.value, after: nil, sensitive: $0.sensitive)
+        }
+        return Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
+                    serial: prior.serial, destroy: true, variables: variables, changes: changes, outputChanges: outputs,
+                    drift: drift, recovered: [], warnings: warnings + problems.map { "cannot destroy: \($0)" })
+    }
+
+    /// The resource names `--target` selects plus everything they depend on; nil = no targeting.
+    func targetClosure(_ declarations: [String: ResourceDeclaration]) -> Set<String>? {
+        guard !options.targets.isEmpty else { return nil }
+        var result = Set<String>()
+        var queue = options.targets.map { ResourceAddress($0)?.name ?? $0 }
+        while let name = queue.popLast() {
+            guard result.insert(name).inserted else { continue }
+            for dep in graph.dependencies(of: .resource(name)) {
+                if case .resource(let r) = dep { queue.append(r) }
+            }
+        }
+        return result
+    }
+
+    /// For destroy, `--target` selects the targets and everything that depends on them.
+    func targetClosureForDestroy() -> Set<String>? {
+        guard !options.targets.isEmpty else { return nil }
+        var dependents: [String: [String]] = [:]
+        for state in prior.resources.values {
+            for dep in state.dependencies { dependents[dep.name, default: []].append(state.address.name) }
+        }
+        var result = Set<String>()
+        var queue = options.targets.map { ResourceAddress($0)?.name ?? $0 }
+        while let name = queue.popLast() {
+            guard result.insert(name).inserted else { continue }
+            queue += dependents[name] ?? []
+        }
+        return result
+    }
+
+    /// Resource name → value built from recorded state (unknown for names with nothing recorded).
+    func priorResourceValues(_ declarations: [String: ResourceDeclaration]) -> [String: Value] {
+        var grouped: [String: [(ResourceAddress, Value)]] = [:]
+        for (address, state) in prior.resources { grouped[address.name, default: []].append((address, .map(state.markedAttributes))) }
+        var out: [String: Value] = [:]
+        for decl in stack.resources {
+            if let instances = grouped[decl.name] {
+                out[decl.name] = ResourceValues.value(of: decl, instances: instances)
+            } else {
+                out[decl.name] = .unknown
+            }
+        }
+        return out
+    }
+
+    /// A provider configuration's values evaluated in `scope` (empty for an undeclared default one).
+    func providerConfiguration(_ name: String, scope: EvaluationScope) throws -> [String: Value] {
+        guard let decl = stack.providers.first(where: { $0.name == name }), let config = decl.configuration else { return [:] }
+        guard case .map(let m) = try Evaluator(scope: scope).evaluate(config).unmarked else { return [:] }
+        return m
+    }
+
+    func refresh(sessions: [String: any ConfiguredProvider]) async throws -> [ResourceAddress: ReadResponse?] {
+        let work = prior.resources.values.filter { sessions[$0.provider] != nil }
+        guard !work.isEmpty else { return [:] }
+        var results: [ResourceAddress: ReadResponse?] = [:]
+        results.reserveCapacity(work.count)
+        var failures: [String] = []
+        try await withThrowingTaskGroup(of: (ResourceAddress, Result<ReadResponse?, Error>).self) { group in
+            var iterator = work.makeIterator()
+            func addNext() -> Bool {
+                guard let state = iterator.next(), let session = sessions[state.provider] else { return false }
+                group.addTask {
+                    do {
+                        let r = try await session.read(ReadRequest(type: state.type, address: state.address.description,
+                                                                   id: state.id, prior: state.attributes))
+                        return (state.address, .success(r))
+                    } catch {
+                        return (state.address, .failure(error))
+                    }
+                }
+                return true
+            }
+            for _ in 0..<max(1, options.parallelism * 4) where !addNext() { break }
+            while let (address, result) = try await group.next() {
+                switch result {
+                case .success(let r): results[address] = .some(r)
+                case .failure(let e): failures.append("refresh \(address): \(e)")
+                }
+                _ = addNext()
+            }
+        }
+        if !failures.isEmpty {
+            throw DiagnosticsError(failures.sorted().map { .error(nil, $0) })
+        }
+        return results
+    }
+}
