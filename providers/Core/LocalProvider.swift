@@ -53,8 +53,10 @@ struct ConfiguredLocal: ConfiguredProvider {
 
     func planChange(_ request: PlanChangeRequest) async throws -> PlanChangeResponse {
         var planned = request.proposed
-        if let content = request.proposed["content"]?.unmarked, case .string(let s) = content {
-            planned["sha256"] = .string(Self.sha256(Data(s.utf8)))
+        if let content = request.proposed["content"], case .string(let s) = content.unmarked {
+            // The hash of a secret is as good as the secret for a short one: keep it sensitive too.
+            let hash = Value.string(Self.sha256(Data(s.utf8)))
+            planned["sha256"] = content.isSensitive ? hash.markedSensitive : hash
         }
         if let path = request.proposed["path"]?.stringValue { planned["id"] = .string(absolute(path)) }
         if let mode = request.proposed["file_permission"]?.stringValue, let n = Int(mode, radix: 8) {

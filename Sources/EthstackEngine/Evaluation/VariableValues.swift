@@ -6,6 +6,8 @@ public struct VariableInputs: Sendable {
     public var assignments: [String] = []
     public var files: [String] = []
     public var environment: [String: String] = ProcessInfo.processInfo.environment
+    /// Values fixed by a saved plan: they win over everything else.
+    public var preset: [String: Value] = [:]
     public init(assignments: [String] = [], files: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.assignments = assignments
         self.files = files
@@ -63,6 +65,8 @@ public enum VariableValues {
             }
             raw[name] = (.string(text), true, "--var \(name)")
         }
+
+        for (name, v) in inputs.preset where byName[name] != nil { raw[name] = (v, false, "the saved plan") }
 
         var values: [String: Value] = [:]
         for decl in declarations {

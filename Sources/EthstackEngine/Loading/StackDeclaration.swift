@@ -119,8 +119,11 @@ public struct StackDeclaration: Sendable {
     public var resources: [ResourceDeclaration]
     public var outputs: [OutputDeclaration]
 
+    /// The stack file's directory, absolute: relative paths in the stack are relative to it.
     public var baseDirectory: String {
-        (file as NSString).deletingLastPathComponent.isEmpty ? "." : (file as NSString).deletingLastPathComponent
+        let dir = (file as NSString).deletingLastPathComponent
+        let absolute = dir.hasPrefix("/") ? dir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dir)
+        return (absolute as NSString).standardizingPath
     }
 
     public func resource(named name: String) -> ResourceDeclaration? {

@@ -239,26 +239,8 @@ public struct Planner: Sendable {
               existing: ResourceState?, priorState: ResourceState?, session: (any ConfiguredProvider)?,
               dependsOn: [String]) async throws -> ResourceChange {
         let providerName = decl.providerConfigurationName
-        var proposed: [String: Value] = [:]
-        proposed.reserveCapacity(schema.attributes.count)
         let before = existing?.markedAttributes
-        for attr in schema.attributes {
-            var value: Value
-            if let configured = config[attr.name] {
-                value = attr.type.convert(configured)
-            } else {
-                switch attr.presence {
-                case .required: value = .null
-                case .optional(let def): value = def ?? .null
-                case .computed, .optionalComputed: value = before?[attr.name] ?? .unknown
-                }
-            }
-            if let before, decl.lifecycle.ignoreChanges.contains(attr.name) || decl.lifecycle.ignoreChanges.contains("all") {
-                value = before[attr.name] ?? value
-            }
-            if attr.sensitive { value = value.markedSensitive }
-            proposed[attr.name] = value
-        }
+        let proposed = Planner.proposedAttributes(schema: schema, lifecycle: decl.lifecycle, config: config, before: before)
 
         let forcedReplace = options.replace.contains(address)
         let tainted = existing?.status == .tainted
@@ -270,7 +252,7 @@ public struct Planner: Sendable {
             if let session {
                 planned = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
                                                                         prior: nil, proposed: planned)).planned
-                planned = remark(planned, schema: schema)
+                planned = Planner.remark(planned, schema: schema)
             }
             if let existing {
                 return ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
@@ -289,7 +271,7 @@ public struct Planner: Sendable {
         if let session {
             let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
                                                                          prior: before, proposed: proposed))
-            planned = remark(response.planned, schema: schema)
+            planned = Planner.remark(response.planned, schema: schema)
             providerForced = response.requiresReplacement
         }
         let changed = schema.attributes.filter { attr in
@@ -310,8 +292,34 @@ public struct Planner: Sendable {
                               dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
     }
 
+    /// Configuration with the schema applied: types converted, defaults filled in, computed values
+    /// carried over from the prior object (unknown without one), ignore_changes honoured.
+    public static func proposedAttributes(schema: ResourceSchema, lifecycle: Lifecycle, config: [String: Value],
+                                          before: [String: Value]?) -> [String: Value] {
+        var proposed: [String: Value] = [:]
+        proposed.reserveCapacity(schema.attributes.count)
+        for attr in schema.attributes {
+            var value: Value
+            if let configured = config[attr.name] {
+                value = attr.type.convert(configured)
+            } else {
+                switch attr.presence {
+                case .required: value = .null
+                case .optional(let def): value = def ?? .null
+                case .computed, .optionalComputed: value = before?[attr.name] ?? .unknown
+                }
+            }
+            if let before, lifecycle.ignoreChanges.contains(attr.name) || lifecycle.ignoreChanges.contains("all") {
+                value = before[attr.name] ?? value
+            }
+            if attr.sensitive { value = value.markedSensitive }
+            proposed[attr.name] = value
+        }
+        return proposed
+    }
+
     /// Restores sensitive marks a provider's response may have dropped.
-    func remark(_ values: [String: Value], schema: ResourceSchema) -> [String: Value] {
+    public static func remark(_ values: [String: Value], schema: ResourceSchema) -> [String: Value] {
         var out = values
         for attr in schema.attributes where attr.sensitive { if let v = out[attr.name] { out[attr.name] = v.markedSensitive } }
         return out

@@ -16,11 +16,11 @@ public struct PlanRenderer {
                 switch d.kind {
                 case .deleted:
                     out += "  # \(style.bold(d.address.description)) has been deleted\n"
-                    out += "  " + style.red("-") + " resource \"\(d.type)\" \"\(d.address)\" {\n"
+                    out += "  " + style.red("-") + " resource \"\(d.type)\" \"\(d.address.name)\" {\n"
                     out += "      id = \(renderScalar(d.before["id"] ?? .null))\n    }\n\n"
                 case .changed:
                     out += "  # \(style.bold(d.address.description)) has changed\n"
-                    out += "  " + style.yellow("~") + " resource \"\(d.type)\" \"\(d.address)\" {\n"
+                    out += "  " + style.yellow("~") + " resource \"\(d.type)\" \"\(d.address.name)\" {\n"
                     let width = d.attributes.map(\.count).max() ?? 0
                     for name in d.attributes {
                         out += renderUpdate(name: name, width: width, before: d.before[name] ?? .null,
@@ -92,7 +92,7 @@ public struct PlanRenderer {
 
     public func renderChange(_ change: ResourceChange) -> String {
         let (comment, symbol) = header(change)
-        var out = comment + "\n" + symbol + " resource \"\(change.type)\" \"\(change.address)\" {\n"
+        var out = comment + "\n" + symbol + " resource \"\(change.type)\" \"\(change.address.name)\" {\n"
         let before = change.before ?? [:]
         let after = change.after ?? [:]
         let names = Set(before.keys).union(after.keys).sorted()

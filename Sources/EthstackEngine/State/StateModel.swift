@@ -174,6 +174,8 @@ public protocol StateWriter: Sendable {
     /// `remove` set, deletes) the resource.
     func journalFinish(stack: String, journalID: Int64, outcome: JournalEntry.Outcome, message: String?,
                        store resource: ResourceState?, remove: ResourceAddress?) throws
+    /// Closes a journal row without touching resources (crash recovery).
+    func closeJournal(id: Int64, outcome: JournalEntry.Outcome, message: String?) throws
     func putResource(stack: String, _ resource: ResourceState) throws
     func removeResource(stack: String, address: ResourceAddress) throws
     func moveResource(stack: String, from: ResourceAddress, to: ResourceAddress) throws
@@ -188,6 +190,8 @@ public protocol StateLocker: Sendable {
     func lock(stack: String, operation: String, timeout: Double, ttl: Double,
               onTakeover: @Sendable (LockInfo) -> Void) throws -> LockInfo
     func unlock(_ lock: LockInfo) throws
+    /// Extends a held lock's expiry (long applies renew it); fails when the lock was lost.
+    func renew(_ lock: LockInfo, ttl: Double) throws -> LockInfo
     func locks() throws -> [LockInfo]
     func release(lockID: String) throws
 }

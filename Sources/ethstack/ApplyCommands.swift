@@ -1,0 +1,201 @@
+import ArgumentParser
+import EthstackEngine
+import Foundation
+
+struct ApplyOptions: ParsableArguments {
+    @Flag(name: .customLong("auto-approve"), help: "Apply without asking for confirmation.")
+    var autoApprove = false
+
+    @Option(name: .customLong("lock-timeout"), help: "How long to wait for the stack's lock (e.g. 30s, 5m).")
+    var lockTimeout: String = "0s"
+}
+
+/// The shared body of apply and destroy: lock, recover, plan (or load a saved plan), confirm, apply.
+struct ApplyRunner {
+    var stackOptions: StackOptions
+    var stateOptions: StateOptions
+    var planning: PlanningOptions
+    var output: OutputOptions
+    var applyOptions: ApplyOptions
+    var destroy: Bool
+    var savedPlan: String?
+    var command: String
+
+    func run() async throws {
+        let interrupt = InterruptFlag()
+        let signals = SignalHandler(interrupt: interrupt, json: output.json)
+        defer { signals.cancel() }
+        let summary: ApplySummary
+        do {
+            var saved: PlanFile.Saved?
+            var stackOptions = self.stackOptions
+            if let savedPlan {
+                saved = try PlanFile.read(savedPlan)
+                if stackOptions.stack == nil { stackOptions.stack = saved?.plan.stackFile }
+            }
+            let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
+            let stackName = session.stack.name
+            guard let store = try stateOptions.open(for: stackName, create: true) else { return }
+            let timeout = try parseDuration(applyOptions.lockTimeout)
+            let lock = try store.lock(stack: stackName, operation: command, timeout: timeout, ttl: 900) { old in
+                printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
+            }
+            let renewal = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 60_000_000_000)
+                    _ = try? store.renew(lock, ttl: 900)
+                }
+            }
+            defer {
+                renewal.cancel()
+                try? store.unlock(lock)
+            }
+            let sessions = session.makeSessions()
+            let state = try store.load(stack: stackName)
+            let plan: Plan
+            var prior = state
+            if let saved {
+                try session.checkSaved(saved, state: state)
+                plan = saved.plan
+            } else {
+                let (made, resolutions) = try await session.plan(state: state, journal: store, sessions: sessions,
+                                                                 options: try planning.planOptions(destroy: destroy))
+                if !resolutions.isEmpty {
+                    try JournalRecovery.commit(resolutions, store: store, stack: stackName)
+                    prior = try store.load(stack: stackName)
+                }
+                plan = made
+                if destroy, let problem = plan.warnings.first(where: { $0.hasPrefix("cannot destroy") }) {
+                    throw CLIError("\(problem): remove prevent_destroy from the stack to destroy it")
+                }
+                if !output.json { printOut(PlanRenderer(style: output.style).render(plan)) }
+                guard plan.hasChanges else { return }
+                if !applyOptions.autoApprove {
+                    guard isatty(STDIN_FILENO) == 1 else {
+                        throw CLIError("refusing to \(destroy ? "destroy" : "apply") without confirmation: no terminal to ask on; pass --auto-approve")
+                    }
+                    printOut("\nDo you want to \(destroy ? "destroy all these resources" : "perform these actions")? Only 'yes' will be accepted.\n  Enter a value: ")
+                    guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                        printOut("\n\(destroy ? "Destroy" : "Apply") cancelled.\n")
+                        throw ExitCode(1)
+                    }
+                }
+            }
+            let display = ApplyDisplay(style: output.style, json: output.json)
+            let applier = Applier(context: Applier.Context(
+                stack: session.stack, graph: session.graph, registry: session.registry, variables: session.variables,
+                prior: prior, store: store, sessions: sessions, parallelism: planning.parallelism, command: command,
+                interrupt: interrupt, observer: { display.handle($0) }))
+            display.start()
+            summary = try await applier.apply(plan)
+            display.stop()
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw report(error)
+        }
+        if summary.interrupted { throw ExitCode(130) }
+        if !summary.succeeded { throw ExitCode(1) }
+    }
+}
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make the changes the plan shows.",
+        discussion: """
+        Plans, shows the plan, asks for 'yes' (or --auto-approve), then applies: bounded \
+        parallelism, longest remaining path first, each result saved the moment its call returns. \
+        With a saved plan file, applies exactly that plan, and refuses it if the state or the stack \
+        file changed since.
+
+        Ctrl-C stops starting new work and waits for calls in flight (exit 130); a second Ctrl-C \
+        abandons them, and the next run looks up what they did.
+
+        Examples:
+          ethstack apply --stack stacks/example.yaml
+          ethstack apply --auto-approve --parallelism 20
+          ethstack plan --out p.plan && ethstack apply p.plan
+        """)
+
+    @Argument(help: "A plan file saved with `ethstack plan --out`.")
+    var planFile: String?
+
+    @OptionGroup var stackOptions: StackOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var planning: PlanningOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var applyOptions: ApplyOptions
+
+    func run() async throws {
+        try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
+                              applyOptions: applyOptions, destroy: false, savedPlan: planFile,
+                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+    }
+}
+
+struct DestroyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Destroy everything the stack's state holds, dependents first.",
+        discussion: """
+        Resources with lifecycle.prevent_destroy stop the destroy. `ethstack plan --destroy` shows \
+        what it would do.
+
+        Example:
+          ethstack destroy --stack stacks/example.yaml --auto-approve
+        """)
+
+    @OptionGroup var stackOptions: StackOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var planning: PlanningOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var applyOptions: ApplyOptions
+
+    func run() async throws {
+        try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
+                              applyOptions: applyOptions, destroy: true, savedPlan: nil,
+                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+    }
+}
+
+/// First Ctrl-C: stop scheduling, wait for calls in flight. Second: leave now (exit 130); the
+/// journal keeps the calls that were in flight for the next run.
+final class SignalHandler: @unchecked Sendable {
+    private let sources: [DispatchSourceSignal]
+    private let lock = NSLock()
+    private var count = 0
+
+    init(interrupt: InterruptFlag, json: Bool) {
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            sources.append(source)
+        }
+        self.sources = sources
+        for source in sources {
+            source.setEventHandler { [weak self] in
+                guard let self else { return }
+                self.lock.lock()
+                self.count += 1
+                let n = self.count
+                self.lock.unlock()
+                if n == 1 {
+                    interrupt.raise()
+                    printErr("\nInterrupt received: finishing the calls in flight and saving state. Press Ctrl-C again to abandon them.\n")
+                } else {
+                    printErr("\nAbandoning the calls in flight; the next run will look up what they did.\n")
+                    exit(130)
+                }
+            }
+            source.resume()
+        }
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

@@ -1,0 +1,155 @@
+import ArgumentParser
+import EthstackEngine
+import Foundation
+
+/// Which stack file, and its variables.
+struct StackOptions: ParsableArguments {
+    @Option(name: .long, help: "The stack file (default: ./ethstack.yaml, or the only *.yaml in stacks/).")
+    var stack: String?
+
+    @Option(name: .customLong("var"), help: ArgumentHelp("Set a variable: --var name=value (repeatable).", valueName: "name=value"))
+    var vars: [String] = []
+
+    @Option(name: .customLong("var-file"), help: ArgumentHelp("Read variables from a YAML file (repeatable).", valueName: "file"))
+    var varFiles: [String] = []
+
+    func stackFile() throws -> String {
+        if let stack { return stack }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: "ethstack.yaml") { return "ethstack.yaml" }
+        let candidates = ((try? fm.contentsOfDirectory(atPath: "stacks")) ?? [])
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        if candidates.count == 1 { return "stacks/" + candidates[0] }
+        if candidates.isEmpty {
+            throw CLIError("no stack file: pass --stack FILE, or create ./ethstack.yaml")
+        }
+        throw CLIError("several stack files in stacks/ (\(candidates.joined(separator: ", "))): choose one with --stack")
+    }
+
+    func inputs(preset: [String: Value] = [:]) -> VariableInputs {
+        var i = VariableInputs(assignments: vars, files: varFiles)
+        i.preset = preset
+        return i
+    }
+
+    func open(preset: [String: Value] = [:]) throws -> StackSession {
+        try StackSession.open(file: try stackFile(), registry: Providers.registry, inputs: inputs(preset: preset))
+    }
+}
+
+/// Where state lives.
+struct StateOptions: ParsableArguments {
+    @Option(name: .long, help: "The state database (default: $ETHSTACK_STATE, or state/<stack>.db).")
+    var state: String?
+
+    func path(for stack: String) -> String {
+        if let state { return state }
+        if let env = ProcessInfo.processInfo.environment["ETHSTACK_STATE"], !env.isEmpty { return env }
+        return "state/\(stack).db"
+    }
+
+    /// The store, or nil when the database does not exist yet and `create` is false (plan writes nothing).
+    func open(for stack: String, create: Bool) throws -> SQLiteStateStore? {
+        let p = path(for: stack)
+        if !create && !FileManager.default.fileExists(atPath: p) { return nil }
+        return try SQLiteStateStore(path: p)
+    }
+}
+
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Machine-readable JSON output.")
+    var json = false
+
+    @Flag(name: .customLong("no-color"), help: "No colours (also: the NO_COLOR environment variable).")
+    var noColor = false
+
+    var style: TextStyle {
+        let env = ProcessInfo.processInfo.environment
+        let color = !noColor && env["NO_COLOR"] == nil && isatty(STDOUT_FILENO) == 1 && env["TERM"] != "dumb"
+        return TextStyle(color: color)
+    }
+}
+
+struct PlanningOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Limit the plan to these resources and what they depend on (repeatable).", valueName: "address"))
+    var target: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Plan to replace this resource even if nothing changed (repeatable).", valueName: "address"))
+    var replace: [String] = []
+
+    @Option(name: .long, help: "Read the real objects before planning (--refresh=false to skip).")
+    var refresh: Bool = true
+
+    @Option(name: .long, help: "How many provider calls run at once.")
+    var parallelism: Int = 10
+
+    func planOptions(destroy: Bool) throws -> PlanOptions {
+        var o = PlanOptions()
+        o.targets = target
+        o.replace = try replace.map {
+            guard let a = ResourceAddress($0) else { throw CLIError("--replace \($0): not a resource address") }
+            return a
+        }
+        o.refresh = refresh
+        o.destroy = destroy
+        o.parallelism = parallelism
+        return o
+    }
+
+    func validate() throws {
+        if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ d: String) { description = d }
+}
+
+/// Parses "30s", "5m", "1h", "0".
+func parseDuration(_ text: String) throws -> Double {
+    if let n = Double(text) { return n }
+    var total = 0.0, number = ""
+    let chars = Array(text)
+    var i = 0
+    while i < chars.count {
+        let c = chars[i]
+        if c.isNumber || c == "." { number.append(c); i += 1; continue }
+        var unit = String(c)
+        if c == "m", i + 1 < chars.count, chars[i + 1] == "s" { unit = "ms"; i += 1 }
+        i += 1
+        guard let n = Double(number) else { throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)") }
+        number = ""
+        switch unit {
+        case "h": total += n * 3600
+        case "m": total += n * 60
+        case "s": total += n
+        case "ms": total += n / 1000
+        default: throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)")
+        }
+    }
+    guard number.isEmpty else { throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)") }
+    return total
+}
+
+/// Prints errors the way users read them and turns them into exit code 1.
+func report(_ error: Error) -> ExitCode {
+    let text: String
+    switch error {
+    case let e as DiagnosticsError: text = e.diagnostics.map(\.description).joined(separator: "\n")
+    case let e as StateError: text = "error: \(e)"
+    case let e as ProviderError: text = "error: \(e)"
+    case let e as CLIError: text = "error: \(e)"
+    default: text = "error: \(error)"
+    }
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+    return ExitCode(1)
+}
+
+func printOut(_ s: String) {
+    FileHandle.standardOutput.write(Data(s.utf8))
+}
+
+func printErr(_ s: String) {
+    FileHandle.standardError.write(Data(s.utf8))
+}

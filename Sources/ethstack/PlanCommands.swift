@@ -1,0 +1,121 @@
+import ArgumentParser
+import EthstackEngine
+import Foundation
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a stack file: syntax, types, references, functions, cycles, variables.",
+        discussion: """
+        Reports every problem in the file at once, each with file:line:col. Talks to no provider \
+        and reads no state.
+
+        Example:
+          ethstack validate --stack stacks/example.yaml --var region=eu-west-1
+        """)
+
+    @OptionGroup var stackOptions: StackOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        do {
+            let session = try stackOptions.open()
+            if output.json {
+                printOut(Value.map(["valid": true, "stack": .string(session.stack.name),
+                                    "resources": .number(Double(session.stack.resources.count))]).jsonString(pretty: true) + "\n")
+            } else {
+                printOut(output.style.green("Success!") + " \(session.stack.file) is valid: \(session.stack.resources.count) resources.\n")
+            }
+        } catch {
+            if output.json, let d = error as? DiagnosticsError {
+                printOut(Value.map(["valid": false, "diagnostics": .list(d.diagnostics.map(diagnosticJSON))]).jsonString(pretty: true) + "\n")
+                throw ExitCode(1)
+            }
+            throw report(error)
+        }
+    }
+}
+
+func diagnosticJSON(_ d: Diagnostic) -> Value {
+    var m: [String: Value] = ["severity": .string(d.severity.rawValue), "message": .string(d.message)]
+    if let l = d.location {
+        m["range"] = .map(["filename": .string(l.file), "line": .number(Double(l.line)), "column": .number(Double(l.column))])
+    }
+    if let h = d.hint { m["hint"] = .string(h) }
+    return .map(m)
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change.",
+        discussion: """
+        Reads the recorded state, refreshes it through the providers (in parallel), and compares it \
+        with the stack. Writes nothing unless --out is given.
+
+        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+
+        Examples:
+          ethstack plan --stack stacks/example.yaml
+          ethstack plan --out tonight.plan && ethstack apply tonight.plan
+          ethstack plan --json | jq '.resource_changes[].change.actions'
+        """)
+
+    @OptionGroup var stackOptions: StackOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var planning: PlanningOptions
+    @OptionGroup var output: OutputOptions
+
+    @Flag(name: .long, help: "Plan to destroy everything the state holds.")
+    var destroy = false
+
+    @Option(name: .long, help: "Save the plan to this file, for `ethstack apply FILE`.")
+    var out: String?
+
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when none.")
+    var detailedExitcode = false
+
+    func run() async throws {
+        let plan: Plan
+        do {
+            let session = try stackOptions.open()
+            let store = try stateOptions.open(for: session.stack.name, create: false)
+            let state = try store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+            (plan, _) = try await session.plan(state: state, journal: store, sessions: session.makeSessions(),
+                                               options: try planning.planOptions(destroy: destroy))
+            if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
+        } catch {
+            throw report(error)
+        }
+        if output.json {
+            printOut(PlanJSON.render(plan) + "\n")
+        } else {
+            printOut(PlanRenderer(style: output.style).render(plan))
+            if let out { printOut("\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n") }
+        }
+        if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+struct GraphCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graph",
+        abstract: "Print the stack's dependency graph as Graphviz DOT.",
+        discussion: """
+        Nodes are resources and provider configurations; an edge points from a node to what it \
+        depends on. Pipe it to dot to draw it.
+
+        Example:
+          ethstack graph --stack stacks/example.yaml | dot -Tsvg > graph.svg
+        """)
+
+    @OptionGroup var stackOptions: StackOptions
+
+    func run() async throws {
+        do {
+            let session = try stackOptions.open()
+            printOut(GraphDOT.render(session.graph, stack: session.stack, variables: session.variables))
+        } catch {
+            throw report(error)
+        }
+    }
+}

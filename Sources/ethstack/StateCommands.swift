@@ -1,0 +1,248 @@
+import ArgumentParser
+import EthstackEngine
+import Foundation
+
+/// Commands that read or edit state need the stack's name: from --stack's file, or --stack-name.
+struct StackNameOptions: ParsableArguments {
+    @Option(name: .long, help: "The stack file (its `stack:` name selects the state).")
+    var stack: String?
+
+    @Option(name: .customLong("stack-name"), help: "The stack's name, instead of reading a stack file.")
+    var stackName: String?
+
+    func name() throws -> String {
+        if let stackName { return stackName }
+        let file = try StackOptions.parse(stack.map { ["--stack", $0] } ?? []).stackFile()
+        // Only the name is needed: read it without evaluating anything.
+        let docs = try YAMLParser.parse(String(contentsOfFile: file, encoding: .utf8), file: file)
+        if case .mapping(let pairs, _)? = docs.first, let name = pairs.first(where: { $0.key.scalarText == "stack" })?.value.scalarText {
+            return name
+        }
+        throw CLIError("\(file) has no \"stack\" name")
+    }
+}
+
+struct OutputCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "output",
+        abstract: "Show the stack's outputs from state.",
+        discussion: """
+        Sensitive outputs show as (sensitive value) unless named explicitly or --show-sensitive.
+
+        Examples:
+          ethstack output
+          ethstack output rpc_url
+          ethstack output --json | jq -r .rpc_url.value
+        """)
+
+    @Argument(help: "One output's name: print just its value.")
+    var name: String?
+
+    @OptionGroup var stackName: StackNameOptions
+    @OptionGroup var stateOptions: StateOptions
+
+    @Flag(name: .long, help: "JSON output.")
+    var json = false
+
+    @Flag(name: .customLong("show-sensitive"), help: "Show sensitive outputs' values.")
+    var showSensitive = false
+
+    func run() async throws {
+        do {
+            let stack = try stackName.name()
+            let outputs = try stateOptions.open(for: stack, create: false)?.load(stack: stack).outputs ?? [:]
+            if let name {
+                guard let o = outputs[name] else {
+                    throw CLIError("no output named \"\(name)\"" + (didYouMean(name, in: outputs.keys).map { " (\($0))" } ?? ""))
+                }
+                if json {
+                    printOut(o.value.deepUnmarked.jsonString(pretty: true) + "\n")
+                } else {
+                    printOut((o.value.deepUnmarked.interpolatedString ?? o.value.deepUnmarked.jsonString(pretty: true)) + "\n")
+                }
+                return
+            }
+            if json {
+                var m: [String: Value] = [:]
+                for (k, o) in outputs {
+                    m[k] = .map(["sensitive": .bool(o.sensitive), "value": o.sensitive && !showSensitive ? .null : o.value.deepUnmarked])
+                }
+                printOut(Value.map(m).jsonString(pretty: true) + "\n")
+                return
+            }
+            let renderer = PlanRenderer(style: TextStyle(color: false))
+            for k in outputs.keys.sorted() {
+                let o = outputs[k]!
+                printOut("\(k) = \(renderer.renderValue(o.value.deepUnmarked, indent: 0, sensitive: o.sensitive && !showSensitive))\n")
+            }
+        } catch {
+            throw report(error)
+        }
+    }
+}
+
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Inspect and edit recorded state.",
+        discussion: """
+        Examples:
+          ethstack state list
+          ethstack state show 'subnet["a"]'
+          ethstack state mv copies[0] primary
+          ethstack state rm old_bucket
+          ethstack state history
+        """,
+        subcommands: [List.self, Show.self, Remove.self, Move.self, History.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the resources in state.")
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                let state = try stateOptions.open(for: stack, create: false)?.load(stack: stack) ?? .empty(stack)
+                for a in state.resources.keys.sorted() { printOut("\(a)\n") }
+            } catch { throw report(error) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one resource's recorded attributes.")
+        @Argument(help: "The resource's address.") var address: String
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
+                let state = try stateOptions.open(for: stack, create: false)?.load(stack: stack) ?? .empty(stack)
+                guard let r = state.resources[a] else {
+                    throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
+                }
+                let renderer = PlanRenderer(style: TextStyle(color: false))
+                printOut("# \(r.address):\nresource \"\(r.type)\" \"\(r.address)\" {\n")
+                let attrs = r.markedAttributes
+                let width = attrs.keys.map(\.count).max() ?? 0
+                for k in attrs.keys.sorted() {
+                    printOut("    \(k.padding(toLength: width, withPad: " ", startingAt: 0)) = \(renderer.renderValue(attrs[k]!, indent: 4))\n")
+                }
+                printOut("}\n# provider: \(r.provider), id: \(r.id), status: \(r.status.rawValue)")
+                if !r.dependencies.isEmpty { printOut(", depends on: \(r.dependencies.map(\.description).joined(separator: ", "))") }
+                printOut("\n")
+            } catch { throw report(error) }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Forget a resource: remove it from state without destroying it.")
+        @Argument(help: "Addresses to forget.") var addresses: [String]
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
+                try withLock(store, stack, "state rm") {
+                    _ = try store.beginRun(stack: stack)
+                    for text in addresses {
+                        guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
+                        try store.removeResource(stack: stack, address: a)
+                        printOut("Removed \(a)\n")
+                    }
+                }
+            } catch { throw report(error) }
+        }
+    }
+
+    struct Move: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mv", abstract: "Give a resource in state a new address (after renaming it in the stack).")
+        @Argument(help: "The current address.") var from: String
+        @Argument(help: "The new address.") var to: String
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
+                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
+                try withLock(store, stack, "state mv") {
+                    _ = try store.beginRun(stack: stack)
+                    try store.moveResource(stack: stack, from: f, to: t)
+                }
+                printOut("Moved \(f) to \(t)\n")
+            } catch { throw report(error) }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "history", abstract: "Every apply and destroy: serial, who, when, what.")
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                let entries = try stateOptions.open(for: stack, create: false)?.history(stack: stack) ?? []
+                let f = ISO8601DateFormatter()
+                for e in entries {
+                    printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
+                }
+            } catch { throw report(error) }
+        }
+    }
+}
+
+func withLock(_ store: SQLiteStateStore, _ stack: String, _ operation: String, _ body: () throws -> Void) throws {
+    let lock = try store.lock(stack: stack, operation: operation, timeout: 0, ttl: 300) { old in
+        printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
+    }
+    defer { try? store.unlock(lock) }
+    try body()
+}
+
+struct LockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lock",
+        abstract: "List and release stack locks.",
+        discussion: """
+        Examples:
+          ethstack lock list
+          ethstack lock release 5b1e…
+        """,
+        subcommands: [List.self, Release.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the locks in the state database.")
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                let locks = try stateOptions.open(for: stack, create: false)?.locks() ?? []
+                let f = ISO8601DateFormatter()
+                if locks.isEmpty { printOut("No locks.\n") }
+                for l in locks {
+                    printOut("\(l.id)\t\(l.stack)\t\(l.holder)@\(l.host) pid \(l.pid)\t\(l.operation)\tsince \(f.string(from: l.created))\texpires \(f.string(from: l.expires))\n")
+                }
+            } catch { throw report(error) }
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a lock by id (when its holder is gone).")
+        @Argument(help: "The lock's id, from `ethstack lock list`.") var id: String
+        @OptionGroup var stackName: StackNameOptions
+        @OptionGroup var stateOptions: StateOptions
+        func run() async throws {
+            do {
+                let stack = try stackName.name()
+                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
+                try store.release(lockID: id)
+                printOut("Released lock \(id)\n")
+            } catch { throw report(error) }
+        }
+    }
+}
