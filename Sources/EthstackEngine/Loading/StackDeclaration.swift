@@ -31,6 +31,22 @@ public indirect enum ConfigNode: Sendable {
         }
     }
 
+    /// The value, when the node holds no expression at all (checkable at load time).
+    public var literalValue: Value? {
+        switch self {
+        case .literal(let v, _): return v
+        case .template: return nil
+        case .list(let items, _):
+            var out: [Value] = []
+            for i in items { guard let v = i.literalValue else { return nil }; out.append(v) }
+            return .list(out)
+        case .map(let entries, _):
+            var out: [String: Value] = [:]
+            for e in entries { guard let v = e.value.literalValue else { return nil }; out[e.key] = v }
+            return .map(out)
+        }
+    }
+
     public var entries: [ConfigEntry]? {
         if case .map(let e, _) = self { return e }
         return nil

@@ -176,8 +176,8 @@ public struct StackLoader {
                 if !attr.isSettable {
                     d.error(prop.keyLocation, "\"\(prop.key)\" of \(type) is computed by the provider and cannot be set")
                 }
-                if case .literal(let v, let l) = prop.value, !attr.type.accepts(v) {
-                    d.error(l, "property \"\(prop.key)\" of \(type) must be a \(attr.type), found \(v.typeName)")
+                if let v = prop.value.literalValue, !attr.type.accepts(v) {
+                    d.error(prop.value.location, "property \"\(prop.key)\" of \(type) must be a \(attr.type), found \(v.typeName)")
                 }
             }
             let given = Set(properties.map(\.key))

@@ -137,6 +137,22 @@ public struct PlanRenderer {
         if after.isNull {
             return lead + style.red("-") + " \(pad(name, width)) = \(renderValue(before, indent: indent + 2)) -> null\(suffix)\n"
         }
+        // Maps show what changed inside them, as Terraform does.
+        if !before.isSensitive, !after.isSensitive, case .map(let b) = before, case .map(let a) = after {
+            var out = lead + style.yellow("~") + " \(pad(name, width)) = {\(suffix)\n"
+            let keys = Set(b.keys).union(a.keys).sorted()
+            let changed = keys.filter { !(b[$0] ?? .null).semanticallyEquals(a[$0] ?? .null) || (a[$0]?.containsUnknown ?? false) }
+            let inner = changed.map { Value.string($0).jsonString().count }.max() ?? 0
+            for k in changed {
+                out += renderUpdate(name: Value.string(k).jsonString(), width: inner, before: b[k] ?? .null, after: a[k] ?? .null,
+                                    indent: indent + 4, forces: false)
+            }
+            let hidden = keys.count - changed.count
+            if hidden > 0 {
+                out += String(repeating: " ", count: indent + 6) + style.dim("# (\(hidden) unchanged element\(hidden == 1 ? "" : "s") hidden)") + "\n"
+            }
+            return out + String(repeating: " ", count: indent + 4) + "}\n"
+        }
         return lead + style.yellow("~") + " \(pad(name, width)) = \(renderValue(before, indent: indent + 2)) -> \(renderValue(after, indent: indent + 2))\(suffix)\n"
     }
 

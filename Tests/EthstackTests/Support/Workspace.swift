@@ -1,0 +1,175 @@
+import CoreProvider
+import Foundation
+import Testing
+@testable import EthstackEngine
+
+/// A temporary directory holding stack files and a state database, driving the real pipeline.
+final class Workspace: @unchecked Sendable {
+    let dir: String
+    let registry = ProviderRegistry(BuiltinProviders.all)
+
+    init() {
+        let base = FileManager.default.temporaryDirectory.path
+        dir = "\(base)/ethstack-test-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+    @discardableResult
+    func write(_ name: String, _ content: String) -> String {
+        let path = "\(dir)/\(name)"
+        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
+        return path
+    }
+
+    var statePath: String { "\(dir)/state.db" }
+
+    func store() throws -> SQLiteStateStore { try SQLiteStateStore(path: statePath) }
+
+    func session(_ file: String = "stack.yaml", vars: [String] = []) throws -> StackSession {
+        try StackSession.open(file: "\(dir)/\(file)", registry: registry,
+                              inputs: VariableInputs(assignments: vars, files: [], environment: [:]))
+    }
+
+    /// The diagnostics a stack produces, as "line:col: message" strings.
+    func diagnostics(_ file: String = "stack.yaml", vars: [String] = []) -> [Diagnostic] {
+        do {
+            _ = try session(file, vars: vars)
+            return []
+        } catch let e as DiagnosticsError {
+            return e.diagnostics
+        } catch {
+            return [Diagnostic(at: nil, "\(error)")]
+        }
+    }
+
+    func plan(_ file: String = "stack.yaml", vars: [String] = [], options: PlanOptions = PlanOptions()) async throws -> Plan {
+        let s = try session(file, vars: vars)
+        let store = try store()
+        let state = try store.load(stack: s.stack.name)
+        return try await s.plan(state: state, journal: store, sessions: s.makeSessions(), options: options).0
+    }
+
+    /// Plans and applies in-process, as `ethstack apply --auto-approve` does.
+    func apply(_ file: String = "stack.yaml", vars: [String] = [], destroy: Bool = false, parallelism: Int = 10,
+               events: (@Sendable (ApplyEvent) -> Void)? = nil) async throws -> ApplySummary {
+        let s = try session(file, vars: vars)
+        let store = try store()
+        let lock = try store.lock(stack: s.stack.name, operation: "apply", timeout: 0, ttl: 60) { _ in }
+        defer { try? store.unlock(lock) }
+        var options = PlanOptions()
+        options.destroy = destroy
+        let state = try store.load(stack: s.stack.name)
+        let sessions = s.makeSessions()
+        let (plan, resolutions) = try await s.plan(state: state, journal: store, sessions: sessions, options: options)
+        try JournalRecovery.commit(resolutions, store: store, stack: s.stack.name)
+        let applier = Applier(context: Applier.Context(
+            stack: s.stack, graph: s.graph, registry: s.registry, variables: s.variables,
+            prior: try store.load(stack: s.stack.name), store: store, sessions: sessions, parallelism: parallelism,
+            command: "test apply", interrupt: InterruptFlag(), observer: events ?? { _ in }))
+        return try await applier.apply(plan)
+    }
+
+    func state(_ stack: String) throws -> StackState { try store().load(stack: stack) }
+}
+
+/// The built `ethstack` executable, for tests of the command line.
+enum EthstackBinary {
+    static var path: String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ethstack").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("ethstack").path,
+            Bundle.main.bundleURL.appendingPathComponent("ethstack").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/ethstack").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs ethstack with an argument vector (no shell), in `directory`, without a terminal.
+    static func run(_ arguments: [String], in directory: String, environment: [String: String] = [:],
+                    timeout: Double = 60) throws -> Result {
+        let process = try start(arguments, in: directory, environment: environment)
+        let out = Pipe(), err = Pipe()
+        _ = (out, err)
+        return try wait(process, timeout: timeout)
+    }
+
+    static func start(_ arguments: [String], in directory: String, environment: [String: String] = [:]) throws -> RunningProcess {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        p.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        let running = RunningProcess(process: p, stdout: out, stderr: err)
+        try p.run()
+        running.startReading()
+        return running
+    }
+
+    static func wait(_ r: RunningProcess, timeout: Double) throws -> Result {
+        let deadline = Date().addingTimeInterval(timeout)
+        while r.process.isRunning && Date() < deadline { usleep(20_000) }
+        if r.process.isRunning {
+            r.process.terminate()
+            Issue.record("ethstack \(r.process.arguments ?? []) did not finish within \(timeout)s")
+        }
+        r.process.waitUntilExit()
+        return Result(status: r.process.terminationStatus, stdout: r.output(), stderr: r.errors())
+    }
+}
+
+/// A started process whose output is collected as it comes (so a full pipe never blocks it).
+final class RunningProcess: @unchecked Sendable {
+    let process: Process
+    let stdout: Pipe
+    let stderr: Pipe
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+
+    init(process: Process, stdout: Pipe, stderr: Pipe) {
+        self.process = process
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
+    func startReading() {
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.lock(); self.out.append(d); self.lock.unlock()
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.lock(); self.err.append(d); self.lock.unlock()
+        }
+    }
+
+    func output() -> String {
+        usleep(50_000)
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    func errors() -> String {
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: err, as: UTF8.self)
+    }
+}
