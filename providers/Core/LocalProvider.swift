@@ -44,6 +44,7 @@ struct ConfiguredLocal: ConfiguredProvider {
         var attributes = request.prior
         attributes["content"] = .string(String(decoding: data, as: UTF8.self))
         attributes["sha256"] = .string(Self.sha256(data))
+        attributes["id"] = .string(full)
         if let attrs = try? FileManager.default.attributesOfItem(atPath: full),
            let mode = attrs[.posixPermissions] as? NSNumber {
             attributes["file_permission"] = .string(String(format: "%04o", mode.intValue & 0o7777))

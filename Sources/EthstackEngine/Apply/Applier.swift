@@ -65,8 +65,9 @@ public struct Applier: Sendable {
         }
         var graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
         var values = ValueTable(stack: ctx.stack, prior: ctx.prior)
-        for c in plan.changes where c.action != .delete {
-            if let after = c.after { values.set(c.address, .map(after)) }
+        for c in plan.changes {
+            // What is being deleted is no longer part of the configuration: expressions don't see it.
+            if c.action == .delete { values.remove(c.address) } else if let after = c.after { values.set(c.address, .map(after)) }
         }
 
         var remaining = graph.nodes.map(\.waitsFor.count)
