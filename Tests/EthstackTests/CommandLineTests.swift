@@ -1,0 +1,199 @@
+import Foundation
+import Testing
+@testable import EthstackEngine
+
+/// The `ethstack` executable, run as users run it: argument vectors, exit codes, files on disk.
+@Suite(.serialized) struct CommandLineTests {
+    let sleeper = """
+    stack: cli
+    variables:
+      secret: { default: s3cr3t-value, sensitive: true }
+      wait: { default: 10ms }
+    resources:
+      first:
+        type: core.data
+        properties: { input: hello }
+      slow:
+        type: core.sleep
+        count: 4
+        properties: { create_duration: "${var.wait}" }
+      last:
+        type: local.file
+        depends_on: [slow]
+        properties: { path: out.txt, content: "${var.secret}" }
+    outputs:
+      greeting: { value: "${first.output}" }
+      secret: { value: "${var.secret}", sensitive: true }
+    """
+
+    @Test func planApplyPlanDestroyWithExitCodes() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        let run = { (args: [String]) in try EthstackBinary.run(args, in: ws.dir) }
+        var r = try run(["validate", "--stack", "stack.yaml"])
+        #expect(r.status == 0)
+        r = try run(["plan", "--stack", "stack.yaml", "--detailed-exitcode"])
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("Plan: 6 to add, 0 to change, 0 to destroy."))
+        #expect(!r.stdout.contains("s3cr3t-value"))
+        #expect(!FileManager.default.fileExists(atPath: "\(ws.dir)/state/cli.db"), "plan writes no state")
+        // No terminal and no --auto-approve: refuse.
+        r = try run(["apply", "--stack", "stack.yaml"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("--auto-approve"))
+        r = try run(["apply", "--stack", "stack.yaml", "--auto-approve"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Apply complete! Resources: 6 added"))
+        #expect(!r.stdout.contains("s3cr3t-value") && !r.stderr.contains("s3cr3t-value"))
+        #expect(FileManager.default.fileExists(atPath: "\(ws.dir)/state/cli.db"))
+        r = try run(["plan", "--stack", "stack.yaml", "--detailed-exitcode"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("No changes."))
+        // Outputs: sensitive only when named.
+        r = try run(["output", "--stack", "stack.yaml"])
+        #expect(r.stdout.contains("greeting = \"hello\""))
+        #expect(r.stdout.contains("secret = (sensitive value)"))
+        #expect(!r.stdout.contains("s3cr3t-value"))
+        r = try run(["output", "--stack", "stack.yaml", "secret"])
+        #expect(r.stdout == "s3cr3t-value\n")
+        r = try run(["state", "list", "--stack", "stack.yaml"])
+        #expect(r.stdout.split(separator: "\n") == ["first", "last", "slow[0]", "slow[1]", "slow[2]", "slow[3]"])
+        r = try run(["state", "show", "--stack", "stack.yaml", "last"])
+        #expect(r.stdout.contains("content") && r.stdout.contains("(sensitive value)") && !r.stdout.contains("s3cr3t-value"))
+        r = try run(["destroy", "--stack", "stack.yaml", "--auto-approve"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("6 destroyed"))
+        r = try run(["state", "list", "--stack", "stack.yaml"])
+        #expect(r.stdout.isEmpty)
+        r = try run(["state", "history", "--stack", "stack.yaml"])
+        #expect(r.stdout.split(separator: "\n").count == 2)
+    }
+
+    @Test func jsonPlanIsVersionedAndHidesSecrets() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        let r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--json"], in: ws.dir)
+        #expect(r.status == 0)
+        #expect(!r.stdout.contains("s3cr3t-value"))
+        let json = try Value.parseJSON(r.stdout)
+        #expect(json["format_version"] == "1.0")
+        let changes = try #require(json["resource_changes"]?.listValue)
+        #expect(changes.count == 6)
+        let last = try #require(changes.first { $0["address"] == "last" })
+        #expect(last["change"]?["actions"] == ["create"])
+        #expect(last["change"]?["after"]?["content"] == .null)
+        #expect(last["change"]?["after_sensitive"]?["content"] == true)
+        #expect(last["change"]?["after_unknown"]?["sha256"] == nil)
+        let first = try #require(changes.first { $0["address"] == "first" })
+        #expect(first["change"]?["after_unknown"]?["id"] == true)
+        #expect(json["output_changes"]?["secret"]?["sensitive"] == true)
+        #expect(json["summary"]?["add"] == 6)
+    }
+
+    @Test func aSecondApplyFailsNamingTheLockHolder() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        let first = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--auto-approve", "--var", "wait=3s"], in: ws.dir)
+        // Wait until the first apply holds the lock.
+        let deadline = Date().addingTimeInterval(20)
+        while !first.output().contains("Creating...") && Date() < deadline { usleep(50_000) }
+        let second = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve", "--lock-timeout", "1s"], in: ws.dir)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("stack \"cli\" is locked by"))
+        #expect(second.stderr.contains("pid \(first.process.processIdentifier)"))
+        #expect(second.stderr.contains("ethstack lock release"))
+        let list = try EthstackBinary.run(["lock", "list", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(list.stdout.contains("pid \(first.process.processIdentifier)"))
+        let done = try EthstackBinary.wait(first, timeout: 30)
+        #expect(done.status == 0)
+        #expect(try EthstackBinary.run(["lock", "list", "--stack", "stack.yaml"], in: ws.dir).stdout.contains("No locks."))
+    }
+
+    @Test func aStaleSavedPlanIsRefused() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        // Both plans are made from the empty state.
+        var r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "a.plan"], in: ws.dir)
+        #expect(r.status == 0)
+        r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "b.plan"], in: ws.dir)
+        #expect(r.status == 0)
+        let mode = (try FileManager.default.attributesOfItem(atPath: "\(ws.dir)/a.plan")[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        #expect(!(try String(contentsOfFile: "\(ws.dir)/a.plan", encoding: .utf8)).contains("s3cr3t-value"))
+        r = try EthstackBinary.run(["apply", "a.plan"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        let created = try ws.store().load(stack: "cli")
+        // Someone else applied: the plan made from the empty state must not apply twice.
+        r = try EthstackBinary.run(["apply", "b.plan"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("the saved plan is stale"))
+        #expect(try ws.store().load(stack: "cli").resources.mapValues(\.id) == created.resources.mapValues(\.id))
+        // A plan made now applies; after the stack file changes it does not.
+        r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "c.plan", "--var", "wait=20ms"], in: ws.dir)
+        ws.write("stack.yaml", sleeper + "\n# edited\n")
+        r = try EthstackBinary.run(["apply", "c.plan", "--var", "wait=20ms"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("changed since the plan was made"))
+    }
+
+    @Test func sigkillMidApplyLeavesAConsistentStateAndTheNextApplyConverges() throws {
+        let ws = Workspace()
+        var stack = "stack: crash\nresources:\n"
+        for i in 0..<6 { stack += "  quick\(i): { type: core.data, properties: { input: \(i) } }\n" }
+        stack += "  slow:\n    type: core.sleep\n    count: 6\n    depends_on: [quick0]\n    properties: { create_duration: \"${count.index < 2 ? \\\"50ms\\\" : \\\"20s\\\"}\" }\n"
+        ws.write("stack.yaml", stack)
+        let first = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve", "--parallelism", "4"], in: ws.dir)
+        let deadline = Date().addingTimeInterval(30)
+        while first.output().components(separatedBy: "slow[").count < 5 && Date() < deadline { usleep(50_000) }
+        usleep(300_000)
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        #expect(first.process.terminationReason == .uncaughtSignal)
+
+        let store = try ws.store()
+        #expect(try store.integrityCheck() == "ok")
+        let before = try store.load(stack: "crash")
+        #expect(before.resources.count >= 6, "what finished before the kill was saved")
+        #expect(try store.unfinishedJournal(stack: "crash").count > 0, "the calls in flight are in the journal")
+
+        // The next run reports what was in flight, converges, and re-creates nothing that existed.
+        let plan = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db"], in: ws.dir)
+        #expect(plan.stdout.contains("Operations a previous run left in flight"))
+        ws.write("stack.yaml", stack.replacingOccurrences(of: "20s", with: "10ms"))
+        let second = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"], in: ws.dir)
+        #expect(second.status == 0, "\(second.stderr)")
+        let after = try store.load(stack: "crash")
+        #expect(after.resources.count == 12)
+        for (address, state) in before.resources where address.name != "slow" || state.attributes["create_duration"] == "50ms" {
+            #expect(after.resources[address]?.id == state.id, "\(address) was not created twice")
+        }
+        #expect(try store.unfinishedJournal(stack: "crash").isEmpty)
+        #expect(try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db", "--detailed-exitcode"], in: ws.dir).status == 0)
+    }
+
+    @Test func everyCommandExplainsItselfWithAnExample() throws {
+        let ws = Workspace()
+        for command in ["validate", "plan", "apply", "destroy", "graph", "output", "state", "lock"] {
+            let r = try EthstackBinary.run([command, "--help"], in: ws.dir)
+            #expect(r.status == 0)
+            #expect(r.stdout.contains("ethstack \(command)"), "\(command) --help shows an example")
+        }
+    }
+
+    @Test func graphPrintsInstancesAndProviders() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        let r = try EthstackBinary.run(["graph", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout.hasPrefix("digraph"))
+        #expect(r.stdout.contains("\"last\" -> \"slow[3]\""))
+        #expect(r.stdout.contains("\"first\" -> \"provider[core]\""))
+    }
+
+    @Test func badInputGetsAPositionNotACrash() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", "stack: x\nresources:\n  a: { type: core.data, properties: { input: \"${nope.id}\" } }\n")
+        let r = try EthstackBinary.run(["plan", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("stack.yaml:3:49: error: no resource named \"nope\""))
+    }
+}
