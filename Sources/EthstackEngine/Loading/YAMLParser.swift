@@ -36,9 +36,20 @@ public enum YAMLParser {
     }
 
     private struct Builder {
-        enum Frame {
-            case sequence([YAMLNode], SourceLocation, anchor: String?)
-            case mapping([(key: YAMLNode, value: YAMLNode)], pendingKey: YAMLNode?, SourceLocation, anchor: String?)
+        /// An open collection. A class, so that appending does not copy the array it holds
+        /// (a value-typed frame made loading a 10,000-resource map quadratic).
+        final class Frame {
+            let isMapping: Bool
+            let location: SourceLocation
+            let anchor: String?
+            var items: [YAMLNode] = []
+            var pairs: [(key: YAMLNode, value: YAMLNode)] = []
+            var pendingKey: YAMLNode?
+            init(isMapping: Bool, location: SourceLocation, anchor: String?) {
+                self.isMapping = isMapping
+                self.location = location
+                self.anchor = anchor
+            }
         }
 
         let file: String
@@ -85,18 +96,13 @@ public enum YAMLParser {
                 }
                 add(node)
             case YAML_SEQUENCE_START_EVENT:
-                stack.append(.sequence([], loc, anchor: Builder.string(event.data.sequence_start.anchor)))
-            case YAML_SEQUENCE_END_EVENT:
-                guard case .sequence(let items, let start, let anchor) = stack.popLast() else { return }
-                let node = YAMLNode.sequence(items, start)
-                if let anchor { anchors[anchor] = node }
-                add(node)
+                stack.append(Frame(isMapping: false, location: loc, anchor: Builder.string(event.data.sequence_start.anchor)))
             case YAML_MAPPING_START_EVENT:
-                stack.append(.mapping([], pendingKey: nil, loc, anchor: Builder.string(event.data.mapping_start.anchor)))
-            case YAML_MAPPING_END_EVENT:
-                guard case .mapping(let pairs, _, let start, let anchor) = stack.popLast() else { return }
-                let node = YAMLNode.mapping(pairs, start)
-                if let anchor { anchors[anchor] = node }
+                stack.append(Frame(isMapping: true, location: loc, anchor: Builder.string(event.data.mapping_start.anchor)))
+            case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                guard let frame = stack.popLast() else { return }
+                let node: YAMLNode = frame.isMapping ? .mapping(frame.pairs, frame.location) : .sequence(frame.items, frame.location)
+                if let anchor = frame.anchor { anchors[anchor] = node }
                 add(node)
             default:
                 break
@@ -104,26 +110,24 @@ public enum YAMLParser {
         }
 
         mutating func add(_ node: YAMLNode) {
-            guard let top = stack.popLast() else {
+            guard let top = stack.last else {
                 documents.append(node)
                 return
             }
-            switch top {
-            case .sequence(var items, let loc, let anchor):
-                items.append(node)
-                stack.append(.sequence(items, loc, anchor: anchor))
-            case .mapping(var pairs, let pendingKey, let loc, let anchor):
-                if let key = pendingKey {
-                    // YAML merge key: `<<: *defaults` copies the aliased map's entries.
-                    if key.scalarText == "<<", case .mapping(let merged, _) = node {
-                        pairs.append(contentsOf: merged)
-                    } else {
-                        pairs.append((key: key, value: node))
-                    }
-                    stack.append(.mapping(pairs, pendingKey: nil, loc, anchor: anchor))
+            guard top.isMapping else {
+                top.items.append(node)
+                return
+            }
+            if let key = top.pendingKey {
+                // YAML merge key: `<<: *defaults` copies the aliased map's entries.
+                if key.scalarText == "<<", case .mapping(let merged, _) = node {
+                    top.pairs.append(contentsOf: merged)
                 } else {
-                    stack.append(.mapping(pairs, pendingKey: node, loc, anchor: anchor))
+                    top.pairs.append((key: key, value: node))
                 }
+                top.pendingKey = nil
+            } else {
+                top.pendingKey = node
             }
         }
     }

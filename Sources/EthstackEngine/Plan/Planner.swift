@@ -96,7 +96,6 @@ public struct Planner: Sendable {
         var changes: [ResourceChange] = []
         changes.reserveCapacity(prior.resources.count + stack.resources.count)
         var configured: Set<ResourceAddress> = []
-        var instanceAddresses: [String: [ResourceAddress]] = [:]
         var providerKnown: [String: Bool] = [:]
 
         for node in graph.order {
@@ -120,65 +119,12 @@ public struct Planner: Sendable {
                 }
             case .resource(let name):
                 guard let decl = declarations[name], let schema = registry.schema(for: decl.type) else { continue }
-                let isTargeted = targeted.map { $0.contains(name) } ?? true
-                let baseEvaluator = Evaluator(scope: scope)
-                let instances: [InstanceContext]
-                do {
-                    instances = try InstanceExpansion.expand(decl, evaluator: baseEvaluator)
-                } catch let e as DiagnosticsError {
-                    diagnostics.append(contentsOf: e.diagnostics)
-                    scope.resources[name] = .unknown
-                    continue
-                }
-                let dependsOn = graph.dependencies(of: node).compactMap { n -> String? in
-                    if case .resource(let r) = n { return r }
-                    return nil
-                }
-                var values: [(ResourceAddress, Value)] = []
-                values.reserveCapacity(instances.count)
-                let session = refreshSessions[decl.providerConfigurationName]
-                for instance in instances {
-                    configured.insert(instance.address)
-                    instanceAddresses[name, default: []].append(instance.address)
-                    let existing = current(instance.address)
-                    if !isTargeted {
-                        if let existing { values.append((instance.address, .map(existing.markedAttributes))) }
-                        continue
-                    }
-                    var instanceScope = scope
-                    instanceScope.each = instance.each
-                    instanceScope.countIndex = instance.countIndex
-                    let evaluator = Evaluator(scope: instanceScope)
-                    var config: [String: Value] = [:]
-                    var failed = false
-                    for property in decl.properties {
-                        do {
-                            config[property.key] = try evaluator.evaluate(property.value)
-                        } catch let e as DiagnosticsError {
-                            diagnostics.append(contentsOf: e.diagnostics)
-                            failed = true
-                        }
-                    }
-                    if failed {
-                        values.append((instance.address, .unknown))
-                        continue
-                    }
-                    do {
-                        let change = try await diff(decl: decl, schema: schema, address: instance.address, config: config,
-                                                    existing: existing, priorState: prior.resources[instance.address],
-                                                    session: providerKnown[decl.providerConfigurationName] == false ? nil : session,
-                                                    dependsOn: dependsOn)
-                        if decl.lifecycle.preventDestroy, change.action == .replace {
-                            diagnostics.error(decl.location, "\(instance.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
-                        }
-                        changes.append(change)
-                        values.append((instance.address, .map(change.after ?? [:])))
-                    } catch let e as ProviderError {
-                        diagnostics.error(decl.location, "\(instance.address): \(e)")
-                        values.append((instance.address, .unknown))
-                    }
-                }
-                scope.resources[name] = ResourceValues.value(of: decl, instances: values)
+                // Planned in a separate call, so that no copy of `scope` outlives it: the update of
+                // `scope.resources` below then happens in place instead of copying the dictionary.
+                let values = await planDeclaration(decl, schema: schema, scope: scope, targeted: targeted, current: current,
+                                                   session: providerKnown[decl.providerConfigurationName] == false ? nil : refreshSessions[decl.providerConfigurationName],
+                                                   changes: &changes, configured: &configured, diagnostics: &diagnostics)
+                scope.resources[name] = values.map { ResourceValues.value(of: decl, instances: $0) } ?? .unknown
             }
         }
 
@@ -231,6 +177,73 @@ public struct Planner: Sendable {
                     serial: prior.serial, destroy: false, variables: variables, changes: changes,
                     outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
                     warnings: warnings)
+    }
+
+    /// Expands one declaration and plans each instance; nil when its expansion failed.
+    func planDeclaration(_ decl: ResourceDeclaration, schema: ResourceSchema, scope: EvaluationScope, targeted: Set<String>?,
+                         current: (ResourceAddress) -> ResourceState?, session: (any ConfiguredProvider)?,
+                         changes: inout [ResourceChange], configured: inout Set<ResourceAddress>,
+                         diagnostics: inout DiagnosticCollector) async -> [(ResourceAddress, Value)]? {
+        let instances: [InstanceContext]
+        do {
+            instances = try InstanceExpansion.expand(decl, evaluator: Evaluator(scope: scope))
+        } catch let e as DiagnosticsError {
+            diagnostics.append(contentsOf: e.diagnostics)
+            return nil
+        } catch {
+            diagnostics.error(decl.location, "\(error)")
+            return nil
+        }
+        let isTargeted = targeted.map { $0.contains(decl.name) } ?? true
+        let dependsOn = graph.dependencies(of: .resource(decl.name)).compactMap { n -> String? in
+            if case .resource(let r) = n { return r }
+            return nil
+        }
+        var values: [(ResourceAddress, Value)] = []
+        values.reserveCapacity(instances.count)
+        for instance in instances {
+            configured.insert(instance.address)
+            let existing = current(instance.address)
+            if !isTargeted {
+                if let existing { values.append((instance.address, .map(existing.markedAttributes))) }
+                continue
+            }
+            var instanceScope = scope
+            instanceScope.each = instance.each
+            instanceScope.countIndex = instance.countIndex
+            let evaluator = Evaluator(scope: instanceScope)
+            var config: [String: Value] = [:]
+            var failed = false
+            for property in decl.properties {
+                do {
+                    config[property.key] = try evaluator.evaluate(property.value)
+                } catch let e as DiagnosticsError {
+                    diagnostics.append(contentsOf: e.diagnostics)
+                    failed = true
+                } catch {
+                    diagnostics.error(property.value.location, "\(error)")
+                    failed = true
+                }
+            }
+            if failed {
+                values.append((instance.address, .unknown))
+                continue
+            }
+            do {
+                let change = try await diff(decl: decl, schema: schema, address: instance.address, config: config,
+                                            existing: existing, priorState: prior.resources[instance.address],
+                                            session: session, dependsOn: dependsOn)
+                if decl.lifecycle.preventDestroy, change.action == .replace {
+                    diagnostics.error(decl.location, "\(instance.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
+                }
+                changes.append(change)
+                values.append((instance.address, .map(change.after ?? [:])))
+            } catch {
+                diagnostics.error(decl.location, "\(instance.address): \(describe(error))")
+                values.append((instance.address, .unknown))
+            }
+        }
+        return values
     }
 
     // MARK: - Diff
