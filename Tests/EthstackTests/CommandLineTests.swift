@@ -171,6 +171,49 @@ import Testing
         #expect(try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db", "--detailed-exitcode"], in: ws.dir).status == 0)
     }
 
+    @Test func ctrlCFinishesTheCallsInFlightSavesAndExits130() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: interrupt
+        resources:
+          s:
+            type: core.sleep
+            count: 6
+            properties: { create_duration: 1s }
+        """)
+        let apply = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve",
+                                              "--parallelism", "2"], in: ws.dir)
+        let deadline = Date().addingTimeInterval(20)
+        while apply.output().components(separatedBy: "Creating...").count < 3 && Date() < deadline { usleep(20_000) }
+        kill(apply.process.processIdentifier, SIGINT)
+        let r = try EthstackBinary.wait(apply, timeout: 30)
+        #expect(r.status == 130)
+        #expect(r.stderr.contains("Interrupt received"))
+        let store = try ws.store()
+        // The two calls in flight finished and were saved; nothing else was started.
+        #expect(try store.load(stack: "interrupt").resources.count == 2)
+        #expect(try store.unfinishedJournal(stack: "interrupt").isEmpty)
+        #expect(try store.locks().isEmpty)
+    }
+
+    @Test func stateMoveAndRemove() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", "stack: edit\nresources:\n  a: { type: core.data, properties: { input: 1 } }\n  b: { type: core.data, properties: { input: 2 } }\n")
+        #expect(try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve"], in: ws.dir).status == 0)
+        var r = try EthstackBinary.run(["state", "mv", "--stack", "stack.yaml", "a", "renamed"], in: ws.dir)
+        #expect(r.status == 0)
+        r = try EthstackBinary.run(["state", "rm", "--stack", "stack.yaml", "b"], in: ws.dir)
+        #expect(r.status == 0)
+        r = try EthstackBinary.run(["state", "list", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout == "renamed\n")
+        r = try EthstackBinary.run(["state", "rm", "--stack", "stack.yaml", "nothing"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("no resource nothing in state"))
+        // `a` and `b` are planned again; `renamed` is no longer declared and would be destroyed.
+        r = try EthstackBinary.run(["plan", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout.contains("Plan: 2 to add, 0 to change, 1 to destroy."))
+    }
+
     @Test func everyCommandExplainsItselfWithAnExample() throws {
         let ws = Workspace()
         for command in ["validate", "plan", "apply", "destroy", "graph", "output", "state", "lock"] {
