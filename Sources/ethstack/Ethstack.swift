@@ -17,7 +17,7 @@ struct Ethstack: AsyncParsableCommand {
           ethstack apply --stack stacks/example.yaml --auto-approve
         """,
         version: PlanJSON.version,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, GraphCommand.self,
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, ImportCommand.self, DriftCommand.self, GraphCommand.self,
                       OutputCommand.self, StateCommand.self, LockCommand.self]
     )
 }

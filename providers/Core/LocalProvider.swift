@@ -59,7 +59,13 @@ struct ConfiguredLocal: ConfiguredProvider {
             let hash = Value.string(Self.sha256(Data(s.utf8)))
             planned["sha256"] = content.isSensitive ? hash.markedSensitive : hash
         }
-        if let path = request.proposed["path"]?.stringValue { planned["id"] = .string(absolute(path)) }
+        if let path = request.proposed["path"]?.stringValue {
+            planned["id"] = .string(absolute(path))
+            // The same file spelt another way (relative here, absolute after an import) is no change.
+            if let priorPath = request.prior?["path"]?.stringValue, priorPath != path, absolute(priorPath) == absolute(path) {
+                planned["path"] = .string(priorPath)
+            }
+        }
         if let mode = request.proposed["file_permission"]?.stringValue, let n = Int(mode, radix: 8) {
             planned["file_permission"] = .string(String(format: "%04o", n))
         }
