@@ -31,7 +31,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/EthstackEngine",
-            exclude: ["README.md"]
+            exclude: ["README.md", "Providers/README.md"]
         ),
         // Built-in provider: core.data, core.sleep, local.file.
         .target(
