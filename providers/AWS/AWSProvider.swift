@@ -39,6 +39,7 @@ public struct AWSProvider: Provider {
 
     static let types: [any AWSResourceType] = [
         VPCResource(), SubnetResource(), InternetGatewayResource(), SecurityGroupResource(), S3BucketResource(),
+        EIPResource(), NATGatewayResource(), RouteTableResource(),
         IAMRoleResource(), EKSClusterResource(), EKSNodeGroupResource(),
     ]
 
