@@ -36,8 +36,8 @@ struct AWSProviderTests {
     }
 
     @Test func vpcLifecycle() async throws {
-        let started = Date()
         let aws = try await AWSTestServers.provider(region: "us-west-1")
+        let started = Date()
         let vpc = try await create(aws, "aws.vpc", "vpc", ["cidr_block": "10.1.0.0/16", "tags": ["Name": "testnet"]])
         #expect(vpc.id.hasPrefix("vpc-"))
         #expect(vpc.attributes["cidr_block"] == "10.1.0.0/16")

@@ -52,3 +52,34 @@ struct AWSRetryTests {
         #expect(try await proxyStats(proxy.url)["requests"] == 1)
     }
 }
+
+/// Waiters poll with backoff: moto makes NAT gateways available at once, so a proxy makes the
+/// first answers say `pending`.
+@Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))
+struct AWSWaiterTests {
+    final class Messages: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func add(_ m: String) { lock.lock(); items.append(m); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
+    }
+
+    @Test func natGatewayCreateWaitsUntilAvailable() async throws {
+        let proxy = try await AWSTestServers.faultProxy([], rewrite: "<state>available</state>|<state>pending</state>|3")
+        defer { proxy.process.terminate() }
+        // The VPC, subnet and address directly (their answers say "available" too), the NAT through the proxy.
+        let direct = try await AWSTestServers.provider(region: "eu-south-1")
+        let vpc = try await AWSProviderTests().create(direct, "aws.vpc", "vpc", ["cidr_block": "10.40.0.0/16"])
+        let subnet = try await AWSProviderTests().create(direct, "aws.subnet", "s", ["vpc_id": .string(vpc.id), "cidr_block": "10.40.1.0/24"])
+        let eip = try await AWSProviderTests().create(direct, "aws.eip", "ip", [:])
+        let aws = try await AWSTestServers.provider(region: "eu-south-1", endpoint: proxy.url)
+        let messages = Messages()
+        let nat = try await aws.create(CreateRequest(type: "aws.nat_gateway", address: "nat",
+                                                     planned: ["subnet_id": .string(subnet.id), "allocation_id": .string(eip.id), "tags": [:]],
+                                                     mark: testMark("nat"), progress: { messages.add($0) }))
+        #expect(nat.attributes["state"] == "available")
+        #expect(messages.all.contains { $0.hasPrefix("waiting for NAT gateway \(nat.id) to be available") })
+        let stats = try await HTTPClient().send(HTTPRequest(method: "GET", url: proxy.url + "/__proxy/stats"))
+        #expect(try Value.parseJSON(stats.body)["rewrites"] == 3)
+    }
+}

@@ -74,11 +74,11 @@ enum AWSTestServers {
     static func moto() async throws -> String { try await MotoServer.shared.start() }
 
     /// A fault proxy in front of moto answering `faults` first (see Tests/Support/fault_proxy.py).
-    static func faultProxy(_ faults: [String]) async throws -> (url: String, process: Process) {
+    static func faultProxy(_ faults: [String], rewrite: String = "") async throws -> (url: String, process: Process) {
         let upstream = try await moto()
         let port = freePort()
         let process = try spawn([which("python3") ?? "python3", supportDirectory.appendingPathComponent("fault_proxy.py").path, String(port), upstream,
-                                 faults.joined(separator: ",")])
+                                 faults.joined(separator: ","), rewrite])
         let url = "http://127.0.0.1:\(port)"
         try await waitUntilAnswering(url + "/__proxy/stats")
         return (url, process)

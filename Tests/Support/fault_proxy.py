@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """A tiny fault-injecting HTTP proxy for ethstack's tests, in front of a real server (moto).
 
-    fault_proxy.py PORT UPSTREAM_URL FAULTS
+    fault_proxy.py PORT UPSTREAM_URL FAULTS [REWRITE]
 
 FAULTS is a comma-separated list of answers given to the first requests, in order, before every
 later request is forwarded unchanged: a status (503, 500, 429), a status with an AWS error code
 (400:Throttling, 400:RequestLimitExceeded), or `drop` (close the connection without answering).
 The proxy listens on 127.0.0.1:PORT (0: a free port, printed as `PORT <n>` on the first line).
+REWRITE is `FROM|TO|N`: in the first N forwarded responses whose body contains FROM, FROM is
+replaced by TO (e.g. `<state>available</state>|<state>pending</state>|3` makes a NAT gateway look
+pending, so that waiters poll).
 GET /__proxy/stats answers {"requests": N, "faults": F} without forwarding.
 """
 import http.client
@@ -19,8 +22,10 @@ import urllib.parse
 port = int(sys.argv[1])
 upstream = urllib.parse.urlsplit(sys.argv[2])
 faults = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
+rewrite = (sys.argv[4].split("|") if len(sys.argv) > 4 and sys.argv[4] else None)
+rewrites_left = int(rewrite[2]) if rewrite else 0
 lock = threading.Lock()
-stats = {"requests": 0, "faults": 0}
+stats = {"requests": 0, "faults": 0, "rewrites": 0}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -67,6 +72,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
+        global rewrites_left
+        if rewrite:
+            with lock:
+                if rewrites_left > 0 and rewrite[0].encode() in data:
+                    rewrites_left -= 1
+                    stats["rewrites"] += 1
+                    data = data.replace(rewrite[0].encode(), rewrite[1].encode())
         self.send_response(response.status)
         for k, v in response.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
