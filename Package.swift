@@ -39,6 +39,12 @@ let package = Package(
             dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
             path: "providers/Core"
         ),
+        // AWS provider: EC2, IAM, EKS, S3 over the engine's HTTP transport with SigV4.
+        .target(
+            name: "AWSProvider",
+            dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
+            path: "providers/AWS"
+        ),
         .executableTarget(
             name: "ethstack",
             dependencies: [
@@ -54,7 +60,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "ethstack"],
+            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "ethstack"],
             path: "Tests/EthstackTests"
         ),
     ],

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A tiny fault-injecting HTTP proxy for ethstack's tests, in front of a real server (moto).
+
+    fault_proxy.py PORT UPSTREAM_URL FAULTS [REWRITE]
+
+FAULTS is a comma-separated list of answers given to the first requests, in order, before every
+later request is forwarded unchanged: a status (503, 500, 429), a status with an AWS error code
+(400:Throttling, 400:RequestLimitExceeded), or `drop` (close the connection without answering).
+The proxy listens on 127.0.0.1:PORT (0: a free port, printed as `PORT <n>` on the first line).
+REWRITE is `FROM|TO|N`: in the first N forwarded responses whose body contains FROM, FROM is
+replaced by TO (e.g. `<state>available</state>|<state>pending</state>|3` makes a NAT gateway look
+pending, so that waiters poll).
+GET /__proxy/stats answers {"requests": N, "faults": F} without forwarding.
+"""
+import http.client
+import http.server
+import json
+import sys
+import threading
+import urllib.parse
+
+port = int(sys.argv[1])
+upstream = urllib.parse.urlsplit(sys.argv[2])
+faults = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
+rewrite = (sys.argv[4].split("|") if len(sys.argv) > 4 and sys.argv[4] else None)
+rewrites_left = int(rewrite[2]) if rewrite else 0
+lock = threading.Lock()
+stats = {"requests": 0, "faults": 0, "rewrites": 0}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        if self.path == "/__proxy/stats":
+            body = json.dumps(stats).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with lock:
+            stats["requests"] += 1
+            fault = faults.pop(0) if faults else None
+            if fault:
+                stats["faults"] += 1
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if fault:
+            status, _, code = fault.partition(":")
+            if code:
+                payload = ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code>'
+                           '<Message>injected by fault_proxy</Message></Error></Errors><RequestID>x</RequestID></Response>' % code).encode()
+            else:
+                payload = b""
+            self.send_response(int(status))
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        global rewrites_left
+        if rewrite:
+            with lock:
+                if rewrites_left > 0 and rewrite[0].encode() in data:
+                    rewrites_left -= 1
+                    stats["rewrites"] += 1
+                    data = data.replace(rewrite[0].encode(), rewrite[1].encode())
+        self.send_response(response.status)
+        for k, v in response.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        conn.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+print("PORT %d" % server.server_address[1], flush=True)
+server.serve_forever()

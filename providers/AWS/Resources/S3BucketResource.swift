@@ -1,0 +1,221 @@
+import Crypto
+import EthstackEngine
+import Foundation
+
+/// `aws.s3_bucket`: the bucket, its versioning, default encryption, public access block and tags.
+/// The id is the bucket name. S3 has no idempotency token: the name is the idempotency key, and a
+/// bucket we already own is adopted only when it carries our mark (or no mark yet).
+struct S3BucketResource: AWSResourceType {
+    static let namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+    let schema = ResourceSchema(type: "aws.s3_bucket", description: "An S3 bucket.", attributes: [
+        AttributeSchema("bucket", .string, .required, forcesReplacement: true),
+        AttributeSchema("versioning", .bool, .optional(default: false)),
+        AttributeSchema("sse_algorithm", .string, .optional(default: "AES256"), description: "Default encryption: AES256 or aws:kms."),
+        AttributeSchema("kms_key_id", .string, .optional(default: nil), description: "KMS key for aws:kms."),
+        AttributeSchema("block_public_access", .bool, .optional(default: true), description: "All four public access block settings."),
+        AttributeSchema("force_destroy", .bool, .optional(default: false), description: "Delete all objects (and versions) on destroy."),
+        AttributeSchema("tags", .map(.string), .optional(default: .map([:]))),
+        AttributeSchema("id", .string, .computed),
+        AttributeSchema("arn", .string, .computed),
+        AttributeSchema("region", .string, .computed),
+    ])
+
+    // MARK: - Requests
+
+    private func send(_ ctx: AWSContext, _ operation: String, _ method: String, bucket: String, key: String = "",
+                      query: [(String, String)] = [], body: String? = nil, headers: [HTTPHeader] = []) async throws -> HTTPResponse {
+        let endpoint = ctx.client.endpoints.endpoint(for: "s3")
+        let encodedKey = key.isEmpty ? "" : "/" + SigV4Signer.uriEncode(key, keepSlash: true)
+        var allHeaders = headers
+        var data = Data()
+        if let body {
+            data = Data(body.utf8)
+            allHeaders.append(HTTPHeader("Content-Type", "application/xml"))
+            allHeaders.append(HTTPHeader("Content-MD5", Data(Insecure.MD5.hash(data: data)).base64EncodedString()))
+        }
+        if endpoint.isCustom {
+            return try await ctx.client.send(service: "s3", operation: operation, method: method, path: "/\(bucket)\(encodedKey)",
+                                             query: query, headers: allHeaders, body: data)
+        }
+        return try await ctx.client.send(service: "s3", operation: operation, method: method, path: encodedKey.isEmpty ? "/" : encodedKey,
+                                         query: query, headers: allHeaders, body: data, hostPrefix: "\(bucket).")
+    }
+
+    private func getXML(_ ctx: AWSContext, _ operation: String, bucket: String, _ sub: String) async throws -> XMLTree? {
+        let response = try await send(ctx, operation, "GET", bucket: bucket, query: [(sub, "")])
+        return XMLTree.parse(response.body)
+    }
+
+    // MARK: - Read
+
+    func read(id: String, prior: [String: Value], _ ctx: AWSContext) async throws -> [String: Value]? {
+        do {
+            _ = try await send(ctx, "HeadBucket", "HEAD", bucket: id)
+        } catch let error as AWSAPIError where error.isNotFound {
+            return nil
+        }
+        async let versioning = getXML(ctx, "GetBucketVersioning", bucket: id, "versioning")
+        async let encryption = optional(["ServerSideEncryptionConfigurationNotFoundError"]) {
+            try await getXML(ctx, "GetBucketEncryption", bucket: id, "encryption")
+        }
+        async let publicAccess = optional(["NoSuchPublicAccessBlockConfiguration"]) {
+            try await getXML(ctx, "GetPublicAccessBlock", bucket: id, "publicAccessBlock")
+        }
+        async let tagging = optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
+            try await getXML(ctx, "GetBucketTagging", bucket: id, "tagging")
+        }
+        let sse = try await encryption?.first(named: "ApplyServerSideEncryptionByDefault")
+        let block = try await publicAccess
+        let blocked = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"].allSatisfy {
+            block?.first(named: $0)?.text == "true"
+        }
+        let tags = Self.tags(try await tagging)
+        return [
+            "id": .string(id),
+            "bucket": .string(id),
+            "versioning": .bool(try await versioning?.first(named: "Status")?.text == "Enabled"),
+            "sse_algorithm": .string(sse?.string("SSEAlgorithm") ?? ""),
+            "kms_key_id": sse?.string("KMSMasterKeyID").map(Value.string) ?? .null,
+            "block_public_access": .bool(blocked),
+            "force_destroy": .bool(prior.bool("force_destroy") ?? false),
+            "tags": EC2.userTagsValue(tags),
+            "arn": .string("arn:aws:s3:::\(id)"),
+            "region": .string(ctx.region),
+        ]
+    }
+
+    /// nil when S3 answers one of `codes` ("this configuration is not set").
+    private func optional(_ codes: Set<String>, _ body: () async throws -> XMLTree?) async throws -> XMLTree? {
+        do {
+            return try await body()
+        } catch let error as AWSAPIError where codes.contains(error.code) {
+            return nil
+        }
+    }
+
+    static func tags(_ xml: XMLTree?) -> [String: String] {
+        var out: [String: String] = [:]
+        for tag in xml?.child("TagSet")?.children("Tag") ?? [] {
+            if let key = tag.string("Key") { out[key] = tag.string("Value") ?? "" }
+        }
+        return out
+    }
+
+    // MARK: - Create, update
+
+    func create(_ planned: [String: Value], mark: ResourceMark, _ ctx: AWSContext, progress: ProgressReporter) async throws -> String {
+        guard let bucket = planned.string("bucket"), !bucket.isEmpty else {
+            throw AWSAPIError(service: "s3", operation: "CreateBucket", status: 400, code: "InvalidBucketName", message: "bucket is empty")
+        }
+        let body = ctx.region == "us-east-1" ? nil :
+            "<CreateBucketConfiguration xmlns=\"\(Self.namespace)\"><LocationConstraint>\(xmlEscape(ctx.region))</LocationConstraint></CreateBucketConfiguration>"
+        do {
+            _ = try await send(ctx, "CreateBucket", "PUT", bucket: bucket, body: body)
+        } catch let error as AWSAPIError where error.code == "BucketAlreadyOwnedByYou" {
+            // Ours from an interrupted earlier create, or someone else's bucket in this account?
+            let tags = Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
+                try await getXML(ctx, "GetBucketTagging", bucket: bucket, "tagging")
+            })
+            let marked = tags.keys.contains(where: MarkTags.isMarkTag)
+            if marked && !MarkTags.matches(tags, mark) { throw error }
+        }
+        try await putTags(bucket, planned, mark, ctx)
+        try await configure(bucket, prior: nil, planned: planned, ctx)
+        return bucket
+    }
+
+    private func putTags(_ bucket: String, _ planned: [String: Value], _ mark: ResourceMark, _ ctx: AWSContext) async throws {
+        let tags = EC2.userTags(planned).merging(MarkTags.tags(mark)) { _, markValue in markValue }
+        let body = "<Tagging xmlns=\"\(Self.namespace)\"><TagSet>"
+            + tags.keys.sorted().map { "<Tag><Key>\(xmlEscape($0))</Key><Value>\(xmlEscape(tags[$0] ?? ""))</Value></Tag>" }.joined()
+            + "</TagSet></Tagging>"
+        _ = try await send(ctx, "PutBucketTagging", "PUT", bucket: bucket, query: [("tagging", "")], body: body)
+    }
+
+    private func configure(_ bucket: String, prior: [String: Value]?, planned: [String: Value], _ ctx: AWSContext) async throws {
+        let versioning = planned.bool("versioning") ?? false
+        if versioning != (prior?.bool("versioning") ?? false) {
+            // A bucket that was never versioned cannot be "Suspended" into anything useful: skip.
+            if versioning || prior != nil {
+                let status = versioning ? "Enabled" : "Suspended"
+                _ = try await send(ctx, "PutBucketVersioning", "PUT", bucket: bucket, query: [("versioning", "")],
+                                   body: "<VersioningConfiguration xmlns=\"\(Self.namespace)\"><Status>\(status)</Status></VersioningConfiguration>")
+            }
+        }
+        let sse = planned.string("sse_algorithm") ?? "AES256"
+        let kms = planned.string("kms_key_id")
+        if prior == nil || sse != prior?.string("sse_algorithm") || kms != prior?.string("kms_key_id") {
+            if sse.isEmpty {
+                _ = try await send(ctx, "DeleteBucketEncryption", "DELETE", bucket: bucket, query: [("encryption", "")])
+            } else {
+                let key = kms.map { "<KMSMasterKeyID>\(xmlEscape($0))</KMSMasterKeyID>" } ?? ""
+                let body = "<ServerSideEncryptionConfiguration xmlns=\"\(Self.namespace)\"><Rule><ApplyServerSideEncryptionByDefault>"
+                    + "<SSEAlgorithm>\(xmlEscape(sse))</SSEAlgorithm>\(key)</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"
+                _ = try await send(ctx, "PutBucketEncryption", "PUT", bucket: bucket, query: [("encryption", "")], body: body)
+            }
+        }
+        let block = planned.bool("block_public_access") ?? true
+        if prior == nil || block != prior?.bool("block_public_access") {
+            if block {
+                let body = "<PublicAccessBlockConfiguration xmlns=\"\(Self.namespace)\"><BlockPublicAcls>true</BlockPublicAcls>"
+                    + "<IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy>"
+                    + "<RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>"
+                _ = try await send(ctx, "PutPublicAccessBlock", "PUT", bucket: bucket, query: [("publicAccessBlock", "")], body: body)
+            } else if prior != nil {
+                _ = try await send(ctx, "DeletePublicAccessBlock", "DELETE", bucket: bucket, query: [("publicAccessBlock", "")])
+            }
+        }
+    }
+
+    func update(id: String, prior: [String: Value], planned: [String: Value], mark: ResourceMark, _ ctx: AWSContext,
+                progress: ProgressReporter) async throws {
+        try await configure(id, prior: prior, planned: planned, ctx)
+        if EC2.userTags(prior) != EC2.userTags(planned) { try await putTags(id, planned, mark, ctx) }
+    }
+
+    // MARK: - Delete, find
+
+    func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws {
+        if prior.bool("force_destroy") == true {
+            try await emptyBucket(id, ctx, progress: progress)
+        }
+        do {
+            _ = try await send(ctx, "DeleteBucket", "DELETE", bucket: id)
+        } catch let error as AWSAPIError where error.isNotFound {
+            return
+        }
+    }
+
+    private func emptyBucket(_ bucket: String, _ ctx: AWSContext, progress: ProgressReporter) async throws {
+        while true {
+            let xml: XMLTree?
+            do {
+                xml = try await getXML(ctx, "ListObjectVersions", bucket: bucket, "versions")
+            } catch let error as AWSAPIError where error.isNotFound {
+                return
+            }
+            let entries = (xml?.children("Version") ?? []) + (xml?.children("DeleteMarker") ?? [])
+            if entries.isEmpty { return }
+            progress("deleting \(entries.count) object versions")
+            for entry in entries {
+                guard let key = entry.string("Key") else { continue }
+                var query: [(String, String)] = []
+                if let version = entry.string("VersionId"), version != "null" { query.append(("versionId", version)) }
+                _ = try await send(ctx, "DeleteObject", "DELETE", bucket: bucket, key: key, query: query)
+            }
+        }
+    }
+
+    func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String? {
+        guard let bucket = planned.string("bucket"), !bucket.isEmpty else { return nil }
+        do {
+            let tags = Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
+                try await getXML(ctx, "GetBucketTagging", bucket: bucket, "tagging")
+            })
+            return MarkTags.matches(tags, mark) ? bucket : nil
+        } catch let error as AWSAPIError where error.isNotFound {
+            return nil
+        }
+    }
+}
