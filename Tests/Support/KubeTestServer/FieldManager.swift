@@ -89,6 +89,7 @@ struct FieldManager {
     func appliedSet(_ obj: KubeJSON, statusScope: Bool = false) -> Set<FieldPath> {
         var out = Set<FieldPath>()
         for (k, v) in rootChildren(obj, statusScope: statusScope) { collect(v, [.field(k)], name: k, into: &out, markMaps: false) }
+        out.remove([.field("metadata")])  // metadata always exists: never owned as a whole
         return out
     }
 
@@ -122,6 +123,7 @@ struct FieldManager {
         for (k, v) in rootChildren(new, statusScope: statusScope) {
             diff(oldChildren[k], v, [.field(k)], name: k, into: &out)
         }
+        out.remove([.field("metadata")])
         return out
     }
 

@@ -202,12 +202,12 @@ struct LabelSelector {
         while true {
             rest = rest.drop(while: { $0 == " " })
             if rest.isEmpty { break }
+            var negate = false
+            if rest.first == "!" { negate = true; rest = rest.dropFirst() }
             // read key
             let keyEnd = rest.firstIndex(where: { " =!,(".contains($0) }) ?? rest.endIndex
-            var key = String(rest[..<keyEnd]).trimmingCharacters(in: .whitespaces)
+            let key = String(rest[..<keyEnd]).trimmingCharacters(in: .whitespaces)
             rest = rest[keyEnd...].drop(while: { $0 == " " })
-            var negate = false
-            if key.hasPrefix("!") { negate = true; key.removeFirst() }
             guard !key.isEmpty else { throw PatchError(message: "unable to parse requirement: invalid label key \"\(s)\"") }
             if rest.isEmpty || rest.first == "," {
                 reqs.append(negate ? .notExists(key) : .exists(key))

@@ -28,6 +28,9 @@ public struct ResourceType: Sendable, Hashable {
             "kind": .string(kind), "verbs": .array(ResourceType.allVerbs.map { .string($0) }),
         ]
         if !shortNames.isEmpty { e["shortNames"] = .array(shortNames.map { .string($0) }) }
+        let all: Set<String> = ["pods", "services", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs",
+                                "horizontalpodautoscalers"]
+        if !fromCRD && all.contains(plural) { e["categories"] = ["all"] }
         var out: [KubeJSON] = [.object(e)]
         if hasStatus {
             out.append([

@@ -70,7 +70,7 @@ struct Router {
                 // An empty OpenAPI v2 document: protobuf clients (kubectl, helm) decode zero bytes as an
                 // empty Document and skip client-side schema validation for every kind.
                 if (r.headers["accept"] ?? "").contains("protobuf") {
-                    return .raw(200, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf", Data())
+                    return .raw(200, "application/octet-stream", Data())
                 }
                 return .json(200, ["swagger": "2.0", "info": ["title": "Kubernetes", "version": "v1.32.0"], "paths": [:], "definitions": [:]])
             }
@@ -211,7 +211,9 @@ struct Router {
                 throw APIError.badRequest("force is not allowed for patch types other than apply")
             }
             let body = try parseBody(r, yaml: kind == .apply)
-            return .json(200, try store.patch(t, namespace: namespace, name: name, kind: kind, patch: body, ctx: ctx))
+            let existed = store.peek(t, namespace: namespace, name: name) != nil
+            let result = try store.patch(t, namespace: namespace, name: name, kind: kind, patch: body, ctx: ctx)
+            return .json(existed ? 200 : 201, result)
         case ("DELETE", let name?):
             guard !ctx.statusScope else { throw APIError.methodNotAllowed() }
             var preRV: String?, preUID: String?
