@@ -62,7 +62,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
-            path: "Tests/Support/KubeTestServer"
+            path: "Tests/Support/KubeTestServer",
+            exclude: ["README.md"]
         ),
         .executableTarget(
             name: "kube-test-server",

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import KubeTestServer
 import Testing
 
@@ -238,5 +241,43 @@ import Testing
         #expect(s.objects(resource: "secrets", namespace: "apps").isEmpty)
         let gone = try await h("status", "rel", "-n", "apps")
         #expect(gone.status != 0 && gone.stderr.contains("release: not found"))
+    }
+
+    /// The `kube-test-server` executable (built next to the test bundle by `swift test`).
+    @Test func executableServesKubectl() async throws {
+        let buildDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [buildDir.appendingPathComponent("kube-test-server").path,
+                          buildDir.deletingLastPathComponent().appendingPathComponent("kube-test-server").path,
+                          FileManager.default.currentDirectoryPath + "/.build/debug/kube-test-server"]
+        guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            Issue.record("kube-test-server executable not found in \(candidates)"); return
+        }
+        let dir = try KTS.tempDir("kts-exe")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Pick a free port by binding an in-process server, then release it.
+        let probe = try await KubeTestServer.start(port: 0)
+        let port = probe.port
+        await probe.stop()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--port", String(port), "--with-standard-crds"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
+        guard let health = URL(string: "http://127.0.0.1:\(port)/healthz") else { return }
+        let up = try await KTS.eventually(timeout: 10) {
+            (try? await URLSession.shared.data(for: URLRequest(url: health, timeoutInterval: 1)))?.0 == Data("ok".utf8)
+        }
+        #expect(up, "kube-test-server did not answer on port \(port)")
+        let r = try await KTS.run(KTS.kubectl, ["--server", "http://127.0.0.1:\(port)", "--cache-dir", dir + "/cache",
+                                                "get", "crd", "servicemonitors.monitoring.coreos.com", "-o", "name"],
+                                  env: KTS.baseEnv(home: dir), timeout: 30)
+        #expect(r.status == 0 && r.stdout.contains("servicemonitors.monitoring.coreos.com"), "\(r.stderr)")
+        p.terminate()
+        p.waitUntilExit()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(printed.contains("listening on http://127.0.0.1:\(port)"), "\(printed)")
     }
 }
