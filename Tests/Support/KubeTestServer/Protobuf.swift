@@ -36,8 +36,9 @@ enum KubeProtobuf {
             case 1: guard i + 8 <= end else { throw Unsupported(message: "truncated protobuf") }; i += 8; return (field, wire, nil, 0)
             case 5: guard i + 4 <= end else { throw Unsupported(message: "truncated protobuf") }; i += 4; return (field, wire, nil, 0)
             case 2:
-                let n = Int(try varint())
-                guard n >= 0, i + n <= end else { throw Unsupported(message: "truncated protobuf") }
+                let len = try varint()
+                guard len <= UInt64(end - i) else { throw Unsupported(message: "truncated protobuf") }
+                let n = Int(len)
                 let r = i..<(i + n); i += n
                 return (field, wire, r, 0)
             default: throw Unsupported(message: "unsupported protobuf wire type \(wire)")

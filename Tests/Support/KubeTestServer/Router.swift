@@ -168,7 +168,8 @@ struct Router {
         case ("GET", nil):
             let filter = WatchFilter(storageKey: t.storageKey, namespace: namespace, labels: labels, fields: fields, apiVersion: t.groupVersion)
             if watch {
-                let timeout = Double(r.query["timeoutSeconds"] ?? "") ?? 1800
+                var timeout = Double(r.query["timeoutSeconds"] ?? "") ?? 1800
+                if !timeout.isFinite { timeout = 1800 }
                 return .watch(t, filter, resourceVersion: r.query["resourceVersion"], timeout: max(0, min(timeout, 3600)))
             }
             let (items, rv) = store.list(t, namespace: namespace, labels: labels, fields: fields)

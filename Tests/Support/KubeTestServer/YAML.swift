@@ -37,7 +37,7 @@ enum YAMLToJSON {
                 guard let p else { return nil }
                 return String(cString: UnsafeRawPointer(p).assumingMemoryBound(to: CChar.self))
             }
-            var steps = 0
+            var steps = 0, aliases = 0
             while true {
                 steps += 1
                 if steps > 5_000_000 { throw Failure(message: "YAML document too large") }
@@ -60,15 +60,19 @@ enum YAMLToJSON {
                     if let a = str(s.anchor) { anchors[a] = v }
                     try add(v)
                 case YAML_ALIAS_EVENT:
+                    aliases += 1
+                    if aliases > 1000 { throw Failure(message: "error converting YAML to JSON: too many aliases") }
                     guard let a = str(event.data.alias.anchor), let v = anchors[a] else { throw Failure(message: "unknown anchor") }
                     try add(v)
                 case YAML_SEQUENCE_START_EVENT:
+                    if stack.count > 256 { throw Failure(message: "error converting YAML to JSON: nesting too deep") }
                     stack.append(.seq([], str(event.data.sequence_start.anchor)))
                 case YAML_SEQUENCE_END_EVENT:
                     guard case .seq(let a, let anchor)? = stack.popLast() else { throw Failure(message: "unbalanced sequence") }
                     if let anchor { anchors[anchor] = .array(a) }
                     try add(.array(a))
                 case YAML_MAPPING_START_EVENT:
+                    if stack.count > 256 { throw Failure(message: "error converting YAML to JSON: nesting too deep") }
                     stack.append(.map([:], nil, str(event.data.mapping_start.anchor)))
                 case YAML_MAPPING_END_EVENT:
                     guard case .map(let m, _, let anchor)? = stack.popLast() else { throw Failure(message: "unbalanced mapping") }
