@@ -115,6 +115,15 @@ import Testing
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(s.object(resource: "configmaps", namespace: "kt-a", name: "app-config")?.at("data.key") == "changed")
 
+        // The scale subresource and client-side apply (strategic merge patch with last-applied).
+        let scaled = try await k("scale", "deployment", "web", "-n", "kt-a", "--replicas=4")
+        #expect(scaled.status == 0, "\(scaled.stderr)")
+        #expect(s.object(group: "apps", resource: "deployments", namespace: "kt-a", name: "web")?.at("spec.replicas") == 4)
+        try KTS.write(Self.manifests.replacingOccurrences(of: "other: two", with: "other: three"), to: dir + "/app3.yaml")
+        let csa = try await k("apply", "-f", dir + "/app3.yaml", "--force-conflicts=false")
+        #expect(csa.status == 0 && csa.stdout.contains("configmap/app-config configured"), "\(csa.stdout) \(csa.stderr)")
+        #expect(s.object(resource: "configmaps", namespace: "kt-a", name: "app-config")?.at("data.other") == "three")
+
         // Label selectors.
         let sel = try await k("get", "configmaps,services", "-n", "kt-a", "-l", "app=web,tier in (front)", "-o", "name")
         #expect(sel.stdout.split(separator: "\n") == ["configmap/app-config"], "\(sel.stdout) \(sel.stderr)")

@@ -38,6 +38,12 @@ public struct ResourceType: Sendable, Hashable {
                 "kind": .string(kind), "verbs": ["get", "patch", "update"],
             ])
         }
+        if ["apps/deployments", "apps/statefulsets", "apps/replicasets"].contains(storageKey) {
+            out.append([
+                "name": .string("\(plural)/scale"), "singularName": "", "namespaced": true, "group": "autoscaling",
+                "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"],
+            ])
+        }
         return out
     }
 }

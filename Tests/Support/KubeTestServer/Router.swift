@@ -145,6 +145,9 @@ struct Router {
         let name = rest.count > 1 ? rest[1] : nil
         let sub = rest.count > 2 ? rest[2] : nil
         if rest.count > 3 { throw notFoundPage() }
+        if sub == "scale", let name, let namespace, Router.scalable.contains(t.storageKey) {
+            return try scale(r, t, namespace: namespace, name: name)
+        }
         if let sub, sub != "status" || !t.hasStatus { throw notFoundPage() }
         if t.namespaced && namespace == nil && name != nil { throw notFoundPage() }
         if !t.namespaced && namespace != nil { throw notFoundPage() }
@@ -238,6 +241,49 @@ struct Router {
         default:
             throw APIError.methodNotAllowed()
         }
+    }
+
+    static let scalable: Set<String> = ["apps/deployments", "apps/statefulsets", "apps/replicasets"]
+
+    /// The `scale` subresource (autoscaling/v1 Scale), which `kubectl scale` uses.
+    private func scale(_ r: APIRequest, _ t: ResourceType, namespace: String, name: String) throws -> APIResponse {
+        func view(_ o: KubeJSON) -> KubeJSON {
+            var meta: [String: KubeJSON] = [:]
+            for k in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] { meta[k] = o.at("metadata.\(k)") }
+            let labels = (o.at("spec.selector.matchLabels")?.objectValue ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value.stringValue ?? "")" }.joined(separator: ",")
+            return ["kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": .object(meta),
+                    "spec": ["replicas": o.at("spec.replicas") ?? 1],
+                    "status": ["replicas": o.at("status.replicas") ?? 0, "selector": .string(labels)]]
+        }
+        let current = try store.get(t, namespace: namespace, name: name)
+        var ctx = WriteContext()
+        ctx.dryRun = r.query["dryRun"] == "All"
+        ctx.manager = r.query["fieldManager"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? String(((r.headers["user-agent"] ?? "unknown").split(separator: "/").first ?? "unknown").prefix(128))
+        let desired: KubeJSON
+        switch r.method {
+        case "GET": return .json(200, view(current))
+        case "PUT": desired = try parseBody(r)
+        case "PATCH":
+            let ct = r.headers["content-type"] ?? ""
+            let body = try parseBody(r)
+            if ct.contains("json-patch") {
+                do { desired = try Patch.jsonPatch(view(current), body) } catch let e as PatchError {
+                    throw APIError(code: 422, reason: "Invalid", message: e.message, details: nil)
+                }
+            } else { desired = Patch.merge(view(current), body) }
+        default: throw APIError.methodNotAllowed()
+        }
+        guard let replicas = desired.at("spec.replicas")?.intValue, replicas >= 0 else {
+            throw APIError.invalid(t, name, causes: [("spec.replicas", "FieldValueInvalid", "Invalid value: must be greater than or equal to 0")])
+        }
+        if let rv = desired.at("metadata.resourceVersion")?.stringValue, rv != current.at("metadata.resourceVersion")?.stringValue {
+            throw APIError.conflict(t, name)
+        }
+        let updated = try store.patch(t, namespace: namespace, name: name, kind: .merge,
+                                      patch: ["spec": ["replicas": .int(replicas)]], ctx: ctx)
+        return .json(200, view(updated))
     }
 
     private func parseBody(_ r: APIRequest, yaml: Bool = false) throws -> KubeJSON {
