@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev).
@@ -58,9 +59,26 @@ let package = Package(
             dependencies: ["EthstackEngine", "CoreProvider"],
             path: "Tests/Benchmarks"
         ),
+        // Kubernetes API test server (a fake kube-apiserver for tests), in-process library + executable.
+        .target(
+            name: "KubeTestServer",
+            dependencies: [
+                "CLibYAML",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/Support/KubeTestServer",
+            exclude: ["README.md"]
+        ),
+        .executableTarget(
+            name: "kube-test-server",
+            dependencies: ["KubeTestServer"],
+            path: "Tests/Support/kube-test-server"
+        ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "ethstack"],
+            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],
