@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider",
+                "EthstackEngine", "CoreProvider", "AWSProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"

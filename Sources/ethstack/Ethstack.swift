@@ -1,3 +1,4 @@
+import AWSProvider
 import ArgumentParser
 import CoreProvider
 import EthstackEngine
@@ -24,5 +25,5 @@ struct Ethstack: AsyncParsableCommand {
 
 /// The providers this executable offers.
 enum Providers {
-    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all) }
+    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider()]) }
 }
