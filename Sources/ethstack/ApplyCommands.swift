@@ -36,7 +36,7 @@ struct ApplyRunner {
             let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
             let stackName = session.stack.name
             guard let store = try stateOptions.open(for: stackName, create: true) else { return }
-            let timeout = try parseDuration(applyOptions.lockTimeout)
+            let timeout = try parseDurationOption(applyOptions.lockTimeout)
             let lock = try store.lock(stack: stackName, operation: command, timeout: timeout, ttl: 900) { old in
                 printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
             }

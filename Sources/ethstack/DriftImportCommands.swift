@@ -85,7 +85,7 @@ struct ImportCommand: AsyncParsableCommand {
                 requests.append((address, String(pair[pair.index(after: eq)...]), decl))
             }
             guard let store = try stateOptions.open(for: stack.name, create: true) else { return }
-            let lock = try store.lock(stack: stack.name, operation: "import", timeout: try parseDuration(applyOptions.lockTimeout), ttl: 900) { old in
+            let lock = try store.lock(stack: stack.name, operation: "import", timeout: try parseDurationOption(applyOptions.lockTimeout), ttl: 900) { old in
                 printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
             }
             defer { try? store.unlock(lock) }

@@ -106,30 +106,10 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Parses "30s", "5m", "1h", "0".
-func parseDuration(_ text: String) throws -> Double {
-    if let n = Double(text) { return n }
-    var total = 0.0, number = ""
-    let chars = Array(text)
-    var i = 0
-    while i < chars.count {
-        let c = chars[i]
-        if c.isNumber || c == "." { number.append(c); i += 1; continue }
-        var unit = String(c)
-        if c == "m", i + 1 < chars.count, chars[i + 1] == "s" { unit = "ms"; i += 1 }
-        i += 1
-        guard let n = Double(number) else { throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)") }
-        number = ""
-        switch unit {
-        case "h": total += n * 3600
-        case "m": total += n * 60
-        case "s": total += n
-        case "ms": total += n / 1000
-        default: throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)")
-        }
-    }
-    guard number.isEmpty else { throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)") }
-    return total
+/// A duration option ("30s", "5m", "1h", "0").
+func parseDurationOption(_ text: String) throws -> Double {
+    guard let seconds = parseDuration(text) else { throw CLIError("\"\(text)\" is not a duration (e.g. 30s, 5m)") }
+    return seconds
 }
 
 /// Prints errors the way users read them and turns them into exit code 1.

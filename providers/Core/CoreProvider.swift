@@ -83,47 +83,11 @@ struct ConfiguredCore: ConfiguredProvider {
     }
 
     private func sleep(_ text: String, operation: String, address: String, progress: ProgressReporter) async throws {
-        guard let seconds = Duration.parse(text) else {
+        guard let seconds = parseDuration(text) else {
             throw ProviderError(.invalidInput, operation: operation, address: address,
                                 message: "\"\(text)\" is not a duration (use e.g. 500ms, 30s, 1m30s, 2h)")
         }
         progress("sleeping \(text)")
         try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
-    }
-}
-
-extension Duration {
-    /// Parses Go-style durations: "1h2m3s", "500ms", "1.5s".
-    static func parse(_ text: String) -> Double? {
-        var total = 0.0
-        var number = ""
-        var chars = Array(text.trimmingCharacters(in: .whitespaces))
-        guard !chars.isEmpty else { return nil }
-        var i = 0
-        var sawUnit = false
-        while i < chars.count {
-            let c = chars[i]
-            if c.isNumber || c == "." {
-                number.append(c)
-                i += 1
-                continue
-            }
-            var unit = String(c)
-            if c == "m", i + 1 < chars.count, chars[i + 1] == "s" { unit = "ms"; i += 1 }
-            i += 1
-            guard let n = Double(number) else { return nil }
-            number = ""
-            switch unit {
-            case "h": total += n * 3600
-            case "m": total += n * 60
-            case "s": total += n
-            case "ms": total += n / 1000
-            default: return nil
-            }
-            sawUnit = true
-        }
-        if !number.isEmpty { return nil }
-        chars.removeAll()
-        return sawUnit ? total : nil
     }
 }
