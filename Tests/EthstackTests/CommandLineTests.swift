@@ -196,6 +196,37 @@ import Testing
         #expect(try store.locks().isEmpty)
     }
 
+    @Test func aSecondCtrlCAbandonsTheCallsInFlightAndTheJournalKeepsThem() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: abandon
+        resources:
+          s:
+            type: core.sleep
+            count: 2
+            properties: { create_duration: 60s }
+        """)
+        let apply = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"], in: ws.dir)
+        let deadline = Date().addingTimeInterval(20)
+        while apply.output().components(separatedBy: "Creating...").count < 3 && Date() < deadline { usleep(20_000) }
+        kill(apply.process.processIdentifier, SIGINT)
+        usleep(300_000)
+        kill(apply.process.processIdentifier, SIGINT)
+        let r = try EthstackBinary.wait(apply, timeout: 10)
+        #expect(r.status == 130)
+        #expect(r.stderr.contains("Abandoning the calls in flight"))
+        let store = try ws.store()
+        #expect(try store.unfinishedJournal(stack: "abandon").map(\.address.description).sorted() == ["s[0]", "s[1]"])
+        #expect(try store.integrityCheck() == "ok")
+        // Its lock stayed behind; the next run takes it over (the holder is dead) and converges.
+        ws.write("stack.yaml", try String(contentsOfFile: "\(ws.dir)/stack.yaml", encoding: .utf8).replacingOccurrences(of: "60s", with: "10ms"))
+        let next = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"], in: ws.dir)
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(next.stderr.contains("took over the lock"))
+        #expect(try store.load(stack: "abandon").resources.count == 2)
+        #expect(try store.unfinishedJournal(stack: "abandon").isEmpty)
+    }
+
     @Test func stateMoveAndRemove() throws {
         let ws = Workspace()
         ws.write("stack.yaml", "stack: edit\nresources:\n  a: { type: core.data, properties: { input: 1 } }\n  b: { type: core.data, properties: { input: 2 } }\n")
