@@ -33,7 +33,8 @@ public struct KubernetesAPIError: Error, Sendable, CustomStringConvertible {
         let status = (try? Value.parseJSON(response.body)) ?? .null
         var causes: [Cause] = []
         for cause in status["details"]?["causes"]?.listValue ?? [] {
-            causes.append(Cause(type: cause["reason"]?.stringValue ?? "", message: cause["message"]?.stringValue ?? "",
+            // The API's StatusCause writes its type as `reason`; accept `type` too.
+            causes.append(Cause(type: cause["reason"]?.stringValue ?? cause["type"]?.stringValue ?? "", message: cause["message"]?.stringValue ?? "",
                                 field: cause["field"]?.stringValue ?? ""))
         }
         let text = response.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
