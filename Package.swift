@@ -46,10 +46,16 @@ let package = Package(
             dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
             path: "providers/AWS"
         ),
+        // Kubernetes provider: kubernetes.manifest over the engine's Kubernetes client.
+        .target(
+            name: "KubernetesProvider",
+            dependencies: ["EthstackEngine"],
+            path: "providers/Kubernetes"
+        ),
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider", "AWSProvider",
+                "EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
@@ -78,7 +84,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "ethstack", "KubeTestServer"],
+            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],

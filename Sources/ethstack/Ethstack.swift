@@ -2,6 +2,7 @@ import AWSProvider
 import ArgumentParser
 import CoreProvider
 import EthstackEngine
+import KubernetesProvider
 import Foundation
 
 @main
@@ -25,5 +26,5 @@ struct Ethstack: AsyncParsableCommand {
 
 /// The providers this executable offers.
 enum Providers {
-    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider()]) }
+    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider(), KubernetesProvider()]) }
 }

@@ -65,6 +65,9 @@ public struct Applier: Sendable {
         }
         var graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
         var values = ValueTable(stack: ctx.stack, prior: ctx.prior)
+        // Deletes configure their provider from what existed before this run: a provider pointed at
+        // a cluster that this run destroys (after the objects on it) still reaches that cluster.
+        var priorValues = ValueTable(stack: ctx.stack, prior: ctx.prior)
         for c in plan.changes {
             // What is being deleted is no longer part of the configuration: expressions don't see it.
             if c.action == .delete { values.remove(c.address) } else if let after = c.after { values.set(c.address, .map(after)) }
@@ -118,7 +121,7 @@ public struct Applier: Sendable {
                     let (address, action) = label(n)!
                     // Evaluate here, on the scheduler, with the values of everything finished so far.
                     let prepared: Result<Launch, Error> = Result {
-                        try prepare(n, node.kind, change, declarations: declarations, values: &values)
+                        try prepare(n, node.kind, change, declarations: declarations, values: &values, priorValues: &priorValues)
                     }
                     switch prepared {
                     case .failure(let error):
@@ -207,10 +210,11 @@ public struct Applier: Sendable {
 
     /// Evaluates a node's configuration with the values known now (unknowns from the plan filled in).
     func prepare(_ n: Int, _ kind: ApplyGraph.Kind, _ change: ResourceChange, declarations: [String: ResourceDeclaration],
-                 values: inout ValueTable) throws -> Launch {
+                 values: inout ValueTable, priorValues: inout ValueTable) throws -> Launch {
         let decl = declarations[change.address.name]
         let schema = context.registry.schema(for: change.type)
-        let providerValues = try providerConfiguration(change.provider, values: &values)
+        let providerValues = kind == .apply ? try providerConfiguration(change.provider, values: &values)
+            : try providerConfiguration(change.provider, values: &priorValues)
         guard kind == .apply else {
             return Launch(node: n, kind: kind, change: change, config: [:], providerValues: providerValues, schema: schema,
                           lifecycle: decl?.lifecycle ?? Lifecycle())

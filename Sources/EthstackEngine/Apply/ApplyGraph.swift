@@ -53,6 +53,9 @@ struct ApplyGraph {
         // Who depends on each declaration (from configuration and from state).
         var dependentsOf: [String: Set<String>] = [:]
         for c in changes { for d in c.dependsOn { dependentsOf[d, default: []].insert(c.address.name) } }
+        // What a provider's configuration refers to outlives the objects made through it: the
+        // Kubernetes objects on an EKS cluster are deleted before the cluster.
+        for c in changes { for d in providerDependencies[c.provider] ?? [] { dependentsOf[d, default: []].insert(c.address.name) } }
 
         for (i, c) in changes.enumerated() {
             if let a = applyNode[i] {

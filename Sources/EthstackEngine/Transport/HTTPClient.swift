@@ -12,6 +12,10 @@ public struct HTTPClientOptions: Sendable {
     public var verifyTLS: Bool = true
     /// A PEM file of CA certificates to trust instead of the system's.
     public var caBundlePath: String?
+    /// A PEM client certificate file for mutual TLS (e.g. a kubeconfig's `client-certificate`).
+    public var clientCertificatePath: String?
+    /// The PEM private key file of `clientCertificatePath`.
+    public var clientKeyPath: String?
     /// Idle easy handles (and their open connections) kept for reuse.
     public var maxIdleHandles: Int = 16
     public var userAgent: String = "ethstack"
@@ -85,6 +89,8 @@ public final class HTTPClient: Sendable {
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0))
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0))
         if let ca = options.caBundlePath { set(ethstack_setopt_str(handle, CURLOPT_CAINFO, ca)) }
+        if let cert = options.clientCertificatePath { set(ethstack_setopt_str(handle, CURLOPT_SSLCERT, cert)) }
+        if let key = options.clientKeyPath { set(ethstack_setopt_str(handle, CURLOPT_SSLKEY, key)) }
         set(ethstack_setopt_str(handle, CURLOPT_USERAGENT, options.userAgent))
         set(ethstack_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0))
         // Only HTTP(S): a URL from a stack must not reach file:// or other protocols.

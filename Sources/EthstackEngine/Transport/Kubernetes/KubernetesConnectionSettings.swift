@@ -1,0 +1,94 @@
+import Foundation
+
+/// The provider settings that say how to reach a cluster, shared by every provider that talks to
+/// Kubernetes, so a stack configures them the same way everywhere:
+///
+/// - explicit: `host` + `cluster_ca_certificate` (PEM or base64 PEM) + `token`, or
+///   `client_certificate` + `client_key`; or `host` + `eks_cluster_name` (+ `region`): an EKS token
+///   generated natively with AWS credentials from the standard chain;
+/// - otherwise a kubeconfig: `config_path` (or `KUBECONFIG`, or `~/.kube/config`) and `context`.
+///
+/// `insecure` skips TLS verification (only when set). A plain `http://` host ignores CA settings.
+public struct KubernetesConnectionSettings: Sendable {
+    public var values: [String: Value]
+    public var environment: [String: String]
+    /// Relative `config_path`s resolve against it.
+    public var baseDirectory: String
+
+    public init(values: [String: Value], environment: [String: String] = ProcessInfo.processInfo.environment,
+                baseDirectory: String = FileManager.default.currentDirectoryPath) {
+        self.values = values
+        self.environment = environment
+        self.baseDirectory = baseDirectory
+    }
+
+    /// The attributes of these settings, for a provider's `configurationSchema`.
+    public static let schema: [AttributeSchema] = [
+        AttributeSchema("host", .string, .optional(default: nil), description: "API server URL; with it the kubeconfig is not read."),
+        AttributeSchema("cluster_ca_certificate", .string, .optional(default: nil), description: "CA bundle: PEM or base64 PEM."),
+        AttributeSchema("token", .string, .optional(default: nil), sensitive: true, description: "Bearer token."),
+        AttributeSchema("client_certificate", .string, .optional(default: nil), description: "Client certificate: PEM or base64 PEM."),
+        AttributeSchema("client_key", .string, .optional(default: nil), sensitive: true, description: "Client key: PEM or base64 PEM."),
+        AttributeSchema("insecure", .bool, .optional(default: .bool(false)), description: "Skip TLS verification."),
+        AttributeSchema("eks_cluster_name", .string, .optional(default: nil), description: "Generate an EKS token for this cluster."),
+        AttributeSchema("region", .string, .optional(default: nil), description: "AWS region of the EKS cluster."),
+        AttributeSchema("aws_profile", .string, .optional(default: nil), description: "AWS profile for the EKS token."),
+        AttributeSchema("config_path", .string, .optional(default: nil), description: "kubeconfig file(s), colon-separated."),
+        AttributeSchema("context", .string, .optional(default: nil), description: "kubeconfig context; default current-context."),
+        AttributeSchema("namespace", .string, .optional(default: nil), description: "Namespace for objects that name none."),
+        AttributeSchema("request_timeout", .number, .optional(default: .number(60)), description: "Seconds per API request."),
+    ]
+
+    private func string(_ key: String) -> String? {
+        guard let s = values[key]?.unmarked.interpolatedString, !s.isEmpty else { return nil }
+        return s
+    }
+
+    /// The connection these settings describe. Errors are `KubernetesClientError.configuration`
+    /// and never contain tokens or keys.
+    public func resolve() throws -> KubernetesConnection {
+        var connection: KubernetesConnection
+        if let host = string("host") {
+            let server = host.contains("://") ? host : "https://\(host)"
+            var auth = KubernetesAuth.none
+            if let token = string("token") {
+                auth = .bearer(token)
+            } else if let cluster = string("eks_cluster_name") {
+                auth = .eks(try eksSource(cluster))
+            }
+            connection = KubernetesConnection(
+                server: server,
+                certificateAuthority: string("cluster_ca_certificate").map(PEMSource.inline),
+                clientCertificate: string("client_certificate").map(PEMSource.inline),
+                clientKey: string("client_key").map(PEMSource.inline),
+                auth: auth)
+        } else {
+            var env = environment
+            if let paths = string("config_path") {
+                env["KUBECONFIG"] = paths.split(separator: ":").map { KubeConfig.resolve(String($0), in: baseDirectory) }
+                    .joined(separator: ":")
+            }
+            connection = try KubeConfig.load(environment: env).connection(context: string("context"))
+            if let token = string("token") { connection.auth = .bearer(token) }
+            if let cluster = string("eks_cluster_name") { connection.auth = .eks(try eksSource(cluster)) }
+        }
+        if values["insecure"]?.boolValue == true { connection.insecureSkipTLSVerify = true }
+        if let ns = string("namespace") { connection.defaultNamespace = ns }
+        if let t = values["request_timeout"]?.numberValue, t > 0 { connection.requestTimeout = t }
+        return connection
+    }
+
+    func eksSource(_ cluster: String) throws -> EKSTokenSource {
+        let resolved: AWSCredentialChain.Resolved
+        do {
+            resolved = try AWSCredentialChain(environment: environment).resolve(profile: string("aws_profile"), region: string("region"))
+        } catch {
+            throw KubernetesClientError.configuration("EKS token for cluster \(cluster): \(error)")
+        }
+        guard let region = resolved.region else {
+            throw KubernetesClientError.configuration("EKS token for cluster \(cluster): no AWS region (set `region` or AWS_REGION)")
+        }
+        return EKSTokenSource(clusterName: cluster, region: region, credentials: resolved.credentials,
+                              stsEndpoint: environment["AWS_ENDPOINT_URL_STS"])
+    }
+}

@@ -1,0 +1,157 @@
+import AWSProvider
+import Foundation
+import KubeTestServer
+import KubernetesProvider
+import Testing
+@testable import EthstackEngine
+
+/// An EKS cluster (moto) and Kubernetes objects on it (the Kubernetes API test server) in one stack:
+/// the kubernetes provider is configured from the cluster the same apply creates.
+///
+/// moto gives every cluster an endpoint `https://RANDOM.RND.REGION.eks.amazonaws.com/` (RANDOM
+/// fixed per moto process) and random text as the CA. A fault proxy in front of moto's EKS API
+/// rewrites that endpoint to the test server's `http://127.0.0.1:PORT`; a plain-http host skips
+/// CA handling, and the EKS token is generated (the test server accepts any token).
+@Suite("Kubernetes on EKS in one run", .enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH"),
+       .timeLimit(.minutes(2)))
+struct KubernetesEKSTests {
+    static let region = "eu-west-3"
+
+    /// moto's endpoint for clusters in `region`, learnt from a probe cluster.
+    static func motoEndpoint() async throws -> String {
+        let aws = try await AWSTestServers.provider(region: region)
+        let helper = AWSProviderTests()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let role = try await helper.create(aws, "aws.iam_role", "role", [
+            "name": .string("probe-\(suffix)"), "assume_role_policy": .string(AWSEKSTests.trust),
+        ])
+        let vpc = try await helper.create(aws, "aws.vpc", "vpc", ["cidr_block": "10.99.0.0/16"])
+        let subnet = try await helper.create(aws, "aws.subnet", "a", ["vpc_id": .string(vpc.id), "cidr_block": "10.99.1.0/24"])
+        let cluster = try await helper.create(aws, "aws.eks_cluster", "probe", [
+            "name": .string("probe-\(suffix)"), "role_arn": role.attributes["arn"] ?? .null, "subnet_ids": [.string(subnet.id)],
+        ])
+        return try #require(cluster.attributes["endpoint"]?.stringValue)
+    }
+
+    static func stack(suffix: String, service: Bool = true) -> String {
+        """
+        stack: eks-same-run
+        providers:
+          aws: { region: \(region) }
+          kubernetes:
+            host: "${cluster.endpoint}"
+            cluster_ca_certificate: "${cluster.certificate_authority}"
+            eks_cluster_name: "${cluster.name}"
+            region: \(region)
+        resources:
+          role:
+            type: aws.iam_role
+            properties:
+              name: eks-\(suffix)
+              assume_role_policy: '\(AWSEKSTests.trust.trimmingCharacters(in: .whitespacesAndNewlines))'
+          vpc:
+            type: aws.vpc
+            properties: { cidr_block: 10.40.0.0/16 }
+          subnet:
+            type: aws.subnet
+            for_each: { a: 1, b: 2 }
+            properties:
+              vpc_id: "${vpc.id}"
+              cidr_block: "${cidrsubnet(vpc.cidr_block, 8, each.value)}"
+          cluster:
+            type: aws.eks_cluster
+            properties:
+              name: testnet-\(suffix)
+              role_arn: "${role.arn}"
+              subnet_ids: "${subnet[*].id}"
+          namespace:
+            type: kubernetes.manifest
+            properties:
+              manifest: { apiVersion: v1, kind: Namespace, metadata: { name: eth-testnet } }
+              wait: { phase: Active, timeout: 20s }
+        \(service ? """
+          el_rpc:
+            type: kubernetes.manifest
+            properties:
+              manifest:
+                apiVersion: v1
+                kind: Service
+                metadata: { name: el-rpc, namespace: "${namespace.manifest.metadata.name}" }
+                spec:
+                  type: LoadBalancer
+                  selector: { kurtosistech.com/id: el-1-reth-lighthouse }
+                  ports: [{ name: rpc, port: 8545, targetPort: 8545 }]
+              wait: { load_balancer: true, timeout: 20s }
+        """ : "")
+        outputs:
+          rpc_host: { value: "${el_rpc.load_balancer_hostname}" }
+        """
+    }
+
+    @Test func clusterAndObjectsInOneApply() async throws {
+        let server = try await KubeStack.server(standardCRDs: false)
+        defer { server.shutdown() }
+        let endpoint = try await Self.motoEndpoint()
+        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(server.url)|100000")
+        defer { proxy.process.terminate() }
+        let moto = try await AWSTestServers.moto()
+        let environment = ["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
+                           "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"]
+        let ws = Workspace(providers: [AWSProvider(environment: environment), KubernetesProvider(environment: environment)])
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        ws.write("stack.yaml", Self.stack(suffix: suffix))
+
+        // Plan from nothing: the cluster and every Kubernetes object are creates, with unknowns.
+        let plan = try await ws.plan()
+        #expect(plan.changes.count == 7 && plan.changes.allSatisfy { $0.action == .create })
+        let ns = try #require(plan.changes.first { $0.address.description == "namespace" })
+        #expect(ns.after?["id"]?.isUnknown == true && ns.after?["uid"]?.isUnknown == true)
+        let rpc = try #require(plan.changes.first { $0.address.description == "el_rpc" })
+        #expect(rpc.after?["load_balancer_hostname"]?.isUnknown == true)
+
+        // One apply: the kubernetes provider is configured the moment the cluster exists.
+        let summary = try await ws.apply()
+        #expect(summary.succeeded, "\(summary.failures)")
+        #expect(summary.created == 7)
+        #expect(server.object(resource: "namespaces", name: "eth-testnet") != nil)
+        let service = try #require(server.object(resource: "services", namespace: "eth-testnet", name: "el-rpc"))
+        #expect(service["metadata"]?["annotations"]?["ethstack.io/address"]?.stringValue == "el_rpc")
+        let state = try ws.state("eks-same-run")
+        #expect(state.resources[ResourceAddress(name: "el_rpc")]?.attributes["load_balancer_hostname"]?.stringValue?.isEmpty == false)
+
+        // The next plan refreshes both providers and finds nothing to do.
+        let again = try await ws.plan()
+        #expect(!again.hasResourceChanges, "\(again.changes.filter { $0.action != .noop }.map(\.address))")
+        #expect(again.drift.isEmpty, "\(again.drift.map(\.address))")
+
+        // Destroy: the Kubernetes objects go first, through a provider still configured from the cluster.
+        let log = KubeEventLog()
+        let destroyed = try await ws.apply(destroy: true) { log.record($0) }
+        #expect(destroyed.succeeded, "\(destroyed.failures)")
+        let order = log.lines
+        let clusterStarted = try #require(order.firstIndex(of: "started cluster"))
+        for object in ["namespace", "el_rpc"] {
+            #expect((order.firstIndex(of: "completed \(object)") ?? Int.max) < clusterStarted, "\(order)")
+        }
+        #expect(server.object(resource: "namespaces", name: "eth-testnet") == nil)
+        #expect(try ws.state("eks-same-run").resources.isEmpty)
+    }
+}
+
+/// Apply events as "started ADDR" / "completed ADDR" lines, in order.
+final class KubeEventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String] = []
+
+    func record(_ event: ApplyEvent) {
+        lock.lock(); defer { lock.unlock() }
+        switch event {
+        case .started(let address, _): entries.append("started \(address)")
+        case .completed(let address, _, _, _): entries.append("completed \(address)")
+        case .progress(let address, _, let message, _): entries.append("progress \(address): \(message)")
+        default: break
+        }
+    }
+
+    var lines: [String] { lock.lock(); defer { lock.unlock() }; return entries }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import KubeTestServer
+import KubernetesProvider
+import Testing
+@testable import EthstackEngine
+
+/// Support for the `kubernetes.manifest` tests: the in-process Kubernetes API test server and a
+/// workspace whose registry includes the Kubernetes provider.
+enum KubeStack {
+    /// `stacks/manifests` of this repository: the tests apply the files the real stacks use.
+    static let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("stacks/manifests").path
+
+    static func server(standardCRDs: Bool = true) async throws -> KubeTestServer {
+        var options = KubeTestServer.Options()
+        options.standardCRDs = standardCRDs
+        return try await KubeTestServer.start(port: 0, options: options)
+    }
+
+    static func workspace() -> Workspace { Workspace(providers: [KubernetesProvider(environment: ["HOME": "/nonexistent"])]) }
+
+    /// A resource applying `file` from stacks/manifests, with `__NAMESPACE__` and `__GRAFANA_HOST__` filled in.
+    static func manifest(_ name: String, _ file: String, dependsOn: [String] = [], extra: String = "") -> String {
+        """
+          \(name):
+            type: kubernetes.manifest
+        \(dependsOn.isEmpty ? "" : "    depends_on: [\(dependsOn.joined(separator: ", "))]\n")\
+            properties:
+              manifest: '${yamldecode(replace(replace(file("\(manifests)/\(file)"), "__NAMESPACE__", var.namespace), "__GRAFANA_HOST__", var.grafana_host))}'
+        \(extra)
+        """
+    }
+
+    /// The seed's Kubernetes objects as one stack.
+    static func seedStack(_ server: KubeTestServer, extraProperties: [String: String] = [:]) -> String {
+        func extra(_ name: String) -> String { extraProperties[name].map { "      \($0)" } ?? "" }
+        let ns = ["namespace"]
+        return """
+        stack: kube-seed
+        variables:
+          namespace: { type: string, default: eth-testnet }
+          grafana_host: { type: string, default: grafana.testnet.example.com }
+        providers:
+          kubernetes: { host: "\(server.url)", token: "not-a-real-token" }
+        resources:
+        \(manifest("fast_ssd", "storageclass-fast-ssd.yaml"))
+        \(manifest("snapshot_class", "volumesnapshotclass.yaml"))
+        \(manifest("namespace", "namespace.yaml", extra: "      wait: { phase: Active }"))
+        \(manifest("quota", "resourcequota.yaml", dependsOn: ns, extra: extra("quota")))
+        \(manifest("limits", "limitrange.yaml", dependsOn: ns))
+        \(manifest("deny_all", "networkpolicy-default-deny.yaml", dependsOn: ns))
+        \(manifest("allow_testnet", "networkpolicy-allow-testnet.yaml", dependsOn: ns))
+        \(manifest("el_rpc", "service-el-rpc.yaml", dependsOn: ns, extra: "      wait: { load_balancer: true, timeout: 30s }"))
+        \(manifest("el_ws", "service-el-ws.yaml", dependsOn: ns, extra: "      wait: { load_balancer: true, timeout: 30s }"))
+        \(manifest("grafana_ingress", "ingress-grafana.yaml", dependsOn: ns))
+        \(manifest("el_monitor", "servicemonitor-el.yaml", dependsOn: ns))
+        \(manifest("alerts", "prometheusrule-testnet.yaml", dependsOn: ns))
+        \(manifest("el_snapshot", "volumesnapshot-el.yaml", dependsOn: ns + ["snapshot_class"]))
+        \(manifest("snapshots_cron", "cronjob-snapshots.yaml", dependsOn: ns))
+        outputs:
+          rpc_url: { value: "http://${el_rpc.load_balancer_hostname}:8545" }
+        """
+    }
+
+    static func kubectl(_ server: KubeTestServer, _ args: [String]) async throws -> KTS.ProcessResult {
+        let home = try KTS.tempDir("kubectl-home")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        return try await KTS.run(KTS.kubectl, ["--server", server.url] + args, env: KTS.baseEnv(home: home), timeout: 30)
+    }
+}
+
+@Suite("Kubernetes manifests", .serialized, .timeLimit(.minutes(2)))
+struct KubernetesManifestTests {
+    @Test func seedObjectsApplyThenPlanEmptyDriftConflictAndDestroy() async throws {
+        let server = try await KubeStack.server()
+        defer { server.shutdown() }
+        let ws = KubeStack.workspace()
+        ws.write("stack.yaml", KubeStack.seedStack(server))
+
+        // Plan from empty: every object a create.
+        let first = try await ws.plan()
+        #expect(first.changes.count == 14 && first.changes.allSatisfy { $0.action == .create })
+
+        let summary = try await ws.apply()
+        #expect(summary.succeeded, "\(summary.failures)")
+        #expect(summary.created == 14)
+        #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd")?.at("parameters.type")?.stringValue == "gp3")
+        #expect(server.object(group: "snapshot.storage.k8s.io", resource: "volumesnapshotclasses", name: "ebs-snapshots") != nil)
+        for (group, resource, name) in [("", "resourcequotas", "testnet-quota"), ("", "limitranges", "testnet-defaults"),
+                                        ("networking.k8s.io", "networkpolicies", "default-deny-ingress"),
+                                        ("networking.k8s.io", "networkpolicies", "allow-testnet"), ("", "services", "el-rpc"),
+                                        ("", "services", "el-ws"), ("networking.k8s.io", "ingresses", "grafana"),
+                                        ("monitoring.coreos.com", "servicemonitors", "execution-clients"),
+                                        ("monitoring.coreos.com", "prometheusrules", "testnet-alerts"),
+                                        ("snapshot.storage.k8s.io", "volumesnapshots", "el-1-data"), ("batch", "cronjobs", "el-snapshots")] {
+            #expect(server.object(group: group, resource: resource, namespace: "eth-testnet", name: name) != nil, "\(resource)/\(name)")
+        }
+        // Marked with the stack and address; selecting the enclave's pods; TLS on the Ingress.
+        let rpc = try #require(server.object(resource: "services", namespace: "eth-testnet", name: "el-rpc"))
+        #expect(rpc["metadata"]?["labels"]?["ethstack.io/stack"]?.stringValue == "kube-seed")
+        #expect(rpc["metadata"]?["annotations"]?["ethstack.io/address"]?.stringValue == "el_rpc")
+        #expect(rpc["spec"]?["selector"]?["kurtosistech.com/id"]?.stringValue == "el-1-reth-lighthouse")
+        let ingress = try #require(server.object(group: "networking.k8s.io", resource: "ingresses", namespace: "eth-testnet", name: "grafana"))
+        #expect(ingress["spec"]?["tls"]?.arrayValue?.first?["secretName"]?.stringValue == "grafana-tls")
+
+        // Computed attributes in state: the load balancer's hostname, id, uid.
+        let state = try ws.state("kube-seed")
+        let rpcState = try #require(state.resources[ResourceAddress(name: "el_rpc")])
+        #expect(rpcState.id == "v1/Service/eth-testnet/el-rpc")
+        #expect(rpcState.attributes["load_balancer_hostname"]?.stringValue?.hasSuffix(".lb.kube-test-server.local") == true)
+        #expect(rpcState.attributes["uid"]?.stringValue?.isEmpty == false)
+        #expect(state.resources[ResourceAddress(name: "fast_ssd")]?.id == "storage.k8s.io/v1/StorageClass/fast-ssd")
+
+        // A second plan is empty: no changes, no drift (status and defaults are not ethstack's fields).
+        let second = try await ws.plan()
+        #expect(!second.hasResourceChanges, "\(second.changes.filter { $0.action != .noop }.map(\.address))")
+        #expect(second.drift.isEmpty, "\(second.drift.map { "\($0.address): \($0.attributes)" })")
+
+        // Someone else edits a field ethstack manages: drift, and an update back.
+        let patched = try await KubeStack.kubectl(server, [
+            "patch", "resourcequota", "testnet-quota", "-n", "eth-testnet", "--type", "merge",
+            "--field-manager", "someone-else", "-p", #"{"spec":{"hard":{"requests.cpu":"99"}}}"#])
+        #expect(patched.status == 0, "\(patched.stderr)")
+        // A field nobody in the stack sets is not drift.
+        let labelled = try await KubeStack.kubectl(server, ["label", "service", "el-ws", "-n", "eth-testnet", "team=platform"])
+        #expect(labelled.status == 0, "\(labelled.stderr)")
+        let drifted = try await ws.plan()
+        #expect(drifted.drift.map(\.address.description) == ["quota"])
+        #expect(drifted.drift.first?.attributes.contains("manifest") == true)
+        #expect(drifted.changes.filter { $0.action != .noop }.map(\.address.description) == ["quota"])
+        #expect(drifted.changes.first { $0.address.description == "quota" }?.action == .update)
+
+        // Applying it back conflicts with the other manager: the error names it and the field.
+        let conflicted = try await ws.apply()
+        let failure = try #require(conflicted.failures.first)
+        #expect(failure.address.description == "quota")
+        #expect(failure.message.contains("someone-else"), "\(failure.message)")
+        #expect(failure.message.contains("requests.cpu"), "\(failure.message)")
+        #expect(failure.message.contains("force_conflicts"))
+        #expect(!failure.message.contains("not-a-real-token"))
+
+        // force_conflicts takes the field back.
+        ws.write("stack.yaml", KubeStack.seedStack(server, extraProperties: ["quota": "force_conflicts: true"]))
+        let forced = try await ws.apply()
+        #expect(forced.succeeded, "\(forced.failures)")
+        #expect(server.object(resource: "resourcequotas", namespace: "eth-testnet", name: "testnet-quota")?
+            .at("spec.hard")?["requests.cpu"]?.stringValue == "48")
+        let clean = try await ws.plan()
+        #expect(!clean.hasResourceChanges && clean.drift.isEmpty, "\(clean.drift.map(\.address))")
+
+        // Destroy removes everything, waiting for the namespace to go.
+        let destroyed = try await ws.apply(destroy: true)
+        #expect(destroyed.succeeded, "\(destroyed.failures)")
+        #expect(destroyed.deleted == 14)
+        #expect(server.object(resource: "namespaces", name: "eth-testnet") == nil)
+        #expect(server.objects(resource: "services", namespace: "eth-testnet").isEmpty)
+        #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd") == nil)
+        #expect(server.object(group: "snapshot.storage.k8s.io", resource: "volumesnapshotclasses", name: "ebs-snapshots") == nil)
+        #expect(try ws.state("kube-seed").resources.isEmpty)
+    }
+}
