@@ -175,7 +175,7 @@ import Testing
         let c = try await KTS.request(s, "PATCH", path + "?fieldManager=other", raw: conflicting, contentType: apply)
         #expect(c.code == 409 && c.json?["reason"] == "Conflict")
         #expect(c.json?["message"] == "Apply failed with 1 conflict: conflict with \"ethstack\": .data.key")
-        #expect(c.json?.at("details.causes") == [["type": "FieldManagerConflict", "message": "conflict with \"ethstack\"", "field": ".data.key"]])
+        #expect(c.json?.at("details.causes") == [["reason": "FieldManagerConflict", "message": "conflict with \"ethstack\"", "field": ".data.key"]])
         // Same value: shared ownership, no conflict.
         let same = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"app"},"data":{"key":"one"}}"#
         #expect(try await KTS.request(s, "PATCH", path + "?fieldManager=other", raw: same, contentType: apply).code == 200)

@@ -550,7 +550,7 @@ final class Store: @unchecked Sendable {
         let n = conflicts.count
         let message = "Apply failed with \(n) conflict\(n == 1 ? "" : "s"): " + parts.joined(separator: "\n")
         let causes: [KubeJSON] = conflicts.map { e, p in
-            ["type": "FieldManagerConflict", "message": .string("conflict with \(e.conflictName)"), "field": .string(displayPath(p))]
+            ["reason": "FieldManagerConflict", "message": .string("conflict with \(e.conflictName)"), "field": .string(displayPath(p))]
         }
         return APIError(code: 409, reason: "Conflict", message: message, details: ["causes": .array(causes)])
     }
