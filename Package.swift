@@ -46,10 +46,16 @@ let package = Package(
             dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
             path: "providers/AWS"
         ),
+        // Helm provider: helm.release through the helm CLI (argument vector, values as a file).
+        .target(name: "HelmProvider", dependencies: ["EthstackEngine"], path: "providers/Helm"),
+        // Kurtosis provider: kurtosis.engine and kurtosis.enclave through the kurtosis CLI, read back
+        // through the Kubernetes API; enclave args checked against ethereum-package's allow-lists.
+        .target(name: "KurtosisProvider", dependencies: ["EthstackEngine"], path: "providers/Kurtosis",
+                exclude: ["ethereum-package-6.1.0-allowed-keys.json"]),
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider", "AWSProvider",
+                "EthstackEngine", "CoreProvider", "AWSProvider", "HelmProvider", "KurtosisProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
@@ -78,7 +84,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "ethstack", "KubeTestServer"],
+            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "HelmProvider", "KurtosisProvider", "ethstack",
+                           "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],

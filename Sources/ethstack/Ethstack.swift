@@ -3,6 +3,8 @@ import ArgumentParser
 import CoreProvider
 import EthstackEngine
 import Foundation
+import HelmProvider
+import KurtosisProvider
 
 @main
 struct Ethstack: AsyncParsableCommand {
@@ -25,5 +27,5 @@ struct Ethstack: AsyncParsableCommand {
 
 /// The providers this executable offers.
 enum Providers {
-    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider()]) }
+    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider(), HelmProvider(), KurtosisProvider()]) }
 }

@@ -6,9 +6,10 @@ import Testing
 /// A temporary directory holding stack files and a state database, driving the real pipeline.
 final class Workspace: @unchecked Sendable {
     let dir: String
-    let registry = ProviderRegistry(BuiltinProviders.all)
+    let registry: ProviderRegistry
 
-    init() {
+    init(registry: ProviderRegistry = ProviderRegistry(BuiltinProviders.all)) {
+        self.registry = registry
         let base = FileManager.default.temporaryDirectory.path
         dir = "\(base)/ethstack-test-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
