@@ -104,10 +104,14 @@ enum CLITools {
         let gone = try await ws.plan(vars: ["greeting=bonjour"])
         #expect(gone.drift.first?.kind == .deleted)
         #expect(gone.changes.first?.action == .create)
+        let recreated = try await ws.apply(vars: ["greeting=bonjour"])
+        #expect(recreated.succeeded && recreated.created == 1, "\(recreated.failures)")
+        #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config")?.at("data.greeting") == "bonjour")
 
         let destroyed = try await ws.apply(vars: ["greeting=bonjour"], destroy: true)
         #expect(destroyed.succeeded, "\(destroyed.failures)")
         #expect(try ws.state("helmtest").resources.isEmpty)
+        #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config") == nil)
     }
 
     @Test(.timeLimit(.minutes(1))) func releaseNameWithShellMetacharactersIsOneArgument() async throws {

@@ -180,7 +180,7 @@ import Testing
             type: kurtosis.enclave
             properties:
               name: testnet
-              args: "${yamldecode(file("args.yaml"))}"
+              args: '${yamldecode(file("args.yaml"))}'
         """)
         let ds = ws.diagnostics()
         let typo = try #require(ds.first)

@@ -124,7 +124,12 @@ enum KurtosisEngine {
             ["engine", "stop"]
         }
         guard stop.succeeded else { throw KurtosisCLI.failure(stop, command: "engine stop", operation: "delete", address: request.address) }
-        let gone = try await poll(timeout: 600) { try await find(kube: kube, address: request.address) == nil }
+        // Gone means gone, not terminating: a new engine must not race the old namespace.
+        let gone = try await poll(timeout: 600, interval: 0.5) {
+            try await kube.list("/api/v1/namespaces", operation: "delete", address: request.address).allSatisfy {
+                !($0["metadata"]?["name"]?.stringValue ?? "").hasPrefix("kurtosis-engine-")
+            }
+        }
         if !gone {
             throw ProviderError(.timeout, operation: "delete", address: request.address, message: "the engine namespace is still there after 10m")
         }
