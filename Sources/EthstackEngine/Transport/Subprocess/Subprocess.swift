@@ -148,23 +148,27 @@ public enum Subprocess {
     }
 }
 
-/// A started child process: reads both pipes on their own threads (a full pipe never blocks the
-/// child), splits lines for the progress callback, and stops the child on timeout or cancellation.
+/// A started child process, spawned with `posix_spawn` (no shell): its own process group (so a
+/// stop reaches helm's or kurtosis's own children too), a clean signal mask and default signal
+/// handlers (threads of this process block signals; a child must not inherit that, or SIGTERM
+/// would never reach it), stdin from /dev/null. Both pipes are read on their own threads (a full
+/// pipe never blocks the child); lines go to the progress callback as they come.
 final class RunningSubprocess: @unchecked Sendable {
     enum StopReason { case none, timedOut, cancelled }
 
     private let request: SubprocessRequest
-    private let process = Process()
+    private let pid: pid_t
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
     private var partial: [Int: Data] = [:]
     private var reason: StopReason = .none
     private var finished = false
+    private var exitStatus: Int32 = -1
     private let start = Date()
     private let group = DispatchGroup()
 
-    var stopReason: StopReason { lock.lock(); defer { lock.unlock() }; return reason }
+    var stopReason: StopReason { lock.withLock { reason } }
 
     init(_ request: SubprocessRequest) throws {
         self.request = request
@@ -172,35 +176,79 @@ final class RunningSubprocess: @unchecked Sendable {
             throw SubprocessError(.notFound, command: request.displayCommand,
                                   message: "\(request.executable) is not an executable file")
         }
-        process.executableURL = URL(fileURLWithPath: request.executable)
-        process.arguments = request.arguments
-        process.environment = request.environment
-        if let dir = request.workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: dir) }
-        let outPipe = Pipe(), errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = FileHandle.nullDevice
-        group.enter()
-        process.terminationHandler = { [group] _ in group.leave() }
-        do {
-            try process.run()
-        } catch {
-            throw SubprocessError(.failedToStart, command: request.displayCommand,
-                                  message: "\(request.displayCommand) could not be started: \(error.localizedDescription)")
+        func failure(_ what: String, _ code: Int32) -> SubprocessError {
+            SubprocessError(.failedToStart, command: request.displayCommand,
+                            message: "\(request.displayCommand) could not be started: \(what): \(String(cString: strerror(code)))")
         }
-        // The parent's copies of the write ends must close, or EOF never comes.
-        try? outPipe.fileHandleForWriting.close()
-        try? errPipe.fileHandleForWriting.close()
-        pump(outPipe.fileHandleForReading, stream: 1)
-        pump(errPipe.fileHandleForReading, stream: 2)
+        var outFDs: [Int32] = [-1, -1], errFDs: [Int32] = [-1, -1]
+        guard pipe(&outFDs) == 0 else { throw failure("pipe", errno) }
+        guard pipe(&errFDs) == 0 else { close(outFDs[0]); close(outFDs[1]); throw failure("pipe", errno) }
+        // Close-on-exec everywhere: a child spawned concurrently must not hold these pipes open.
+        for fd in outFDs + errFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, outFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errFDs[1], 2)
+        if let dir = request.workingDirectory, let addChdir = RunningSubprocess.addChdir {
+            _ = addChdir(&actions, dir)
+        }
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD, SIGUSR1, SIGUSR2] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+
+        let argv = ([request.executable] + request.arguments).map { strdup($0) } + [nil]
+        let envp = request.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, request.executable, &actions, &attributes, argv, envp)
+        close(outFDs[1])
+        close(errFDs[1])
+        guard rc == 0 else {
+            close(outFDs[0]); close(errFDs[0])
+            throw failure("posix_spawn", rc)
+        }
+        pid = child
+        let spawned = child
+        pump(outFDs[0], stream: 1)
+        pump(errFDs[0], stream: 2)
+        group.enter()
+        Thread.detachNewThread { [self] in
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+            // Exited: the code; killed by a signal: 128 + the signal, as shells report it.
+            let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            lock.withLock { exitStatus = code; finished = true }
+            group.leave()
+        }
         let deadline = DispatchTime.now() + request.timeout
         DispatchQueue.global().asyncAfter(deadline: deadline) { [weak self] in self?.stop(reason: .timedOut) }
     }
 
-    private func pump(_ handle: FileHandle, stream: Int) {
+    /// glibc ≥ 2.29 has it; Swift's Glibc module does not import it.
+    private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, UnsafePointer<CChar>?) -> Int32
+    private static let addChdir: AddChdir? = {
+        guard let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+        return unsafeBitCast(sym, to: AddChdir.self)
+    }()
+
+    private func pump(_ fd: Int32, stream: Int) {
         group.enter()
         Thread.detachNewThread { [self] in
-            let fd = handle.fileDescriptor
             var buffer = [UInt8](repeating: 0, count: 16384)
             while true {
                 let n = buffer.withUnsafeMutableBytes { systemRead(fd, $0.baseAddress, $0.count) }
@@ -209,7 +257,7 @@ final class RunningSubprocess: @unchecked Sendable {
                 received(Data(buffer[0..<n]), stream: stream)
             }
             flush(stream: stream)
-            try? handle.close()
+            close(fd)
             group.leave()
         }
     }
@@ -231,10 +279,11 @@ final class RunningSubprocess: @unchecked Sendable {
     }
 
     private func flush(stream: Int) {
-        lock.lock()
-        let rest = partial[stream] ?? Data()
-        partial[stream] = nil
-        lock.unlock()
+        let rest = lock.withLock { () -> Data in
+            let r = partial[stream] ?? Data()
+            partial[stream] = nil
+            return r
+        }
         if !rest.isEmpty { emit([String(decoding: rest, as: UTF8.self)]) }
     }
 
@@ -246,21 +295,21 @@ final class RunningSubprocess: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM now, SIGKILL after the grace period if it is still running.
+    /// SIGTERM to the child's process group now, SIGKILL after the grace period if it still runs.
     func stop(reason: StopReason) {
-        lock.lock()
-        if finished || self.reason != .none { lock.unlock(); return }
-        self.reason = reason
-        lock.unlock()
-        let pid = process.processIdentifier
-        guard pid > 0 else { return }
+        let proceed = lock.withLock { () -> Bool in
+            if finished || self.reason != .none { return false }
+            self.reason = reason
+            return true
+        }
+        guard proceed else { return }
+        kill(-pid, SIGTERM)
         kill(pid, SIGTERM)
-        DispatchQueue.global().asyncAfter(deadline: .now() + request.killGrace) { [weak self] in
-            guard let self else { return }
-            self.lock.lock()
-            let done = self.finished
-            self.lock.unlock()
-            if !done { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + request.killGrace) { [self] in
+            if !lock.withLock({ finished }) {
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+            }
         }
     }
 
@@ -273,11 +322,10 @@ final class RunningSubprocess: @unchecked Sendable {
 
     private func finish() -> SubprocessResult {
         lock.withLock {
-            finished = true
-            return SubprocessResult(status: process.terminationStatus,
-                                    stdout: Subprocess.redact(String(decoding: out, as: UTF8.self), request.redactions),
-                                    stderr: Subprocess.redact(String(decoding: err, as: UTF8.self), request.redactions),
-                                    duration: Date().timeIntervalSince(start))
+            SubprocessResult(status: exitStatus,
+                             stdout: Subprocess.redact(String(decoding: out, as: UTF8.self), request.redactions),
+                             stderr: Subprocess.redact(String(decoding: err, as: UTF8.self), request.redactions),
+                             duration: Date().timeIntervalSince(start))
         }
     }
 }
