@@ -195,6 +195,25 @@ enum CLITools {
         #expect(Date().timeIntervalSince(start) < 10)
     }
 
+    @Test func workingDirectoryIsHonoured() async throws {
+        let dir = try PrivateDirectory(prefix: "ethstack-cwd")
+        defer { dir.remove() }
+        let r = try await Subprocess.run(SubprocessRequest(executable: "/bin/pwd", arguments: [], environment: [:],
+                                                           workingDirectory: dir.path, timeout: 10))
+        #expect(r.stdout.trimmingCharacters(in: .newlines) == dir.path)
+    }
+
+    /// A tool that ignores SIGTERM and leaves a child of its own holding the pipes: SIGKILL to the
+    /// whole process group after the grace period, and the call returns.
+    @Test(.timeLimit(.minutes(1))) func stubbornProgramsAndTheirChildrenAreKilled() async throws {
+        let script = "import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen(['/bin/sleep', '30']); time.sleep(30)"
+        var request = SubprocessRequest(executable: "/usr/bin/python3", arguments: ["-c", script], environment: [:], timeout: 0.5)
+        request.killGrace = 0.5
+        let start = Date()
+        await #expect { try await Subprocess.run(request) } throws: { ($0 as? SubprocessError)?.kind == .timedOut }
+        #expect(Date().timeIntervalSince(start) < 10)
+    }
+
     @Test func environmentIsOnlyWhatIsPassed() async throws {
         let r = try await Subprocess.run(SubprocessRequest(executable: "/usr/bin/env", arguments: [], environment: ["ONLY": "this"], timeout: 10))
         #expect(r.stdout == "ONLY=this\n")
