@@ -89,6 +89,19 @@ enum CLITools {
         #expect(!second.hasResourceChanges, "\(CLITools.text(second))")
         #expect(second.drift.isEmpty)
 
+        // The release carries the stack's mark; it can be imported by namespace/name.
+        let record = server.objects(resource: "secrets", namespace: "apps").first { $0["type"] == "helm.sh/release.v1" }
+        #expect(record?.at("metadata.labels")?["ethstack.io/stack"] == "helmtest")
+        let provider = try await HelmProvider().configure(ProviderConfiguration(
+            values: ["kubeconfig": .string(kubeconfig), "helm_path": .string(helm)], stackName: "helmtest", baseDirectory: ws.dir))
+        let imported = try await provider.importResource(ImportRequest(type: "helm.release", address: "app", id: "apps/app"))
+        #expect(imported?.attributes["chart"] == "tiny" && imported?.attributes["version"] == "0.1.0")
+        #expect(imported?.attributes["values"]?["greeting"] == "hello")
+        #expect(try await provider.importResource(ImportRequest(type: "helm.release", address: "app", id: "apps/nothing")) == nil)
+        await #expect(throws: ProviderError.self) {
+            try await provider.importResource(ImportRequest(type: "helm.release", address: "app", id: "no-slash"))
+        }
+
         let changed = try await ws.plan(vars: ["greeting=bonjour"])
         #expect(changed.changes.first?.action == .update)
         #expect(!CLITools.text(changed).contains("s3cret-pw-42"))

@@ -41,7 +41,7 @@ enum KurtosisEngine {
             type: "kubernetes"
             config:
         \(config)
-        """
+        """ + "\n"
     }
 
     static func read(_ request: ReadRequest, kube: KubeReader) async throws -> ReadResponse? {
