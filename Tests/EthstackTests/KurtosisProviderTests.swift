@@ -191,6 +191,25 @@ import Testing
         #expect("\(typo)".contains("args.yaml:4:5"))
     }
 
+    /// Args that only exist after evaluation (a variable) are checked when planned, without positions.
+    @Test func argsFromAVariableAreCheckedAtPlanTime() async throws {
+        let ws = Workspace(registry: CLITools.registry)
+        ws.write("kubeconfig", "apiVersion: v1\nkind: Config\nclusters: [{name: t, cluster: {server: 'http://127.0.0.1:9'}}]\nusers: [{name: t, user: {}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\ncurrent-context: t\n")
+        ws.write("stack.yaml", """
+        stack: vars
+        variables:
+          args: { type: map, default: { participants: [ { el_tpye: reth } ] } }
+        providers:
+          kurtosis: { kubeconfig: kubeconfig, kurtosis_path: "\(CLITools.kurtosisStandin)", config_dir: kt }
+        resources:
+          net: { type: kurtosis.enclave, properties: { name: net, args: "${var.args}" } }
+        """)
+        #expect(ws.diagnostics().isEmpty)
+        await #expect { try await ws.plan() } throws: {
+            "\($0)".contains("participants[0].el_tpye") && "\($0)".contains("did you mean \"el_type\"?")
+        }
+    }
+
     @Test func otherPackagesAndRefsAreNotCheckedAgainstTheseLists() throws {
         let ws = Workspace(registry: CLITools.registry)
         ws.write("stack.yaml", """
