@@ -116,6 +116,7 @@ import Testing
         let replace = try #require(args.changes.first { $0.address.description == "testnet" })
         #expect(replace.action == .replace && replace.replacePaths == ["args"])
         #expect(CLITools.text(args).contains("forces replacement"))
+        #expect(CLITools.text(args).contains("# testnet must be replaced (Kurtosis cannot update an enclave in place)"))
         let replaced = try await ws.apply(vars: ["genesis_delay=300"])
         #expect(replaced.succeeded && replaced.replaced == 1, "\(replaced.failures)")
         #expect(server.objects(resource: "services", namespace: "kt-testnet").count == 26)

@@ -114,9 +114,10 @@ enum KurtosisEnclave {
             planned["status"] = "running"
             planned["services"] = .unknown
             planned["ports"] = .unknown
-            return PlanChangeResponse(planned: planned, requiresReplacement: ["status"])
+            return PlanChangeResponse(planned: planned, requiresReplacement: ["status"],
+                                      replacementReason: "its services are not all running, and Kurtosis cannot restart or repair an enclave in place")
         }
-        return PlanChangeResponse(planned: planned)
+        return PlanChangeResponse(planned: planned, replacementReason: "Kurtosis cannot update an enclave in place")
     }
 
     static func create(_ request: CreateRequest, cli: KurtosisCLI, kube: KubeReader) async throws -> ApplyResponse {

@@ -100,8 +100,11 @@ public struct PlanChangeResponse: Sendable {
     public var planned: [String: Value]
     /// Attributes whose change the provider says cannot be made in place (beyond the schema's).
     public var requiresReplacement: [String]
-    public init(planned: [String: Value], requiresReplacement: [String] = []) {
-        self.planned = planned; self.requiresReplacement = requiresReplacement
+    /// Why the object must be replaced, shown with the plan when it is ("Kurtosis cannot update an
+    /// enclave in place"). Display only.
+    public var replacementReason: String?
+    public init(planned: [String: Value], requiresReplacement: [String] = [], replacementReason: String? = nil) {
+        self.planned = planned; self.requiresReplacement = requiresReplacement; self.replacementReason = replacementReason
     }
 }
 
