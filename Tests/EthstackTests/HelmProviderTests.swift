@@ -137,10 +137,15 @@ enum CLITools {
         let kubeconfig = try KTS.kubeconfig(server, in: ws.dir)
         CLITools.writeTinyChart(ws)
         let evil = "x; touch PWNED && echo $(id) `id` > OWNED"
+        // The kubeconfig inline, as a block scalar.
+        let inline = try String(contentsOfFile: kubeconfig, encoding: .utf8).split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
         ws.write("stack.yaml", """
         stack: evil
         providers:
-          helm: { kubeconfig: "\(kubeconfig)", helm_path: "\(helm)" }
+          helm:
+            helm_path: "\(helm)"
+            kubeconfig: |
+        \(inline)
         resources:
           app:
             type: helm.release
@@ -149,7 +154,7 @@ enum CLITools {
         let summary = try await ws.apply()
         // helm itself rejects the name, quoting it whole: it arrived as one argv entry.
         let failure = try #require(summary.failures.first)
-        #expect(failure.message.contains(evil), "\(failure.message)")
+        #expect(failure.message.contains("release name is invalid: \(evil)"), "\(failure.message)")
         #expect(!FileManager.default.fileExists(atPath: "\(ws.dir)/PWNED"))
         #expect(!FileManager.default.fileExists(atPath: "\(ws.dir)/OWNED"))
     }

@@ -7,7 +7,7 @@ import Testing
 /// The whole seed shape through the real pipeline: a Helm release (real helm), the Kurtosis engine
 /// and an 8-participant reth/lighthouse enclave (the stand-in kurtosis), all against the API test server.
 @Suite(.serialized) struct KurtosisProviderTests {
-    static func stack(kubeconfig: String, helm: String, configDir: String) -> String {
+    static func stack(kubeconfig: String, host: String, helm: String, configDir: String) -> String {
         """
         stack: testnet
         variables:
@@ -16,7 +16,7 @@ import Testing
           grafana_password: { type: string, sensitive: true, default: "graf-s3cret" }
         providers:
           helm: { kubeconfig: "\(kubeconfig)", helm_path: "\(helm)" }
-          kurtosis: { kubeconfig: "\(kubeconfig)", kurtosis_path: "\(CLITools.kurtosisStandin)", config_dir: "\(configDir)" }
+          kurtosis: { host: "\(host)", token: "t0ken-s3cret", kurtosis_path: "\(CLITools.kurtosisStandin)", config_dir: "\(configDir)" }
         resources:
           monitoring:
             type: helm.release
@@ -64,7 +64,7 @@ import Testing
         let kubeconfig = try KTS.kubeconfig(server, in: ws.dir)
         CLITools.writeTinyChart(ws)
         let configDir = "\(ws.dir)/kurtosis-config"
-        ws.write("stack.yaml", Self.stack(kubeconfig: kubeconfig, helm: helm, configDir: configDir))
+        ws.write("stack.yaml", Self.stack(kubeconfig: kubeconfig, host: server.url, helm: helm, configDir: configDir))
 
         let first = try await ws.plan()
         #expect(first.toAdd == 3)
