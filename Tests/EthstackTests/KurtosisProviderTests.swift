@@ -84,6 +84,7 @@ import Testing
         #expect(config.contains("storage-class: \"gp3\"") && config.contains("\"role\": \"kurtosis\""))
         let argv = try String(contentsOfFile: "\(configDir)/kurtosis/standin-argv.log", encoding: .utf8)
         #expect(argv.contains(#"["cluster", "set", "ethstack"]"#))
+        #expect(!argv.contains("t0ken-s3cret"))  // the token travels in the private kubeconfig only
         let runLine = try #require(argv.split(separator: "\n").first { $0.hasPrefix(#"["run""#) })
         #expect(runLine.contains(#""--enclave", "testnet", "--args-file""#))
         #expect(runLine.contains(#""--production", "--image-download", "missing", "github.com/ethpandaops/ethereum-package@6.1.0"]"#))
