@@ -52,10 +52,16 @@ let package = Package(
             dependencies: ["EthstackEngine"],
             path: "providers/Kubernetes"
         ),
+        // Helm provider: helm.release through the helm CLI (argument vector, values as a file).
+        .target(name: "HelmProvider", dependencies: ["EthstackEngine"], path: "providers/Helm"),
+        // Kurtosis provider: kurtosis.engine and kurtosis.enclave through the kurtosis CLI, read back
+        // through the Kubernetes API; enclave args checked against ethereum-package's allow-lists.
+        .target(name: "KurtosisProvider", dependencies: ["EthstackEngine"], path: "providers/Kurtosis",
+                exclude: ["ethereum-package-6.1.0-allowed-keys.json"]),
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider",
+                "EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
@@ -84,7 +90,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "ethstack", "KubeTestServer"],
+            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider",
+                           "KurtosisProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],

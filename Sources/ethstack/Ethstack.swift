@@ -4,6 +4,8 @@ import CoreProvider
 import EthstackEngine
 import KubernetesProvider
 import Foundation
+import HelmProvider
+import KurtosisProvider
 
 @main
 struct Ethstack: AsyncParsableCommand {
@@ -26,5 +28,7 @@ struct Ethstack: AsyncParsableCommand {
 
 /// The providers this executable offers.
 enum Providers {
-    static var registry: ProviderRegistry { ProviderRegistry(BuiltinProviders.all + [AWSProvider(), KubernetesProvider()]) }
+    static var registry: ProviderRegistry {
+        ProviderRegistry(BuiltinProviders.all + [AWSProvider(), KubernetesProvider(), HelmProvider(), KurtosisProvider()])
+    }
 }

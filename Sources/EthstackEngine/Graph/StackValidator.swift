@@ -26,6 +26,10 @@ public struct StackValidator {
             for entry in r.properties { check(entry.value, context: context, resources: resources, variables: variables, &d) }
             if let fe = r.forEach { check(fe, context: .expansion, resources: resources, variables: variables, &d) }
             if let c = r.count { check(c, context: .expansion, resources: resources, variables: variables, &d) }
+            if let schema = registry.schema(for: r.type), let provider = registry.provider(named: schema.providerName) {
+                d.append(contentsOf: provider.validateResource(ValidateResourceRequest(
+                    type: r.type, name: r.name, properties: r.properties, baseDirectory: stack.baseDirectory)))
+            }
             for dep in r.dependsOn where resources[dep.name] == nil {
                 d.error(dep.location, "depends_on: no resource named \"\(dep.name)\"", hint: didYouMean(dep.name, in: resources.keys))
             }

@@ -46,6 +46,8 @@ public struct ResourceChange: Sendable {
     /// The instance's id before the change, when it exists.
     public var priorID: String?
     public var schemaVersion: Int
+    /// The provider's explanation of a replacement, for people (never drives the apply).
+    public var note: String?
 
     public init(address: ResourceAddress, type: String, provider: String, action: ChangeAction, reason: ChangeReason? = nil,
                 replacePaths: [String] = [], before: [String: Value]?, after: [String: Value]?,

@@ -281,11 +281,13 @@ public struct Planner: Sendable {
 
         var planned = proposed
         var providerForced: [String] = []
+        var replacementReason: String?
         if let session {
             let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
                                                                          prior: before, proposed: proposed))
             planned = Planner.remark(response.planned, schema: schema)
             providerForced = response.requiresReplacement
+            replacementReason = response.replacementReason
         }
         let changed = schema.attributes.filter { attr in
             !(planned[attr.name] ?? .null).semanticallyEquals(before[attr.name] ?? .null)
@@ -294,10 +296,12 @@ public struct Planner: Sendable {
         if !forcing.isEmpty {
             // The new object's computed attributes are not known until it exists.
             for attr in schema.attributes where attr.isComputed && config[attr.name] == nil { planned[attr.name] = .unknown }
-            return ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
-                                  reason: .replaceBecauseOfAttribute, replacePaths: forcing.sorted(), before: before,
-                                  after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
-                                  dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+            var change = ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
+                                        reason: .replaceBecauseOfAttribute, replacePaths: forcing.sorted(), before: before,
+                                        after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                                        dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+            change.note = replacementReason
+            return change
         }
         let action: ChangeAction = changed.isEmpty ? .noop : .update
         return ResourceChange(address: address, type: decl.type, provider: providerName, action: action, before: before,

@@ -12,10 +12,28 @@ public protocol Provider: Sendable {
     /// Returns a configured provider. Called once per configuration per run, lazily: a provider whose
     /// configuration refers to a resource of the same stack is configured the moment it is known.
     func configure(_ configuration: ProviderConfiguration) async throws -> any ConfiguredProvider
+    /// Checks a resource's properties as written, with their positions, when the stack is
+    /// validated (before any configuration): for checks the schema cannot express, such as the keys
+    /// of a map property. Values inside `${…}` are not known here; skip them. No side effects.
+    func validateResource(_ request: ValidateResourceRequest) -> [Diagnostic]
 }
 
 extension Provider {
     public var configurationSchema: [AttributeSchema] { [] }
+    public func validateResource(_ request: ValidateResourceRequest) -> [Diagnostic] { [] }
+}
+
+/// A resource's properties as written in the stack file, every node with its `file:line:col`.
+public struct ValidateResourceRequest: Sendable {
+    public var type: String
+    /// The resource's name (its address without an instance key).
+    public var name: String
+    public var properties: [ConfigEntry]
+    /// The directory relative paths in the stack are resolved against (for `file("…")`).
+    public var baseDirectory: String
+    public init(type: String, name: String, properties: [ConfigEntry], baseDirectory: String) {
+        self.type = type; self.name = name; self.properties = properties; self.baseDirectory = baseDirectory
+    }
 }
 
 public struct ProviderConfiguration: Sendable {
@@ -82,8 +100,11 @@ public struct PlanChangeResponse: Sendable {
     public var planned: [String: Value]
     /// Attributes whose change the provider says cannot be made in place (beyond the schema's).
     public var requiresReplacement: [String]
-    public init(planned: [String: Value], requiresReplacement: [String] = []) {
-        self.planned = planned; self.requiresReplacement = requiresReplacement
+    /// Why the object must be replaced, shown with the plan when it is ("Kurtosis cannot update an
+    /// enclave in place"). Display only.
+    public var replacementReason: String?
+    public init(planned: [String: Value], requiresReplacement: [String] = [], replacementReason: String? = nil) {
+        self.planned = planned; self.requiresReplacement = requiresReplacement; self.replacementReason = replacementReason
     }
 }
 

@@ -73,7 +73,7 @@ public struct PlanRenderer {
             switch change.reason {
             case .replaceByRequest: why = ", as requested"
             case .replaceBecauseTainted: why = " (it is tainted: its last create or update failed)"
-            default: why = ""
+            default: why = change.note.map { " (\($0))" } ?? ""
             }
             let symbol = change.createBeforeDestroy ? style.green("+") + "/" + style.red("-") : style.red("-") + "/" + style.green("+")
             return ("  # \(a) must be replaced\(why)", symbol)

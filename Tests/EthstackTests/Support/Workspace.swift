@@ -9,8 +9,12 @@ final class Workspace: @unchecked Sendable {
     let registry: ProviderRegistry
 
     /// `providers` are registered beside the built-in ones (e.g. the Kubernetes provider).
-    init(providers: [any Provider] = []) {
-        registry = ProviderRegistry(BuiltinProviders.all + providers)
+    convenience init(providers: [any Provider] = []) {
+        self.init(registry: ProviderRegistry(BuiltinProviders.all + providers))
+    }
+
+    init(registry: ProviderRegistry) {
+        self.registry = registry
         let base = FileManager.default.temporaryDirectory.path
         dir = "\(base)/ethstack-test-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

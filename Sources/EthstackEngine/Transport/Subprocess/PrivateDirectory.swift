@@ -1,0 +1,67 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A temporary directory only this user can read (0700), for the files a CLI call needs and that
+/// may hold secrets: a kubeconfig with a token, a Helm values file, Kurtosis args. Files are 0600.
+/// Call `remove()` when the call is done (`defer { dir.remove() }`).
+public final class PrivateDirectory: Sendable {
+    public let path: String
+
+    public init(prefix: String = "ethstack") throws {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { buf -> Bool in
+            guard let base = buf.baseAddress else { return false }
+            return mkdtemp(base) != nil
+        }
+        guard made else {
+            throw SubprocessError(.failedToStart, command: prefix, message: "cannot create a private temporary directory in \(base): \(String(cString: strerror(errno)))")
+        }
+        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        chmod(path, 0o700)
+    }
+
+    /// Writes `contents` to a new file `name` (mode 0600, created exclusively) and returns its path.
+    @discardableResult
+    public func write(_ name: String, _ contents: String) throws -> String {
+        let file = "\(path)/\(name)"
+        let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0o600)
+        guard fd >= 0 else {
+            throw SubprocessError(.failedToStart, command: name, message: "cannot create \(file): \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var bytes = Array(contents.utf8)
+        let total = bytes.count
+        var offset = 0
+        while offset < total {
+            let start = offset
+            let n = bytes.withUnsafeMutableBytes { buf in
+                systemWrite(fd, buf.baseAddress.map { $0 + start }, total - start)
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw SubprocessError(.failedToStart, command: name, message: "cannot write \(file): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+        bytes.removeAll()
+        return file
+    }
+
+    /// Removes the directory and everything in it.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+private func systemWrite(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, buffer, count)
+    #else
+    return Darwin.write(fd, buffer, count)
+    #endif
+}

@@ -1,0 +1,48 @@
+import EthstackEngine
+import Foundation
+
+/// Runs `helm` for one provider configuration: argument vector, explicit environment, a private
+/// KUBECONFIG per call, secrets redacted from output and errors.
+struct HelmCLI: Sendable {
+    let executable: String
+    let access: ClusterAccess
+    let baseDirectory: String
+
+    /// What helm sees of this process's environment; its own home directories when set.
+    static let inherited = ["PATH", "HOME", "TMPDIR", "LANG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+                            "http_proxy", "https_proxy", "no_proxy", "HELM_CACHE_HOME", "HELM_CONFIG_HOME",
+                            "HELM_DATA_HOME", "HELM_REGISTRY_CONFIG", "HELM_REPOSITORY_CONFIG", "HELM_REPOSITORY_CACHE"]
+
+    /// Runs helm with the arguments `build` returns; `build` may write files (values) into the
+    /// call's private directory. The directory, with the kubeconfig, is removed afterwards.
+    func run(operation: String, address: String?, timeout: Double, progress: ProgressReporter? = nil,
+             _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
+        let dir = try PrivateDirectory(prefix: "ethstack-helm")
+        defer { dir.remove() }
+        var env = Subprocess.inheritedEnvironment(HelmCLI.inherited)
+        env["KUBECONFIG"] = try access.kubeconfig(in: dir)
+        if env["HOME"] == nil { env["HOME"] = dir.path }
+        var args = try build(dir)
+        if let context = access.context, access.host == nil { args += ["--kube-context", context] }
+        let request = SubprocessRequest(executable: executable, arguments: args, environment: env,
+                                        workingDirectory: baseDirectory, timeout: timeout, progress: progress,
+                                        redactions: access.redactions)
+        do {
+            return try await Subprocess.run(request)
+        } catch let e as SubprocessError {
+            switch e.kind {
+            case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
+            case .notFound, .failedToStart:
+                throw ProviderError(.invalidConfiguration, operation: operation, address: address, message: e.message)
+            }
+        }
+    }
+
+    /// A failed helm call as a provider error: exit status and helm's last lines.
+    static func failure(_ r: SubprocessResult, operation: String, address: String?) -> ProviderError {
+        let tail = r.tail(5)
+        let retryable = tail.contains("connection refused") || tail.contains("timeout") || tail.contains("another operation")
+        return ProviderError(.failed, operation: operation, address: address,
+                             message: "helm exited with status \(r.status)\(tail.isEmpty ? "" : ": \(tail)")", retryable: retryable)
+    }
+}

@@ -1,0 +1,137 @@
+import EthstackEngine
+import Foundation
+
+/// `kurtosis.engine`: the Kurtosis engine on the cluster the provider points at. Kurtosis installs
+/// it itself (`kurtosis cluster set NAME` + `kurtosis engine start`, namespace
+/// `kurtosis-engine-<uuid>`); there is no Helm chart for it.
+enum KurtosisEngine {
+    static let schema = ResourceSchema(
+        type: "kurtosis.engine",
+        description: "The Kurtosis engine, started on the provider's cluster with `kurtosis engine start`.",
+        attributes: [
+            AttributeSchema("cluster", .string, .optional(default: "ethstack"), forcesReplacement: true,
+                            description: "The Kurtosis cluster name written to kurtosis-config.yml and selected with `kurtosis cluster set`."),
+            AttributeSchema("storage_class", .string, .optional(default: nil),
+                            description: "The storage class of enclave volumes (persistent: true)."),
+            AttributeSchema("enclave_size_mb", .number, .optional(default: nil), description: "Size of each enclave's data volume, MB."),
+            AttributeSchema("node_selectors", .map(.string), .optional(default: .map([:])),
+                            description: "Node selectors for the engine's pods."),
+            AttributeSchema("timeout", .string, .optional(default: "15m")),
+            AttributeSchema("id", .string, .computed, description: "The cluster name."),
+            AttributeSchema("namespace", .string, .computed, description: "kurtosis-engine-<uuid>"),
+            AttributeSchema("status", .string, .computed, description: "running, or what is wrong"),
+        ])
+
+    /// kurtosis-config.yml for the cluster ([uncertain] field names follow Kurtosis 1.x's v6 config).
+    static func configFile(_ planned: [String: Value], cluster: String) -> String {
+        func q(_ s: String) -> String { Value.string(s).jsonString() }
+        var config = "      kubernetes-cluster-name: \(q(cluster))\n"
+        if let sc = planned["storage_class"]?.stringValue { config += "      storage-class: \(q(sc))\n" }
+        if let size = planned["enclave_size_mb"]?.intValue { config += "      enclave-size-in-megabytes: \(size)\n" }
+        let selectors = planned["node_selectors"]?.mapValue ?? [:]
+        if !selectors.isEmpty {
+            config += "      engine-node-selectors:\n"
+            for k in selectors.keys.sorted() { config += "        \(q(k)): \(q(selectors[k]?.stringValue ?? ""))\n" }
+        }
+        return """
+        config-version: 6
+        should-send-metrics: false
+        kurtosis-clusters:
+          \(q(cluster)):
+            type: "kubernetes"
+            config:
+        \(config)
+        """ + "\n"
+    }
+
+    static func read(_ request: ReadRequest, kube: KubeReader) async throws -> ReadResponse? {
+        let cluster = request.prior["cluster"]?.stringValue ?? request.id
+        guard let (namespace, status) = try await find(kube: kube, address: request.address) else { return nil }
+        var attributes = request.prior
+        attributes["cluster"] = .string(cluster)
+        attributes["id"] = .string(cluster)
+        attributes["namespace"] = .string(namespace)
+        attributes["status"] = .string(status)
+        return ReadResponse(id: cluster, attributes: attributes)
+    }
+
+    /// The engine's namespace and whether its pod runs.
+    static func find(kube: KubeReader, address: String) async throws -> (String, String)? {
+        let namespaces = try await kube.list("/api/v1/namespaces", operation: "read", address: address)
+        guard let ns = namespaces.first(where: {
+            ($0["metadata"]?["name"]?.stringValue ?? "").hasPrefix("kurtosis-engine-") && !KubeReader.isTerminating($0)
+        }), let name = ns["metadata"]?["name"]?.stringValue else { return nil }
+        let pods = try await kube.list("/api/v1/namespaces/\(name)/pods", operation: "read", address: address)
+        let running = pods.contains { $0["status"]?["phase"]?.stringValue == "Running" }
+        return (name, pods.isEmpty ? "no engine pod" : running ? "running" : "engine pod not running")
+    }
+
+    static func planChange(_ request: PlanChangeRequest) -> PlanChangeResponse {
+        var planned = request.proposed
+        planned["id"] = planned["cluster"] ?? .unknown
+        if request.prior == nil || request.prior?["status"]?.stringValue != "running" {
+            // Not running: the update restarts it.
+            planned["status"] = "running"
+        }
+        if let prior = request.prior, schema.attributes.contains(where: {
+            $0.isSettable && !(planned[$0.name] ?? .null).semanticallyEquals(prior[$0.name] ?? .null)
+        }) {
+            planned["namespace"] = .unknown
+        }
+        return PlanChangeResponse(planned: planned)
+    }
+
+    /// Writes the config, selects the cluster, starts (or restarts) the engine, waits for its pod.
+    static func apply(_ planned: [String: Value], restart: Bool, address: String, progress: @escaping ProgressReporter,
+                      cli: KurtosisCLI, kube: KubeReader) async throws -> ApplyResponse {
+        let operation = restart ? "update" : "create"
+        let cluster = planned["cluster"]?.stringValue ?? "ethstack"
+        let timeout = GoDuration.seconds(planned["timeout"]?.stringValue ?? "15m") ?? 900
+        let configDir = "\(cli.configDirectory)/kurtosis"
+        do {
+            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
+            try configFile(planned, cluster: cluster).write(toFile: "\(configDir)/kurtosis-config.yml", atomically: true, encoding: .utf8)
+        } catch {
+            throw ProviderError(.failed, operation: operation, address: address, message: "cannot write \(configDir)/kurtosis-config.yml: \(error.localizedDescription)")
+        }
+        let set = try await cli.run(operation: operation, address: address, timeout: 120, progress: progress) { _ in
+            ["cluster", "set", cluster]
+        }
+        guard set.succeeded else { throw KurtosisCLI.failure(set, command: "cluster set", operation: operation, address: address) }
+        let verb = restart ? "restart" : "start"
+        let start = try await cli.run(operation: operation, address: address, timeout: timeout, progress: progress) { _ in
+            ["engine", verb]
+        }
+        guard start.succeeded else { throw KurtosisCLI.failure(start, command: "engine \(verb)", operation: operation, address: address) }
+        var found: (String, String)?
+        _ = try await poll(timeout: min(timeout, 300)) {
+            found = try await find(kube: kube, address: address)
+            return found?.1 == "running"
+        }
+        guard let (namespace, status) = found else {
+            throw ProviderError(.failed, operation: operation, address: address,
+                                message: "kurtosis engine \(verb) succeeded but no kurtosis-engine-* namespace appeared")
+        }
+        var attributes = planned
+        attributes["id"] = .string(cluster)
+        attributes["namespace"] = .string(namespace)
+        attributes["status"] = .string(status)
+        return ApplyResponse(id: cluster, attributes: attributes)
+    }
+
+    static func delete(_ request: DeleteRequest, cli: KurtosisCLI, kube: KubeReader) async throws {
+        let stop = try await cli.run(operation: "delete", address: request.address, timeout: 600, progress: request.progress) { _ in
+            ["engine", "stop"]
+        }
+        guard stop.succeeded else { throw KurtosisCLI.failure(stop, command: "engine stop", operation: "delete", address: request.address) }
+        // Gone means gone, not terminating: a new engine must not race the old namespace.
+        let gone = try await poll(timeout: 600, interval: 0.5) {
+            try await kube.list("/api/v1/namespaces", operation: "delete", address: request.address).allSatisfy {
+                !($0["metadata"]?["name"]?.stringValue ?? "").hasPrefix("kurtosis-engine-")
+            }
+        }
+        if !gone {
+            throw ProviderError(.timeout, operation: "delete", address: request.address, message: "the engine namespace is still there after 10m")
+        }
+    }
+}

@@ -1,0 +1,154 @@
+import EthstackEngine
+import Foundation
+
+/// `kurtosis.engine` and `kurtosis.enclave`: the `kurtosis` CLI for changes (argument vector, a
+/// private KUBECONFIG per call), the Kubernetes API for reading state back.
+public struct KurtosisProvider: Provider {
+    public init() {}
+    public var name: String { "kurtosis" }
+
+    public var configurationSchema: [AttributeSchema] {
+        ClusterAccess.settings + [
+            AttributeSchema("kurtosis_path", .string, .optional(default: nil),
+                            description: "The kurtosis executable; default: kurtosis on PATH."),
+            AttributeSchema("config_dir", .string, .optional(default: nil),
+                            description: "XDG_CONFIG_HOME for kurtosis (holds kurtosis/kurtosis-config.yml); default ~/.ethstack/kurtosis/<stack>."),
+        ]
+    }
+
+    public var resourceSchemas: [ResourceSchema] { [KurtosisEngine.schema, KurtosisEnclave.schema] }
+
+    public func validateResource(_ request: ValidateResourceRequest) -> [Diagnostic] {
+        request.type == "kurtosis.enclave" ? EnclaveArgs.diagnostics(request) : []
+    }
+
+    public func configure(_ configuration: ProviderConfiguration) async throws -> any ConfiguredProvider {
+        let access = try ClusterAccess(configuration: configuration, provider: "kurtosis")
+        let executable: String
+        do {
+            executable = try Subprocess.locate("kurtosis", configured: configuration.values["kurtosis_path"]?.stringValue,
+                                               setting: "kurtosis_path")
+        } catch let e as SubprocessError {
+            throw ProviderError(.invalidConfiguration, operation: "configure kurtosis", message: e.message)
+        }
+        var configDir = configuration.values["config_dir"]?.stringValue
+            ?? "\(NSHomeDirectory())/.ethstack/kurtosis/\(configuration.stackName)"
+        if !configDir.hasPrefix("/") { configDir = "\(configuration.baseDirectory)/\(configDir)" }
+        let reader = try KubeReader(endpoint: access.endpoint())
+        let cli = KurtosisCLI(executable: executable, access: access, configDirectory: configDir,
+                              baseDirectory: configuration.baseDirectory)
+        return ConfiguredKurtosis(cli: cli, kube: reader)
+    }
+}
+
+/// Runs `kurtosis` with an explicit environment: PATH/HOME, KUBECONFIG (private, per call) and
+/// XDG_CONFIG_HOME (where kurtosis-config.yml lives).
+struct KurtosisCLI: Sendable {
+    let executable: String
+    let access: ClusterAccess
+    let configDirectory: String
+    let baseDirectory: String
+
+    func run(operation: String, address: String, timeout: Double, progress: ProgressReporter? = nil,
+             _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
+        let dir = try PrivateDirectory(prefix: "ethstack-kurtosis")
+        defer { dir.remove() }
+        var env = Subprocess.inheritedEnvironment(["PATH", "HOME", "TMPDIR", "LANG", "XDG_DATA_HOME", "XDG_CACHE_HOME",
+                                                   "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
+        env["KUBECONFIG"] = try access.kubeconfig(in: dir)
+        env["XDG_CONFIG_HOME"] = configDirectory
+        if env["HOME"] == nil { env["HOME"] = dir.path }
+        let request = SubprocessRequest(executable: executable, arguments: try build(dir), environment: env,
+                                        workingDirectory: baseDirectory, timeout: timeout, progress: progress,
+                                        redactions: access.redactions)
+        do {
+            return try await Subprocess.run(request)
+        } catch let e as SubprocessError {
+            switch e.kind {
+            case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
+            case .notFound, .failedToStart:
+                throw ProviderError(.invalidConfiguration, operation: operation, address: address, message: e.message)
+            }
+        }
+    }
+
+    static func failure(_ r: SubprocessResult, command: String, operation: String, address: String) -> ProviderError {
+        let tail = r.tail(8)
+        return ProviderError(.failed, operation: operation, address: address,
+                             message: "kurtosis \(command) exited with status \(r.status)\(tail.isEmpty ? "" : ":\n\(tail)")")
+    }
+}
+
+struct ConfiguredKurtosis: ConfiguredProvider {
+    let cli: KurtosisCLI
+    let kube: KubeReader
+
+    func read(_ request: ReadRequest) async throws -> ReadResponse? {
+        switch request.type {
+        case "kurtosis.engine": return try await KurtosisEngine.read(request, kube: kube)
+        default: return try await KurtosisEnclave.read(request, kube: kube)
+        }
+    }
+
+    func planChange(_ request: PlanChangeRequest) async throws -> PlanChangeResponse {
+        switch request.type {
+        case "kurtosis.engine": return KurtosisEngine.planChange(request)
+        default: return try KurtosisEnclave.planChange(request)
+        }
+    }
+
+    func create(_ request: CreateRequest) async throws -> ApplyResponse {
+        switch request.type {
+        case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: false, address: request.address,
+                                                                      progress: request.progress, cli: cli, kube: kube)
+        default: return try await KurtosisEnclave.create(request, cli: cli, kube: kube)
+        }
+    }
+
+    func update(_ request: UpdateRequest) async throws -> ApplyResponse {
+        switch request.type {
+        case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: true, address: request.address,
+                                                                      progress: request.progress, cli: cli, kube: kube)
+        default:
+            // Only settings that do not touch the running enclave (image_download, timeout) change in place.
+            var attributes = request.planned
+            for k in ["namespace", "services", "ports", "status"] { attributes[k] = request.prior[k] ?? .null }
+            return ApplyResponse(id: request.id, attributes: attributes)
+        }
+    }
+
+    func delete(_ request: DeleteRequest) async throws {
+        switch request.type {
+        case "kurtosis.engine": try await KurtosisEngine.delete(request, cli: cli, kube: kube)
+        default: try await KurtosisEnclave.delete(request, cli: cli, kube: kube)
+        }
+    }
+
+    func importResource(_ request: ImportRequest) async throws -> ReadResponse? {
+        switch request.type {
+        case "kurtosis.engine":
+            return try await KurtosisEngine.read(ReadRequest(type: request.type, address: request.address, id: request.id,
+                                                             prior: ["cluster": .string(request.id)]), kube: kube)
+        default:
+            return try await KurtosisEnclave.read(ReadRequest(type: request.type, address: request.address, id: request.id,
+                                                              prior: ["name": .string(request.id)]), kube: kube)
+        }
+    }
+
+    func find(_ request: FindRequest) async throws -> ReadResponse? {
+        // Kurtosis names enclaves uniquely per cluster (namespace kt-<name>): the name is the mark.
+        let id = request.type == "kurtosis.engine" ? (request.planned["cluster"]?.stringValue ?? "")
+            : (request.planned["name"]?.stringValue ?? "")
+        return try await read(ReadRequest(type: request.type, address: request.address, id: id, prior: request.planned))
+    }
+}
+
+/// Polls `check` every `interval` seconds until it is true or `timeout` passes.
+func poll(timeout: Double, interval: Double = 1, _ check: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try await check() { return true }
+        try await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
+    }
+    return try await check()
+}
