@@ -6,9 +6,12 @@ import Testing
 /// A temporary directory holding stack files and a state database, driving the real pipeline.
 final class Workspace: @unchecked Sendable {
     let dir: String
-    let registry = ProviderRegistry(BuiltinProviders.all)
+    let registry: ProviderRegistry
 
-    init() {
+    /// `providers`: the plugins the registry offers besides the built-in ones (e.g. an `AWSProvider`
+    /// pointed at moto).
+    init(providers: [any Provider] = []) {
+        registry = ProviderRegistry(BuiltinProviders.all + providers)
         let base = FileManager.default.temporaryDirectory.path
         dir = "\(base)/ethstack-test-\(UUID().uuidString.prefix(8))"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
