@@ -138,7 +138,22 @@ struct AWSStackTests {
         #expect(plan.toAdd == replaced.count && plan.toDestroy == replaced.count)
         let text = PlanRenderer(style: TextStyle(color: false)).render(plan)
         #expect(text.contains("# forces replacement"))
-        #expect(text.contains("-/+ resource \"aws.vpc\" \"vpc\"") || text.contains("vpc must be replaced"), "\(text)")
+        #expect(text.contains("-/+ resource \"aws.vpc\" \"vpc\""), "\(text)")
+
+        // And applying it works: dependents go first, the new VPC comes up, everything is rebuilt in it.
+        let oldVPC = try stack.state().resources[ResourceAddress(name: "vpc")]?.id
+        let summary = try await stack.apply(vars: ["vpc_cidr=10.1.0.0/16"])
+        #expect(summary.succeeded, "\(summary.line) \(summary.failures)")
+        #expect(summary.replaced == replaced.count && summary.updated == 1, "\(summary.line)")
+        let aws = try await stack.client()
+        let vpcs = try await stack.tagged("DescribeVpcs", set: "vpcSet", aws)
+        #expect(vpcs.count == 1 && vpcs.first?.string("cidrBlock") == "10.1.0.0/16" && vpcs.first?.string("vpcId") != oldVPC)
+        let subnets = try await stack.tagged("DescribeSubnets", set: "subnetSet", aws)
+        #expect(subnets.count == 6 && subnets.allSatisfy { $0.string("cidrBlock")?.hasPrefix("10.1.") == true })
+        let igw = try await stack.tagged("DescribeInternetGateways", set: "internetGatewaySet", aws).first
+        #expect(igw?.items("attachmentSet").first?.string("vpcId") == vpcs.first?.string("vpcId"))
+        let after = try await stack.plan(vars: ["vpc_cidr=10.1.0.0/16"])
+        #expect(!after.hasChanges && after.drift.isEmpty, "\(stack.describe(after))")
     }
 
     // MARK: - Drift
@@ -209,7 +224,10 @@ struct AWSStackTests {
         }
         let subnets = ["a", "b", "c"].flatMap { ["private_subnet[\"\($0)\"]", "public_subnet[\"\($0)\"]"] }
         expectDeletedAfter("vpc", subnets + ["igw", "public_routes", "private_routes", "cluster_access"])
-        for subnet in subnets { expectDeletedAfter(subnet, ["nat", "cluster", "nodes"]) }
+        for zone in ["a", "b", "c"] {
+            expectDeletedAfter("private_subnet[\"\(zone)\"]", ["cluster", "nodes", "private_routes"])
+            expectDeletedAfter("public_subnet[\"\(zone)\"]", ["cluster", "public_routes"] + (zone == "a" ? ["nat"] : []))
+        }
         expectDeletedAfter("nat_eip", ["nat"])
         expectDeletedAfter("igw", ["nat", "public_routes"])
         expectDeletedAfter("nat", ["private_routes"])
