@@ -113,7 +113,14 @@ struct AWSStackTests {
     }
 
     @Test func changingTheVPCCIDRReplacesTheVPCAndWhatHangsOffIt() async throws {
-        let stack = try await AWSStack(region: "ap-northeast-3")
+        // Through a pass-through proxy that logs every call: moto deletes a VPC with an internet
+        // gateway attached (AWS refuses), so the order of the calls is checked instead.
+        let proxy = try await Self.loggingProxy()
+        defer {
+            proxy.process.terminate()
+            try? FileManager.default.removeItem(atPath: proxy.log)
+        }
+        let stack = try await AWSStack(region: "ap-northeast-3", endpoint: proxy.url)
         let created = try await stack.apply()
         #expect(created.succeeded, "\(created.failures)")
 
@@ -154,6 +161,12 @@ struct AWSStackTests {
         #expect(igw?.items("attachmentSet").first?.string("vpcId") == vpcs.first?.string("vpcId"))
         let after = try await stack.plan(vars: ["vpc_cidr=10.1.0.0/16"])
         #expect(!after.hasChanges && after.drift.isEmpty, "\(stack.describe(after))")
+
+        // The old VPC was deleted once its gateway was detached from it (AWS answers DependencyViolation otherwise).
+        let calls = try Self.queryCalls(proxy.log)
+        let deleteVPC = calls.firstIndex { $0["Action"] == "DeleteVpc" && $0["VpcId"] == oldVPC }
+        let detach = calls.firstIndex { $0["Action"] == "DetachInternetGateway" && $0["VpcId"] == oldVPC }
+        #expect(deleteVPC != nil && detach != nil && detach! < deleteVPC!, "detach at \(detach ?? -1), DeleteVpc at \(deleteVPC ?? -1)")
     }
 
     // MARK: - Drift
@@ -272,6 +285,33 @@ struct AWSStackTests {
             no-op plan \(planTime), again \(secondPlanTime) (\(planRequests) API calls each); \
             destroy \(destroyTime) (\(destroyRequests) API calls)
             """)
+    }
+
+    /// A pass-through proxy in front of moto that logs every request to a file.
+    static func loggingProxy() async throws -> (url: String, process: Process, log: String) {
+        let upstream = try await AWSTestServers.moto()
+        let port = AWSTestServers.freePort()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("ethstack-proxy-\(UUID().uuidString.prefix(8)).log").path
+        let process = try AWSTestServers.spawn([AWSTestServers.which("python3") ?? "python3",
+                                                AWSTestServers.supportDirectory.appendingPathComponent("fault_proxy.py").path,
+                                                String(port), upstream, ""], environment: ["FAULT_PROXY_LOG": log])
+        let url = "http://127.0.0.1:\(port)"
+        try await AWSTestServers.waitUntilAnswering(url + "/__proxy/stats")
+        return (url, process, log)
+    }
+
+    /// The Query API calls (EC2, IAM) of a proxy log, in order, as decoded form parameters.
+    static func queryCalls(_ log: String) throws -> [[String: String]] {
+        try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").compactMap { line -> [String: String]? in
+            let parts = line.split(separator: " ", maxSplits: 2)
+            guard parts.count == 3, parts[2].hasPrefix("Action=") else { return nil }
+            var params: [String: String] = [:]
+            for pair in parts[2].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                if kv.count == 2 { params[kv[0]] = kv[1] }
+            }
+            return params
+        }
     }
 
     static func proxyRequests(_ url: String) async throws -> Int {
