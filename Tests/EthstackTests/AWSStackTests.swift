@@ -435,3 +435,60 @@ struct AWSStack {
             + " | drift: " + plan.drift.map { "\($0.address) \($0.kind.rawValue) \($0.attributes)" }.joined(separator: ", ")
     }
 }
+
+/// The README's `## AWS provider` reference is generated from the schemas: this test fails when a
+/// schema changes and the README does not. `ETHSTACK_WRITE_AWS_REFERENCE=FILE` writes the generated
+/// tables to FILE, to paste into the README.
+struct AWSReferenceTests {
+    static func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+
+    static func presence(_ a: AttributeSchema) -> String {
+        var parts: [String]
+        switch a.presence {
+        case .required: parts = ["required"]
+        case .computed: parts = ["computed"]
+        case .optionalComputed: parts = ["optional (computed when unset)"]
+        case .optional(let d):
+            if let d, !d.isNull {
+                let text = d.jsonString()
+                parts = [text.count > 30 ? "optional (default below)" : "optional, default `\(text)`"]
+            } else {
+                parts = ["optional"]
+            }
+        }
+        if a.forcesReplacement { parts.append("**replaces**") }
+        if a.sensitive { parts.append("sensitive") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func row(_ a: AttributeSchema) -> String {
+        "| `\(a.name)` | \(a.type) | \(presence(a)) | \(cell(a.description)) |"
+    }
+
+    /// The provider settings table and one table per resource type.
+    static func reference() -> String {
+        let provider = AWSProvider(environment: [:])
+        var out = "| setting | type | | description |\n|---|---|---|---|\n"
+        out += provider.configurationSchema.map(row).joined(separator: "\n") + "\n"
+        for schema in provider.resourceSchemas.sorted(by: { $0.type < $1.type }) {
+            out += "\n#### `\(schema.type)`\n\n\(schema.description)\n\n"
+            out += "| property | type | | description |\n|---|---|---|---|\n"
+            out += schema.attributes.filter(\.isSettable).map(row).joined(separator: "\n") + "\n\n"
+            out += "Computed: " + schema.attributes.filter { !$0.isSettable }
+                .map { "`\($0.name)`" + ($0.description.isEmpty ? "" : " (\(cell($0.description)))") }.joined(separator: ", ") + ".\n"
+        }
+        return out
+    }
+
+    @Test func readmeDocumentsEveryAWSAttribute() throws {
+        let text = Self.reference()
+        if let path = ProcessInfo.processInfo.environment["ETHSTACK_WRITE_AWS_REFERENCE"] {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        let readme = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("README.md").path, encoding: .utf8)
+        let missing = text.split(separator: "\n").filter { $0.hasPrefix("| `") || $0.hasPrefix("Computed: ") || $0.hasPrefix("#### ") }
+            .filter { !readme.contains($0) }
+        #expect(missing.isEmpty, "README.md's AWS provider section is out of date with the schemas; missing:\n\(missing.joined(separator: "\n"))")
+    }
+}
