@@ -185,6 +185,24 @@ outputs:
         #expect(recreate.drift.first?.kind == .deleted)
     }
 
+    @Test func recordsOfObjectsDeletedOutsideAreDroppedByDestroyAndByRemoval() async throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", "stack: gone\nresources:\n  f: { type: local.file, properties: { path: f.txt, content: x } }\n  g: { type: local.file, properties: { path: g.txt, content: y } }\n")
+        #expect(try await ws.apply().succeeded)
+        try FileManager.default.removeItem(atPath: "\(ws.dir)/f.txt")
+        // `f` is removed from the stack after it was deleted by hand: nothing to delete, only its record.
+        ws.write("stack.yaml", "stack: gone\nresources:\n  g: { type: local.file, properties: { path: g.txt, content: y } }\n")
+        let plan = try await ws.plan()
+        #expect(plan.forget.map(\.description) == ["f"])
+        #expect(plan.toDestroy == 0)
+        #expect(try await ws.apply().succeeded)
+        #expect(try ws.state("gone").resources.keys.map(\.description) == ["g"])
+        // Destroy after `g` was deleted by hand leaves an empty state.
+        try FileManager.default.removeItem(atPath: "\(ws.dir)/g.txt")
+        #expect(try await ws.apply(destroy: true).succeeded)
+        #expect(try ws.state("gone").resources.isEmpty)
+    }
+
     @Test func createBeforeDestroyCreatesTheNewObjectFirst() async throws {
         let ws = Workspace()
         let stack = { (v: String) in """

@@ -11,10 +11,13 @@ REWRITE is `FROM|TO|N`: in the first N forwarded responses whose body contains F
 replaced by TO (e.g. `<state>available</state>|<state>pending</state>|3` makes a NAT gateway look
 pending, so that waiters poll).
 GET /__proxy/stats answers {"requests": N, "faults": F} without forwarding.
+With FAULT_PROXY_LOG=FILE in the environment, every request is appended to FILE as one line:
+`METHOD PATH BODY` (the body, form-encoded for EC2/IAM Query calls, with newlines removed).
 """
 import http.client
 import http.server
 import json
+import os
 import sys
 import threading
 import urllib.parse
@@ -25,6 +28,7 @@ faults = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
 rewrite = (sys.argv[4].split("|") if len(sys.argv) > 4 and sys.argv[4] else None)
 rewrites_left = int(rewrite[2]) if rewrite else 0
 lock = threading.Lock()
+log_path = os.environ.get("FAULT_PROXY_LOG")
 stats = {"requests": 0, "faults": 0, "rewrites": 0}
 
 
@@ -47,6 +51,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         with lock:
             stats["requests"] += 1
+            if log_path:
+                with open(log_path, "a") as log:
+                    log.write("%s %s %s\n" % (self.command, self.path, body.decode("utf-8", "replace").replace("\n", " ")))
             fault = faults.pop(0) if faults else None
             if fault:
                 stats["faults"] += 1

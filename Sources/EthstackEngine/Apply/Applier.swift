@@ -52,6 +52,10 @@ public struct Applier: Sendable {
         let stackName = ctx.stack.name
         let (_, serial) = try ctx.store.beginRun(stack: stackName)
         var summary = ApplySummary()
+        // Objects already deleted outside ethstack: only their records are left to drop.
+        for address in plan.forget where ctx.prior.resources[address] != nil {
+            try ctx.store.removeResource(stack: stackName, address: address)
+        }
 
         let declarations = Dictionary(ctx.stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var providerDependencies: [String: [String]] = [:]

@@ -103,11 +103,14 @@ public struct Plan: Sendable {
     public var drift: [DriftEntry]
     /// Open journal rows found while planning: what a crashed run left in flight.
     public var recovered: [String]
+    /// Records of objects deleted outside ethstack that the configuration no longer wants (or a
+    /// destroy): apply drops them from state without a provider call.
+    public var forget: [ResourceAddress] = []
     public var warnings: [String]
 
     public var toAdd: Int { changes.filter { $0.action == .create || $0.action == .replace }.count }
     public var toChange: Int { changes.filter { $0.action == .update }.count }
     public var toDestroy: Int { changes.filter { $0.action == .delete || $0.action == .replace }.count }
-    public var hasResourceChanges: Bool { changes.contains { $0.action != .noop } }
+    public var hasResourceChanges: Bool { changes.contains { $0.action != .noop } || !forget.isEmpty }
     public var hasChanges: Bool { hasResourceChanges || outputChanges.contains { $0.action != .noop } }
 }

@@ -27,6 +27,7 @@ public enum PlanFile {
             "targets": .list(targets.map(Value.string)),
             "replace": .list(replace.map(Value.string)),
             "changes": .list(plan.changes.map(encode)),
+            "forget": .list(plan.forget.map { .string($0.description) }),
         ])
         let data = Data(root.jsonString(pretty: true).utf8)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -64,10 +65,11 @@ public enum PlanFile {
             guard let change = decode(c) else { throw bad("a change cannot be read") }
             changes.append(change)
         }
-        let plan = Plan(stack: stack, stackFile: stackFile, stackHash: stackHash, lineage: root["lineage"]?.stringValue,
+        var plan = Plan(stack: stack, stackFile: stackFile, stackHash: stackHash, lineage: root["lineage"]?.stringValue,
                         serial: serial, destroy: root["destroy"]?.boolValue ?? false,
                         variables: (root["variables"]?.mapValue ?? [:]).mapValues(untag), changes: changes,
                         outputChanges: [], drift: [], recovered: [], warnings: [])
+        plan.forget = (root["forget"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) }
         return Saved(plan: plan,
                      sensitiveVariableHashes: (root["sensitive_variable_hashes"]?.mapValue ?? [:]).compactMapValues(\.stringValue),
                      targets: (root["targets"]?.listValue ?? []).compactMap(\.stringValue),

@@ -129,10 +129,14 @@ public struct Planner: Sendable {
         }
 
         // 4. Instances in state but not in configuration: delete.
+        var forget: [ResourceAddress] = []
         for address in prior.resources.keys.sorted() where !configured.contains(address) {
             guard let state = prior.resources[address] else { continue }
             if let targeted, !targeted.contains(address.name) { continue }
-            guard let existing = current(address) else { continue }  // already gone: nothing to do
+            guard let existing = current(address) else {
+                forget.append(address)  // already gone: only the record is left to drop
+                continue
+            }
             let reason: ChangeReason
             if let decl = declarations[address.name] {
                 reason = decl.count != nil ? .deleteBecauseCountIndex : .deleteBecauseEachKey
@@ -173,10 +177,12 @@ public struct Planner: Sendable {
         try diagnostics.throwIfErrors()
 
         changes.sort { $0.address < $1.address }
-        return Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
-                    serial: prior.serial, destroy: false, variables: variables, changes: changes,
-                    outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
-                    warnings: warnings)
+        var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
+                        serial: prior.serial, destroy: false, variables: variables, changes: changes,
+                        outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
+                        warnings: warnings)
+        plan.forget = forget
+        return plan
     }
 
     /// Expands one declaration and plans each instance; nil when its expansion failed.
@@ -355,10 +361,14 @@ public struct Planner: Sendable {
         var changes: [ResourceChange] = []
         var problems: [String] = []
         let targeted = targetClosureForDestroy()
+        var forget: [ResourceAddress] = []
         for address in prior.resources.keys.sorted() {
             guard let state = prior.resources[address] else { continue }
             if let targeted, !targeted.contains(address.name) { continue }
-            guard let existing = current(address) else { continue }
+            guard let existing = current(address) else {
+                forget.append(address)
+                continue
+            }
             if declarations[address.name]?.lifecycle.preventDestroy == true {
                 problems.append("\(address) has lifecycle.prevent_destroy")
             }
@@ -370,9 +380,11 @@ public struct Planner: Sendable {
         let outputs = prior.outputs.values.sorted { $0.name < $1.name }.map {
             OutputChange(name: $0.name, action: .delete, before: $0.value, after: nil, sensitive: $0.sensitive)
         }
-        return Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
-                    serial: prior.serial, destroy: true, variables: variables, changes: changes, outputChanges: outputs,
-                    drift: drift, recovered: [], warnings: warnings + problems.map { "cannot destroy: \($0)" })
+        var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
+                        serial: prior.serial, destroy: true, variables: variables, changes: changes, outputChanges: outputs,
+                        drift: drift, recovered: [], warnings: warnings + problems.map { "cannot destroy: \($0)" })
+        plan.forget = forget
+        return plan
     }
 
     /// The resource names `--target` selects plus everything they depend on; nil = no targeting.

@@ -30,8 +30,12 @@ public struct PlanRenderer {
                 }
             }
         }
+        if !plan.forget.isEmpty {
+            out += "Deleted outside ethstack and no longer in the stack; apply drops their records: "
+            out += plan.forget.map(\.description).joined(separator: ", ") + "\n\n"
+        }
         let visible = plan.changes.filter { $0.action != .noop }
-        if visible.isEmpty && !plan.outputChanges.contains(where: { $0.action != .noop }) {
+        if visible.isEmpty && plan.forget.isEmpty && !plan.outputChanges.contains(where: { $0.action != .noop }) {
             out += style.bold("No changes.") + " Your infrastructure matches the configuration.\n"
             for w in plan.warnings { out += "\n" + style.yellow("Warning: ") + w + "\n" }
             return out

@@ -112,6 +112,11 @@ struct NATGatewayResource: AWSResourceType {
     }
 
     func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws {
+        // The addresses and their network interfaces, to check afterwards that the Elastic IPs were let go.
+        let addresses = (try await describe(id, ctx))?.items("natGatewayAddressSet").compactMap { a -> (String, String)? in
+            guard let allocation = a.string("allocationId"), let eni = a.string("networkInterfaceId") else { return nil }
+            return (allocation, eni)
+        } ?? []
         do {
             _ = try await ctx.client.query("ec2", "DeleteNatGateway", [("NatGatewayId", id)])
         } catch let error as AWSAPIError where error.isNotFound {
@@ -120,6 +125,25 @@ struct NATGatewayResource: AWSResourceType {
         _ = try await waitUntil("NAT gateway \(id) to be deleted", timeout: ctx.waitTimeout, operation: "DeleteNatGateway",
                                 progress: progress, initialDelay: 1) { () -> Bool? in
             try await describe(id, ctx) == nil ? true : nil
+        }
+        for (allocation, eni) in addresses { try await releaseAssociation(allocation, eni: eni, ctx, progress: progress) }
+    }
+
+    /// A deleted NAT gateway lets go of its Elastic IP; until it has, the address cannot be given to
+    /// a new NAT gateway (`Resource.AlreadyAssociated`, e.g. when the gateway is replaced). AWS does
+    /// it on its own, sometimes late; moto never does. Disassociates an association still pointing at
+    /// the deleted gateway's network interface. Best effort: the gateway is gone either way.
+    private func releaseAssociation(_ allocation: String, eni: String, _ ctx: AWSContext, progress: ProgressReporter) async throws {
+        guard let address = try await EC2.describeOne("DescribeAddresses", idParameter: "AllocationId.1", id: allocation,
+                                                      set: "addressesSet", ctx),
+              address.string("networkInterfaceId") == eni, let association = address.string("associationId"), !association.isEmpty
+        else { return }
+        do {
+            _ = try await ctx.client.query("ec2", "DisassociateAddress", [("AssociationId", association)])
+        } catch let error as AWSAPIError {
+            if !(error.isNotFound || error.code == "InvalidAssociationID.NotFound") {
+                progress("could not let go of Elastic IP \(allocation): \(error.code)")
+            }
         }
     }
 

@@ -15,11 +15,73 @@ struct S3BucketResource: AWSResourceType {
         AttributeSchema("kms_key_id", .string, .optional(default: nil), description: "KMS key for aws:kms."),
         AttributeSchema("block_public_access", .bool, .optional(default: true), description: "All four public access block settings."),
         AttributeSchema("force_destroy", .bool, .optional(default: false), description: "Delete all objects (and versions) on destroy."),
+        AttributeSchema("lifecycle_rules", .list(.any), .optional(default: .list([])),
+                        description: "Lifecycle rules: {id, prefix, enabled, expiration_days, noncurrent_version_expiration_days, abort_incomplete_multipart_upload_days}."),
         AttributeSchema("tags", .map(.string), .optional(default: .map([:]))),
         AttributeSchema("id", .string, .computed),
         AttributeSchema("arn", .string, .computed),
         AttributeSchema("region", .string, .computed),
     ])
+
+    // MARK: - Lifecycle rules
+
+    /// One lifecycle rule, normalised: every key present (null = not set), rules sorted by id.
+    struct LifecycleRule: Comparable {
+        var id: String
+        var prefix: String
+        var enabled: Bool
+        var expiration: Int?
+        var noncurrentExpiration: Int?
+        var abortMultipart: Int?
+
+        static func < (a: LifecycleRule, b: LifecycleRule) -> Bool { (a.id, a.prefix) < (b.id, b.prefix) }
+
+        var value: Value {
+            func days(_ d: Int?) -> Value { d.map { .number(Double($0)) } ?? .null }
+            return .map(["id": .string(id), "prefix": .string(prefix), "enabled": .bool(enabled),
+                         "expiration_days": days(expiration), "noncurrent_version_expiration_days": days(noncurrentExpiration),
+                         "abort_incomplete_multipart_upload_days": days(abortMultipart)])
+        }
+
+        var xml: String {
+            var out = "<Rule><ID>\(xmlEscape(id))</ID><Filter><Prefix>\(xmlEscape(prefix))</Prefix></Filter>"
+                + "<Status>\(enabled ? "Enabled" : "Disabled")</Status>"
+            if let expiration { out += "<Expiration><Days>\(expiration)</Days></Expiration>" }
+            if let noncurrentExpiration {
+                out += "<NoncurrentVersionExpiration><NoncurrentDays>\(noncurrentExpiration)</NoncurrentDays></NoncurrentVersionExpiration>"
+            }
+            if let abortMultipart {
+                out += "<AbortIncompleteMultipartUpload><DaysAfterInitiation>\(abortMultipart)</DaysAfterInitiation></AbortIncompleteMultipartUpload>"
+            }
+            return out + "</Rule>"
+        }
+    }
+
+    static func lifecycleRules(_ value: Value?) -> [LifecycleRule] {
+        (value?.listValue ?? []).enumerated().compactMap { index, rule -> LifecycleRule? in
+            guard let m = rule.mapValue else { return nil }
+            return LifecycleRule(id: m.string("id") ?? "rule-\(index + 1)", prefix: m.string("prefix") ?? "", enabled: m.bool("enabled") ?? true,
+                                 expiration: m.int("expiration_days"), noncurrentExpiration: m.int("noncurrent_version_expiration_days"),
+                                 abortMultipart: m.int("abort_incomplete_multipart_upload_days"))
+        }.sorted()
+    }
+
+    static func lifecycleRules(_ xml: XMLTree?) -> [LifecycleRule] {
+        (xml?.children("Rule") ?? []).map { r in
+            LifecycleRule(id: r.string("ID") ?? "", prefix: r.string("Filter", "Prefix") ?? r.string("Prefix") ?? "",
+                          enabled: r.string("Status") == "Enabled", expiration: r.string("Expiration", "Days").flatMap { Int($0) },
+                          noncurrentExpiration: r.string("NoncurrentVersionExpiration", "NoncurrentDays").flatMap { Int($0) },
+                          abortMultipart: r.string("AbortIncompleteMultipartUpload", "DaysAfterInitiation").flatMap { Int($0) })
+        }.sorted()
+    }
+
+    func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] {
+        var planned = proposed
+        if let v = proposed["lifecycle_rules"], !v.containsUnknown, !v.isNull {
+            planned["lifecycle_rules"] = .list(Self.lifecycleRules(v).map(\.value))
+        }
+        return planned
+    }
 
     // MARK: - Requests
 
@@ -65,6 +127,9 @@ struct S3BucketResource: AWSResourceType {
         async let tagging = optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
             try await getXML(ctx, "GetBucketTagging", bucket: id, "tagging")
         }
+        async let lifecycle = optional(["NoSuchLifecycleConfiguration"]) {
+            try await getXML(ctx, "GetBucketLifecycleConfiguration", bucket: id, "lifecycle")
+        }
         let sse = try await encryption?.first(named: "ApplyServerSideEncryptionByDefault")
         let block = try await publicAccess
         let blocked = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"].allSatisfy {
@@ -79,6 +144,7 @@ struct S3BucketResource: AWSResourceType {
             "kms_key_id": sse?.string("KMSMasterKeyID").map(Value.string) ?? .null,
             "block_public_access": .bool(blocked),
             "force_destroy": .bool(prior.bool("force_destroy") ?? false),
+            "lifecycle_rules": .list(Self.lifecycleRules(try await lifecycle).map(\.value)),
             "tags": EC2.userTagsValue(tags),
             "arn": .string("arn:aws:s3:::\(id)"),
             "region": .string(ctx.region),
@@ -165,6 +231,17 @@ struct S3BucketResource: AWSResourceType {
             } else if prior != nil {
                 _ = try await send(ctx, "DeletePublicAccessBlock", "DELETE", bucket: bucket, query: [("publicAccessBlock", "")])
             }
+        }
+        let rules = Self.lifecycleRules(planned["lifecycle_rules"])
+        if rules != Self.lifecycleRules(prior?["lifecycle_rules"]) { try await putLifecycle(bucket, rules, ctx) }
+    }
+
+    private func putLifecycle(_ bucket: String, _ rules: [LifecycleRule], _ ctx: AWSContext) async throws {
+        if rules.isEmpty {
+            _ = try await send(ctx, "DeleteBucketLifecycle", "DELETE", bucket: bucket, query: [("lifecycle", "")])
+        } else {
+            let body = "<LifecycleConfiguration xmlns=\"\(Self.namespace)\">" + rules.map(\.xml).joined() + "</LifecycleConfiguration>"
+            _ = try await send(ctx, "PutBucketLifecycleConfiguration", "PUT", bucket: bucket, query: [("lifecycle", "")], body: body)
         }
     }
 

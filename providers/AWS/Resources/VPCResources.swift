@@ -75,6 +75,18 @@ struct VPCResource: AWSResourceType {
     }
 
     func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws {
+        // AWS refuses to delete a VPC with an internet gateway attached. When the VPC is replaced, the
+        // gateway is moved to the new VPC in place, which can only happen after the new VPC exists,
+        // i.e. after this delete: detach it here, the later update attaches it to the new VPC.
+        let gateways = try await ctx.client.query("ec2", "DescribeInternetGateways", [("Filter.1.Name", "attachment.vpc-id"), ("Filter.1.Value.1", id)])
+        for gateway in gateways.items("internetGatewaySet") {
+            guard let gatewayID = gateway.string("internetGatewayId"),
+                  gateway.items("attachmentSet").contains(where: { $0.string("vpcId") == id }) else { continue }
+            progress("detaching internet gateway \(gatewayID)")
+            do {
+                _ = try await ctx.client.query("ec2", "DetachInternetGateway", [("InternetGatewayId", gatewayID), ("VpcId", id)])
+            } catch let error as AWSAPIError where error.isNotFound || error.code == "Gateway.NotAttached" {}
+        }
         try await EC2.deleteTolerating("DeleteVpc", [("VpcId", id)], ctx, progress: progress)
     }
 
