@@ -1,3 +1,5 @@
+import AWSProvider
+import CoreProvider
 import Foundation
 import Testing
 @testable import EthstackEngine
@@ -111,6 +113,18 @@ import Testing
         #expect(found.contains("15:29 \"each\" is only available in a resource with \"for_each\""))
         #expect(found.contains("15:41 \"count.index\" is only available in a resource with \"count\""))
         #expect(found.contains("17:18 unknown function \"lenght\""))
+    }
+
+    @Test func unknownProviderSettingIsATypo() {
+        let ws = Workspace(registry: ProviderRegistry(BuiltinProviders.all + [AWSProvider(environment: [:])]))
+        ws.write("stack.yaml", """
+        stack: demo
+        providers:
+          aws: { regoin: eu-west-1 }
+        resources: {}
+        """)
+        let d = ws.diagnostics()
+        #expect(d.map(\.description) == ["\(ws.dir)/stack.yaml:3:10: error: unknown setting \"regoin\" for provider aws (did you mean \"region\"?)"])
     }
 
     @Test func cycleListsResourcesInOrderWithPositions() {

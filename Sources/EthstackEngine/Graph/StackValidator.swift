@@ -17,8 +17,15 @@ public struct StackValidator {
             d.error(p.location, "unknown provider \"\(p.providerName)\"", hint: didYouMean(p.providerName, in: registry.providers.keys))
         }
         for p in stack.providers {
-            if let config = p.configuration {
-                check(config, context: .provider, resources: resources, variables: variables, &d)
+            guard let config = p.configuration else { continue }
+            check(config, context: .provider, resources: resources, variables: variables, &d)
+            // Settings the provider does not know are typos, as for resource properties.
+            if let plugin = registry.provider(named: p.providerName), !plugin.configurationSchema.isEmpty {
+                let known = plugin.configurationSchema.map(\.name)
+                for entry in config.entries ?? [] where !known.contains(entry.key) {
+                    d.error(entry.keyLocation, "unknown setting \"\(entry.key)\" for provider \(p.providerName)",
+                            hint: didYouMean(entry.key, in: known))
+                }
             }
         }
         for r in stack.resources {
