@@ -157,7 +157,10 @@ import Testing
     }
 
     @Test func serverSideApply() async throws {
-        let s = try await KubeTestServer.start(port: 0)
+        // No simulated controllers: a Deployment's status update would bump its resourceVersion.
+        var options = KubeTestServer.Options()
+        options.simulateControllers = false
+        let s = try await KubeTestServer.start(port: 0, options: options)
         defer { s.shutdown() }
         let path = "/api/v1/namespaces/default/configmaps/app"
         let apply = "application/apply-patch+yaml"
