@@ -136,6 +136,7 @@ enum EthstackBinary {
             Issue.record("ethstack \(r.process.arguments ?? []) did not finish within \(timeout)s")
         }
         r.process.waitUntilExit()
+        r.drain()
         return Result(status: r.process.terminationStatus, stdout: r.output(), stderr: r.errors())
     }
 }
@@ -166,6 +167,15 @@ final class RunningProcess: @unchecked Sendable {
             guard let self else { return }
             self.lock.lock(); self.err.append(d); self.lock.unlock()
         }
+    }
+
+    /// After exit: stops the handlers and reads what is left in the pipes, so no output is lost.
+    func drain() {
+        stdout.fileHandleForReading.readabilityHandler = nil
+        stderr.fileHandleForReading.readabilityHandler = nil
+        let restOut = stdout.fileHandleForReading.readDataToEndOfFile()
+        let restErr = stderr.fileHandleForReading.readDataToEndOfFile()
+        lock.lock(); out.append(restOut); err.append(restErr); lock.unlock()
     }
 
     func output() -> String {
