@@ -35,6 +35,16 @@ struct KubernetesEKSTests {
         return try #require(cluster.attributes["endpoint"]?.stringValue)
     }
 
+    /// moto for AWS, with its EKS API behind a proxy that rewrites cluster endpoints to the
+    /// Kubernetes API test server at `kubernetesAPI`: the providers' environment, and the proxy to stop.
+    static func eksEnvironment(kubernetesAPI: String) async throws -> (environment: [String: String], proxy: Process) {
+        let endpoint = try await motoEndpoint()
+        let moto = try await AWSTestServers.moto()
+        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(kubernetesAPI)|100000")
+        return (["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
+                 "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"], proxy.process)
+    }
+
     static func stack(suffix: String, service: Bool = true) -> String {
         """
         stack: eks-same-run
@@ -93,12 +103,8 @@ struct KubernetesEKSTests {
     @Test func clusterAndObjectsInOneApply() async throws {
         let server = try await KubeStack.server(standardCRDs: false)
         defer { server.shutdown() }
-        let endpoint = try await Self.motoEndpoint()
-        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(server.url)|100000")
-        defer { proxy.process.terminate() }
-        let moto = try await AWSTestServers.moto()
-        let environment = ["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
-                           "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"]
+        let (environment, proxy) = try await Self.eksEnvironment(kubernetesAPI: server.url)
+        defer { proxy.terminate() }
         let ws = Workspace(providers: [AWSProvider(environment: environment), KubernetesProvider(environment: environment)])
         let suffix = UUID().uuidString.prefix(8).lowercased()
         ws.write("stack.yaml", Self.stack(suffix: suffix))
@@ -149,13 +155,8 @@ extension KubernetesEKSTests {
         }
         let server = try await KubeTestServer.start(port: 0)
         defer { server.shutdown() }
-        let endpoint = try await Self.motoEndpoint()
-        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(server.url)|100000")
-        defer { proxy.process.terminate() }
-        let moto = try await AWSTestServers.moto()
-        var environment = ["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
-                           "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"]
-        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+        let (environment, proxy) = try await Self.eksEnvironment(kubernetesAPI: server.url)
+        defer { proxy.terminate() }
         let ws = Workspace(providers: [AWSProvider(environment: environment), HelmProvider(environment: environment),
                                        KurtosisProvider(environment: environment)])
         CLITools.writeTinyChart(ws)

@@ -8,34 +8,19 @@ import Testing
 /// Helm and Kurtosis take the kubernetes provider's connection settings (`host` + `token`, an EKS
 /// cluster, client certificates, a kubeconfig and context) and hand the CLI a private KUBECONFIG
 /// made from the resolved connection, removed after the call.
-@Suite(.serialized) struct ClusterAccessTests {
+@Suite(.serialized) struct HelmKurtosisClusterAccessTests {
     static let awsEnvironment = ["AWS_ACCESS_KEY_ID": "AKIDTESTING", "AWS_SECRET_ACCESS_KEY": "testing-secret",
                                  "HOME": "/nonexistent"]
     static let caPEM = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----"
 
-    /// A `helm` that records KUBECONFIG, each file's mode and content, and its arguments, then fails
-    /// printing the kubeconfig (which must come back redacted).
-    static func recordingHelm(in ws: Workspace) throws -> (helm: String, log: String) {
-        let log = "\(ws.dir)/helm.log"
-        let helm = ws.write("fake-helm", """
-        #!/bin/sh
-        {
-          echo "KUBECONFIG=$KUBECONFIG"
-          for f in $(echo "$KUBECONFIG" | tr ':' ' '); do echo "MODE $f $(stat -c %a "$f")"; cat "$f"; echo; done
-          for a in "$@"; do echo "ARG $a"; done
-        } >> "\(log)"
-        cat "$KUBECONFIG" >&2
-        exit 3
-
-        """)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: helm)
-        return (helm, log)
-    }
-
     /// Configures helm with `values`, makes one call (a read), and returns what helm saw and the error.
     static func oneHelmCall(_ values: [String: Value], environment: [String: String] = [:],
                             ws: Workspace) async throws -> (log: String, kubeconfig: String, error: String) {
-        let (helm, log) = try recordingHelm(in: ws)
+        // A script in the repository, not one written now: executing a file another thread may
+        // still hold open for writing (a fork in a parallel test) fails with ETXTBSY.
+        let helm = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/helm-recorder").path
+        let log = "\(ws.dir)/helm.log"
         var values = values
         values["helm_path"] = .string(helm)
         let provider = try await HelmProvider(environment: environment).configure(
