@@ -1,7 +1,9 @@
 import AWSProvider
 import Foundation
+import HelmProvider
 import KubeTestServer
 import KubernetesProvider
+import KurtosisProvider
 import Testing
 @testable import EthstackEngine
 
@@ -31,6 +33,16 @@ struct KubernetesEKSTests {
             "name": .string("probe-\(suffix)"), "role_arn": role.attributes["arn"] ?? .null, "subnet_ids": [.string(subnet.id)],
         ])
         return try #require(cluster.attributes["endpoint"]?.stringValue)
+    }
+
+    /// moto for AWS, with its EKS API behind a proxy that rewrites cluster endpoints to the
+    /// Kubernetes API test server at `kubernetesAPI`: the providers' environment, and the proxy to stop.
+    static func eksEnvironment(kubernetesAPI: String) async throws -> (environment: [String: String], proxy: Process) {
+        let endpoint = try await motoEndpoint()
+        let moto = try await AWSTestServers.moto()
+        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(kubernetesAPI)|100000")
+        return (["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
+                 "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"], proxy.process)
     }
 
     static func stack(suffix: String, service: Bool = true) -> String {
@@ -91,12 +103,8 @@ struct KubernetesEKSTests {
     @Test func clusterAndObjectsInOneApply() async throws {
         let server = try await KubeStack.server(standardCRDs: false)
         defer { server.shutdown() }
-        let endpoint = try await Self.motoEndpoint()
-        let proxy = try await AWSTestServers.faultProxy([], rewrite: "\(endpoint)|\(server.url)|100000")
-        defer { proxy.process.terminate() }
-        let moto = try await AWSTestServers.moto()
-        let environment = ["AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_EKS": proxy.url, "AWS_ACCESS_KEY_ID": "AKIDTESTING",
-                           "AWS_SECRET_ACCESS_KEY": "testing-secret", "HOME": "/nonexistent"]
+        let (environment, proxy) = try await Self.eksEnvironment(kubernetesAPI: server.url)
+        defer { proxy.terminate() }
         let ws = Workspace(providers: [AWSProvider(environment: environment), KubernetesProvider(environment: environment)])
         let suffix = UUID().uuidString.prefix(8).lowercased()
         ws.write("stack.yaml", Self.stack(suffix: suffix))
@@ -135,6 +143,75 @@ struct KubernetesEKSTests {
         }
         #expect(server.object(resource: "namespaces", name: "eth-testnet") == nil)
         #expect(try ws.state("eks-same-run").resources.isEmpty)
+    }
+}
+
+extension KubernetesEKSTests {
+    /// helm and kurtosis configured from the EKS cluster the same apply creates: the kubeconfig each
+    /// call gets holds the cluster's endpoint and a freshly generated EKS token.
+    @Test func helmAndKurtosisOnTheClusterOfTheSameRun() async throws {
+        guard let helm = KTS.helmPath() else {
+            Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
+        }
+        let server = try await KubeTestServer.start(port: 0)
+        defer { server.shutdown() }
+        let (environment, proxy) = try await Self.eksEnvironment(kubernetesAPI: server.url)
+        defer { proxy.terminate() }
+        let ws = Workspace(providers: [AWSProvider(environment: environment), HelmProvider(environment: environment),
+                                       KurtosisProvider(environment: environment)])
+        CLITools.writeTinyChart(ws)
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let cluster = """
+            host: "${cluster.endpoint}"
+            cluster_ca_certificate: "${cluster.certificate_authority}"
+            eks_cluster_name: "${cluster.name}"
+            region: \(Self.region)
+        """
+        ws.write("stack.yaml", """
+        stack: eks-cli
+        providers:
+          aws: { region: \(Self.region) }
+          helm:
+        \(cluster)
+            helm_path: "\(helm)"
+          kurtosis:
+        \(cluster)
+            kurtosis_path: "\(CLITools.kurtosisStandin)"
+            config_dir: "\(ws.dir)/kt"
+        resources:
+          role:
+            type: aws.iam_role
+            properties:
+              name: eks-cli-\(suffix)
+              assume_role_policy: '\(AWSEKSTests.trust.trimmingCharacters(in: .whitespacesAndNewlines))'
+          vpc: { type: aws.vpc, properties: { cidr_block: 10.41.0.0/16 } }
+          subnet: { type: aws.subnet, properties: { vpc_id: "${vpc.id}", cidr_block: 10.41.1.0/24 } }
+          cluster:
+            type: aws.eks_cluster
+            properties: { name: "cli-\(suffix)", role_arn: "${role.arn}", subnet_ids: ["${subnet.id}"] }
+          monitoring:
+            type: helm.release
+            properties: { name: monitoring, namespace: monitoring, create_namespace: true, chart: ./charts/tiny }
+          engine: { type: kurtosis.engine }
+        """)
+        let plan = try await ws.plan()
+        #expect(plan.changes.count == 6 && plan.changes.allSatisfy { $0.action == .create })
+        let summary = try await ws.apply()
+        #expect(summary.succeeded && summary.created == 6, "\(summary.failures)")
+        #expect(server.object(resource: "configmaps", namespace: "monitoring", name: "monitoring-config") != nil)
+        let lines = try String(contentsOfFile: "\(ws.dir)/kt/kurtosis/standin-kubeconfig.log", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)  // cluster set, engine start
+        for line in lines {
+            let record = try Value.parseJSON(Data(line.utf8))
+            #expect(record["server"]?.stringValue == server.url)
+            #expect(record["token"]?.stringValue?.hasPrefix(EKSToken.prefix) == true)
+            #expect(!FileManager.default.fileExists(atPath: record["kubeconfig"]?.stringValue ?? ""))
+        }
+        let again = try await ws.plan()
+        #expect(!again.hasResourceChanges, "\(again.changes.filter { $0.action != .noop }.map(\.address))")
+        let destroyed = try await ws.apply(destroy: true)
+        #expect(destroyed.succeeded, "\(destroyed.failures)")
+        #expect(server.object(resource: "configmaps", namespace: "monitoring", name: "monitoring-config") == nil)
     }
 }
 

@@ -17,24 +17,12 @@ struct HelmCLI: Sendable {
     /// call's private directory. The directory, with the kubeconfig, is removed afterwards.
     func run(operation: String, address: String?, timeout: Double, progress: ProgressReporter? = nil,
              _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
-        let dir = try PrivateDirectory(prefix: "ethstack-helm")
-        defer { dir.remove() }
-        var env = Subprocess.inheritedEnvironment(HelmCLI.inherited)
-        env["KUBECONFIG"] = try access.kubeconfig(in: dir)
-        if env["HOME"] == nil { env["HOME"] = dir.path }
-        var args = try build(dir)
-        if let context = access.context, access.host == nil { args += ["--kube-context", context] }
-        let request = SubprocessRequest(executable: executable, arguments: args, environment: env,
-                                        workingDirectory: baseDirectory, timeout: timeout, progress: progress,
-                                        redactions: access.redactions)
-        do {
-            return try await Subprocess.run(request)
-        } catch let e as SubprocessError {
-            switch e.kind {
-            case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
-            case .notFound, .failedToStart:
-                throw ProviderError(.invalidConfiguration, operation: operation, address: address, message: e.message)
-            }
+        try await access.run(executable, environment: Subprocess.inheritedEnvironment(HelmCLI.inherited),
+                             workingDirectory: baseDirectory, timeout: timeout, progress: progress,
+                             operation: operation, address: address) { dir in
+            var args = try build(dir)
+            if let context = access.userContext { args += ["--kube-context", context] }
+            return args
         }
     }
 

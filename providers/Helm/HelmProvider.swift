@@ -3,12 +3,20 @@ import Foundation
 
 /// `helm.release` through the `helm` CLI (v3): `upgrade --install`, `get metadata`/`get values`,
 /// `uninstall`. Values go to helm as a 0600 file (`-f`), never on the command line.
+///
+/// Configuration: the cluster connection settings of the kubernetes provider
+/// (`KubernetesConnectionSettings.schema`), and `helm_path`.
 public struct HelmProvider: Provider {
-    public init() {}
+    let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
     public var name: String { "helm" }
 
     public var configurationSchema: [AttributeSchema] {
-        ClusterAccess.settings + [
+        KubernetesConnectionSettings.schema + [
             AttributeSchema("helm_path", .string, .optional(default: nil),
                             description: "The helm executable; default: helm on PATH."),
         ]
@@ -17,13 +25,14 @@ public struct HelmProvider: Provider {
     public var resourceSchemas: [ResourceSchema] { [HelmRelease.schema] }
 
     public func configure(_ configuration: ProviderConfiguration) async throws -> any ConfiguredProvider {
-        let access = try ClusterAccess(configuration: configuration, provider: "helm")
         let executable: String
         do {
             executable = try Subprocess.locate("helm", configured: configuration.values["helm_path"]?.stringValue, setting: "helm_path")
         } catch let e as SubprocessError {
             throw ProviderError(.invalidConfiguration, operation: "configure helm", message: e.message)
         }
+        let access = try ClusterAccess(settings: KubernetesConnectionSettings(
+            values: configuration.values, environment: environment, baseDirectory: configuration.baseDirectory), provider: "helm")
         return ConfiguredHelm(cli: HelmCLI(executable: executable, access: access, baseDirectory: configuration.baseDirectory),
                               stack: configuration.stackName, baseDirectory: configuration.baseDirectory)
     }

@@ -69,35 +69,10 @@ struct ConfiguredKubernetes: ConfiguredProvider {
     private func call<T: Sendable>(_ operation: String, _ address: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
-        } catch let error as ProviderError {
-            throw error
-        } catch let error as CancellationError {
-            throw error
         } catch let error as KubernetesAPIError {
-            throw ProviderError(Self.kind(error), operation: operation, address: address, message: Self.message(error),
-                                retryable: error.retryable)
-        } catch let error as KubernetesClientError {
-            let kind: ProviderError.Kind
-            switch error {
-            case .configuration: kind = .invalidConfiguration
-            case .unknownKind: kind = .invalidInput
-            case .transport: kind = .unavailable
-            case .invalidResponse: kind = .failed
-            case .waitTimedOut: kind = .timeout
-            }
-            throw ProviderError(kind, operation: operation, address: address, message: error.description, retryable: error.retryable)
-        }
-    }
-
-    static func kind(_ error: KubernetesAPIError) -> ProviderError.Kind {
-        switch error.code {
-        case 400, 422: return .invalidInput
-        case 401, 403: return .unauthorized
-        case 404: return .notFound
-        case 409: return .conflict
-        case 429: return .throttled
-        case 500...: return .unavailable
-        default: return .failed
+            throw ProviderError.kubernetes(error, operation: operation, address: address, message: Self.message(error))
+        } catch {
+            throw ProviderError.kubernetes(error, operation: operation, address: address)
         }
     }
 

@@ -29,10 +29,10 @@ enum KurtosisEnclave {
 
     static let userServices = "kurtosistech.com/resource-type=user-service"
 
-    static func read(_ request: ReadRequest, kube: KubeReader) async throws -> ReadResponse? {
+    static func read(_ request: ReadRequest, kube: KubernetesClient) async throws -> ReadResponse? {
         let name = request.prior["name"]?.stringValue ?? request.id
         guard let live = try await observe(name: name, expected: request.prior["services"]?.listValue?.compactMap(\.stringValue),
-                                           kube: kube, address: request.address) else { return nil }
+                                           kube: kube) else { return nil }
         var attributes = request.prior
         for (k, v) in live { attributes[k] = v }
         if attributes["package"] == nil { attributes["package"] = .string(EnclaveArgs.defaultPackage) }
@@ -40,19 +40,18 @@ enum KurtosisEnclave {
     }
 
     /// What runs in `kt-<name>` now: nil when the namespace is gone (or going).
-    static func observe(name: String, expected: [String]?, kube: KubeReader, address: String) async throws -> [String: Value]? {
+    static func observe(name: String, expected: [String]?, kube: KubernetesClient) async throws -> [String: Value]? {
         let namespace = "kt-\(name)"
-        guard let ns = try await kube.get("/api/v1/namespaces/\(namespace)", operation: "read", address: address),
-              !KubeReader.isTerminating(ns) else { return nil }
-        let services = try await kube.list("/api/v1/namespaces/\(namespace)/services", labelSelector: userServices,
-                                           operation: "read", address: address)
-        let pods = try await kube.list("/api/v1/namespaces/\(namespace)/pods", labelSelector: userServices,
-                                       operation: "read", address: address)
+        guard let ns = try await kube.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace),
+              !ns.isTerminating else { return nil }
+        let services = try await kube.list(apiVersion: "v1", kind: "Service", namespace: namespace, labelSelector: userServices)
+        let pods = try await kube.list(apiVersion: "v1", kind: "Pod", namespace: namespace, labelSelector: userServices)
         var ports: [String: Value] = [:]
         for s in services {
-            guard let svc = s["metadata"]?["name"]?.stringValue else { continue }
+            let svc = s.name
+            guard !svc.isEmpty else { continue }
             var p: [String: Value] = [:]
-            for port in s["spec"]?["ports"]?.listValue ?? [] {
+            for port in s[path: "spec.ports"]?.listValue ?? [] {
                 guard let number = port["port"]?.numberValue else { continue }
                 p[port["name"]?.stringValue ?? "\(Int(number))"] = .number(number)
             }
@@ -60,8 +59,8 @@ enum KurtosisEnclave {
         }
         var phase: [String: String] = [:]
         for pod in pods {
-            let id = pod["metadata"]?["labels"]?["kurtosistech.com/id"]?.stringValue ?? pod["metadata"]?["name"]?.stringValue ?? ""
-            let p = pod["status"]?["phase"]?.stringValue ?? "Unknown"
+            let id = pod.labels["kurtosistech.com/id"] ?? pod.name
+            let p = pod[path: "status.phase"]?.stringValue ?? "Unknown"
             if phase[id] != "Running" { phase[id] = p }
         }
         let names = ports.keys.sorted()
@@ -120,7 +119,7 @@ enum KurtosisEnclave {
         return PlanChangeResponse(planned: planned, replacementReason: "Kurtosis cannot update an enclave in place")
     }
 
-    static func create(_ request: CreateRequest, cli: KurtosisCLI, kube: KubeReader) async throws -> ApplyResponse {
+    static func create(_ request: CreateRequest, cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
         let planned = request.planned
         guard let name = planned["name"]?.stringValue else {
             throw ProviderError(.invalidInput, operation: "create", address: request.address, message: "name is required")
@@ -129,8 +128,7 @@ enum KurtosisEnclave {
         let ref = planned["ref"]?.stringValue ?? EthereumPackageAllowedKeys.version
         let timeout = GoDuration.seconds(planned["timeout"]?.stringValue ?? "30m") ?? 1800
         // A namespace still terminating from an earlier enclave of this name would collide (kurtosis#2098).
-        try await waitGone(name: name, timeout: 600, onlyIfTerminating: true, kube: kube, address: request.address,
-                           progress: request.progress)
+        try await waitGone(name: name, timeout: 600, onlyIfTerminating: true, kube: kube, progress: request.progress)
         let args = planned["args"] ?? .map([:])
         request.progress("kurtosis run --enclave \(name) \(package)@\(ref)")
         let run = try await cli.run(operation: "create", address: request.address, timeout: timeout, progress: request.progress) { dir in
@@ -143,7 +141,7 @@ enum KurtosisEnclave {
             return a
         }
         guard run.succeeded else { throw KurtosisCLI.failure(run, command: "run", operation: "create", address: request.address) }
-        guard let live = try await observe(name: name, expected: nil, kube: kube, address: request.address) else {
+        guard let live = try await observe(name: name, expected: nil, kube: kube) else {
             throw ProviderError(.failed, operation: "create", address: request.address,
                                 message: "kurtosis run succeeded but namespace kt-\(name) is not there")
         }
@@ -152,7 +150,7 @@ enum KurtosisEnclave {
         return ApplyResponse(id: name, attributes: attributes)
     }
 
-    static func delete(_ request: DeleteRequest, cli: KurtosisCLI, kube: KubeReader) async throws {
+    static func delete(_ request: DeleteRequest, cli: KurtosisCLI, kube: KubernetesClient) async throws {
         let name = request.prior["name"]?.stringValue ?? request.id
         let rm = try await cli.run(operation: "delete", address: request.address, timeout: 600, progress: request.progress) { _ in
             ["enclave", "rm", "-f", name]
@@ -161,21 +159,16 @@ enum KurtosisEnclave {
         guard rm.succeeded || text.contains("not found") || text.contains("no enclave") else {
             throw KurtosisCLI.failure(rm, command: "enclave rm", operation: "delete", address: request.address)
         }
-        try await waitGone(name: name, timeout: 600, onlyIfTerminating: false, kube: kube, address: request.address,
-                           progress: request.progress)
+        try await waitGone(name: name, timeout: 600, onlyIfTerminating: false, kube: kube, progress: request.progress)
     }
 
     /// Waits until namespace kt-<name> no longer exists (terminating counts as existing here).
-    static func waitGone(name: String, timeout: Double, onlyIfTerminating: Bool, kube: KubeReader, address: String,
+    static func waitGone(name: String, timeout: Double, onlyIfTerminating: Bool, kube: KubernetesClient,
                          progress: @escaping ProgressReporter) async throws {
-        let path = "/api/v1/namespaces/kt-\(name)"
-        guard let ns = try await kube.get(path, operation: "delete", address: address) else { return }
-        if onlyIfTerminating && !KubeReader.isTerminating(ns) { return }
-        progress("waiting for namespace kt-\(name) to go")
-        let gone = try await poll(timeout: timeout, interval: 0.5) { try await kube.get(path, operation: "delete", address: address) == nil }
-        if !gone {
-            throw ProviderError(.timeout, operation: "delete", address: address,
-                                message: "namespace kt-\(name) still exists after \(Int(timeout))s")
-        }
+        let namespace = "kt-\(name)"
+        guard let ns = try await kube.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace) else { return }
+        if onlyIfTerminating && !ns.isTerminating { return }
+        try await kube.waitUntilGone(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace, timeout: timeout,
+                                     progress: progress)
     }
 }

@@ -44,9 +44,9 @@ enum KurtosisEngine {
         """ + "\n"
     }
 
-    static func read(_ request: ReadRequest, kube: KubeReader) async throws -> ReadResponse? {
+    static func read(_ request: ReadRequest, kube: KubernetesClient) async throws -> ReadResponse? {
         let cluster = request.prior["cluster"]?.stringValue ?? request.id
-        guard let (namespace, status) = try await find(kube: kube, address: request.address) else { return nil }
+        guard let (namespace, status) = try await find(kube: kube) else { return nil }
         var attributes = request.prior
         attributes["cluster"] = .string(cluster)
         attributes["id"] = .string(cluster)
@@ -56,14 +56,12 @@ enum KurtosisEngine {
     }
 
     /// The engine's namespace and whether its pod runs.
-    static func find(kube: KubeReader, address: String) async throws -> (String, String)? {
-        let namespaces = try await kube.list("/api/v1/namespaces", operation: "read", address: address)
-        guard let ns = namespaces.first(where: {
-            ($0["metadata"]?["name"]?.stringValue ?? "").hasPrefix("kurtosis-engine-") && !KubeReader.isTerminating($0)
-        }), let name = ns["metadata"]?["name"]?.stringValue else { return nil }
-        let pods = try await kube.list("/api/v1/namespaces/\(name)/pods", operation: "read", address: address)
-        let running = pods.contains { $0["status"]?["phase"]?.stringValue == "Running" }
-        return (name, pods.isEmpty ? "no engine pod" : running ? "running" : "engine pod not running")
+    static func find(kube: KubernetesClient) async throws -> (String, String)? {
+        guard let ns = try await kube.list(apiVersion: "v1", kind: "Namespace")
+            .first(where: { $0.name.hasPrefix("kurtosis-engine-") && !$0.isTerminating }) else { return nil }
+        let pods = try await kube.list(apiVersion: "v1", kind: "Pod", namespace: ns.name)
+        let running = pods.contains { $0[path: "status.phase"]?.stringValue == "Running" }
+        return (ns.name, pods.isEmpty ? "no engine pod" : running ? "running" : "engine pod not running")
     }
 
     static func planChange(_ request: PlanChangeRequest) -> PlanChangeResponse {
@@ -83,7 +81,7 @@ enum KurtosisEngine {
 
     /// Writes the config, selects the cluster, starts (or restarts) the engine, waits for its pod.
     static func apply(_ planned: [String: Value], restart: Bool, address: String, progress: @escaping ProgressReporter,
-                      cli: KurtosisCLI, kube: KubeReader) async throws -> ApplyResponse {
+                      cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
         let operation = restart ? "update" : "create"
         let cluster = planned["cluster"]?.stringValue ?? "ethstack"
         let timeout = GoDuration.seconds(planned["timeout"]?.stringValue ?? "15m") ?? 900
@@ -103,14 +101,10 @@ enum KurtosisEngine {
             ["engine", verb]
         }
         guard start.succeeded else { throw KurtosisCLI.failure(start, command: "engine \(verb)", operation: operation, address: address) }
-        var found: (String, String)?
-        _ = try await poll(timeout: min(timeout, 300)) {
-            found = try await find(kube: kube, address: address)
-            return found?.1 == "running"
-        }
-        guard let (namespace, status) = found else {
-            throw ProviderError(.failed, operation: operation, address: address,
-                                message: "kurtosis engine \(verb) succeeded but no kurtosis-engine-* namespace appeared")
+        let (namespace, status) = try await kube.poll(what: "the Kurtosis engine to run", timeout: min(timeout, 300),
+                                                      progress: progress) { () -> (KubernetesClient.WaitCheck, (String, String)) in
+            guard let found = try await find(kube: kube) else { return (.waiting("no kurtosis-engine-* namespace"), ("", "")) }
+            return (found.1 == "running" ? .done : .waiting(found.1), found)
         }
         var attributes = planned
         attributes["id"] = .string(cluster)
@@ -119,19 +113,15 @@ enum KurtosisEngine {
         return ApplyResponse(id: cluster, attributes: attributes)
     }
 
-    static func delete(_ request: DeleteRequest, cli: KurtosisCLI, kube: KubeReader) async throws {
+    static func delete(_ request: DeleteRequest, cli: KurtosisCLI, kube: KubernetesClient) async throws {
         let stop = try await cli.run(operation: "delete", address: request.address, timeout: 600, progress: request.progress) { _ in
             ["engine", "stop"]
         }
         guard stop.succeeded else { throw KurtosisCLI.failure(stop, command: "engine stop", operation: "delete", address: request.address) }
         // Gone means gone, not terminating: a new engine must not race the old namespace.
-        let gone = try await poll(timeout: 600, interval: 0.5) {
-            try await kube.list("/api/v1/namespaces", operation: "delete", address: request.address).allSatisfy {
-                !($0["metadata"]?["name"]?.stringValue ?? "").hasPrefix("kurtosis-engine-")
-            }
-        }
-        if !gone {
-            throw ProviderError(.timeout, operation: "delete", address: request.address, message: "the engine namespace is still there after 10m")
+        try await kube.poll(what: "the engine namespace to be deleted", timeout: 600, progress: request.progress) {
+            let left = try await kube.list(apiVersion: "v1", kind: "Namespace").map(\.name).filter { $0.hasPrefix("kurtosis-engine-") }
+            return (left.isEmpty ? .done : .waiting("\(left.joined(separator: ", ")) still there"), ())
         }
     }
 }

@@ -2,13 +2,20 @@ import EthstackEngine
 import Foundation
 
 /// `kurtosis.engine` and `kurtosis.enclave`: the `kurtosis` CLI for changes (argument vector, a
-/// private KUBECONFIG per call), the Kubernetes API for reading state back.
+/// private KUBECONFIG per call), the Kubernetes API (the engine's `KubernetesClient`) for reading
+/// state back. Configuration: the cluster connection settings of the kubernetes provider
+/// (`KubernetesConnectionSettings.schema`), `kurtosis_path` and `config_dir`.
 public struct KurtosisProvider: Provider {
-    public init() {}
+    let environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
     public var name: String { "kurtosis" }
 
     public var configurationSchema: [AttributeSchema] {
-        ClusterAccess.settings + [
+        KubernetesConnectionSettings.schema + [
             AttributeSchema("kurtosis_path", .string, .optional(default: nil),
                             description: "The kurtosis executable; default: kurtosis on PATH."),
             AttributeSchema("config_dir", .string, .optional(default: nil),
@@ -23,7 +30,6 @@ public struct KurtosisProvider: Provider {
     }
 
     public func configure(_ configuration: ProviderConfiguration) async throws -> any ConfiguredProvider {
-        let access = try ClusterAccess(configuration: configuration, provider: "kurtosis")
         let executable: String
         do {
             executable = try Subprocess.locate("kurtosis", configured: configuration.values["kurtosis_path"]?.stringValue,
@@ -31,13 +37,20 @@ public struct KurtosisProvider: Provider {
         } catch let e as SubprocessError {
             throw ProviderError(.invalidConfiguration, operation: "configure kurtosis", message: e.message)
         }
+        let access = try ClusterAccess(settings: KubernetesConnectionSettings(
+            values: configuration.values, environment: environment, baseDirectory: configuration.baseDirectory), provider: "kurtosis")
         var configDir = configuration.values["config_dir"]?.stringValue
             ?? "\(NSHomeDirectory())/.ethstack/kurtosis/\(configuration.stackName)"
         if !configDir.hasPrefix("/") { configDir = "\(configuration.baseDirectory)/\(configDir)" }
-        let reader = try KubeReader(endpoint: access.endpoint())
+        let client: KubernetesClient
+        do {
+            client = try KubernetesClient(connection: access.connection, userAgent: "ethstack-kurtosis")
+        } catch {
+            throw ProviderError.kubernetes(error, operation: "configure kurtosis", address: nil)
+        }
         let cli = KurtosisCLI(executable: executable, access: access, configDirectory: configDir,
                               baseDirectory: configuration.baseDirectory)
-        return ConfiguredKurtosis(cli: cli, kube: reader)
+        return ConfiguredKurtosis(cli: cli, kube: client)
     }
 }
 
@@ -51,25 +64,11 @@ struct KurtosisCLI: Sendable {
 
     func run(operation: String, address: String, timeout: Double, progress: ProgressReporter? = nil,
              _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
-        let dir = try PrivateDirectory(prefix: "ethstack-kurtosis")
-        defer { dir.remove() }
         var env = Subprocess.inheritedEnvironment(["PATH", "HOME", "TMPDIR", "LANG", "XDG_DATA_HOME", "XDG_CACHE_HOME",
                                                    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
-        env["KUBECONFIG"] = try access.kubeconfig(in: dir)
         env["XDG_CONFIG_HOME"] = configDirectory
-        if env["HOME"] == nil { env["HOME"] = dir.path }
-        let request = SubprocessRequest(executable: executable, arguments: try build(dir), environment: env,
-                                        workingDirectory: baseDirectory, timeout: timeout, progress: progress,
-                                        redactions: access.redactions)
-        do {
-            return try await Subprocess.run(request)
-        } catch let e as SubprocessError {
-            switch e.kind {
-            case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
-            case .notFound, .failedToStart:
-                throw ProviderError(.invalidConfiguration, operation: operation, address: address, message: e.message)
-            }
-        }
+        return try await access.run(executable, environment: env, workingDirectory: baseDirectory, timeout: timeout,
+                                    progress: progress, operation: operation, address: address, build)
     }
 
     static func failure(_ r: SubprocessResult, command: String, operation: String, address: String) -> ProviderError {
@@ -81,12 +80,14 @@ struct KurtosisCLI: Sendable {
 
 struct ConfiguredKurtosis: ConfiguredProvider {
     let cli: KurtosisCLI
-    let kube: KubeReader
+    let kube: KubernetesClient
 
     func read(_ request: ReadRequest) async throws -> ReadResponse? {
-        switch request.type {
-        case "kurtosis.engine": return try await KurtosisEngine.read(request, kube: kube)
-        default: return try await KurtosisEnclave.read(request, kube: kube)
+        try await kubernetesCall("read", request.address) {
+            switch request.type {
+            case "kurtosis.engine": return try await KurtosisEngine.read(request, kube: kube)
+            default: return try await KurtosisEnclave.read(request, kube: kube)
+            }
         }
     }
 
@@ -98,17 +99,22 @@ struct ConfiguredKurtosis: ConfiguredProvider {
     }
 
     func create(_ request: CreateRequest) async throws -> ApplyResponse {
-        switch request.type {
-        case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: false, address: request.address,
-                                                                      progress: request.progress, cli: cli, kube: kube)
-        default: return try await KurtosisEnclave.create(request, cli: cli, kube: kube)
+        try await kubernetesCall("create", request.address) {
+            switch request.type {
+            case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: false, address: request.address,
+                                                                          progress: request.progress, cli: cli, kube: kube)
+            default: return try await KurtosisEnclave.create(request, cli: cli, kube: kube)
+            }
         }
     }
 
     func update(_ request: UpdateRequest) async throws -> ApplyResponse {
         switch request.type {
-        case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: true, address: request.address,
-                                                                      progress: request.progress, cli: cli, kube: kube)
+        case "kurtosis.engine":
+            return try await kubernetesCall("update", request.address) {
+                try await KurtosisEngine.apply(request.planned, restart: true, address: request.address,
+                                               progress: request.progress, cli: cli, kube: kube)
+            }
         default:
             // Only settings that do not touch the running enclave (image_download, timeout) change in place.
             var attributes = request.planned
@@ -118,21 +124,18 @@ struct ConfiguredKurtosis: ConfiguredProvider {
     }
 
     func delete(_ request: DeleteRequest) async throws {
-        switch request.type {
-        case "kurtosis.engine": try await KurtosisEngine.delete(request, cli: cli, kube: kube)
-        default: try await KurtosisEnclave.delete(request, cli: cli, kube: kube)
+        try await kubernetesCall("delete", request.address) {
+            switch request.type {
+            case "kurtosis.engine": try await KurtosisEngine.delete(request, cli: cli, kube: kube)
+            default: try await KurtosisEnclave.delete(request, cli: cli, kube: kube)
+            }
         }
     }
 
     func importResource(_ request: ImportRequest) async throws -> ReadResponse? {
-        switch request.type {
-        case "kurtosis.engine":
-            return try await KurtosisEngine.read(ReadRequest(type: request.type, address: request.address, id: request.id,
-                                                             prior: ["cluster": .string(request.id)]), kube: kube)
-        default:
-            return try await KurtosisEnclave.read(ReadRequest(type: request.type, address: request.address, id: request.id,
-                                                              prior: ["name": .string(request.id)]), kube: kube)
-        }
+        let key = request.type == "kurtosis.engine" ? "cluster" : "name"
+        return try await read(ReadRequest(type: request.type, address: request.address, id: request.id,
+                                          prior: [key: .string(request.id)]))
     }
 
     func find(_ request: FindRequest) async throws -> ReadResponse? {
@@ -143,12 +146,16 @@ struct ConfiguredKurtosis: ConfiguredProvider {
     }
 }
 
-/// Polls `check` every `interval` seconds until it is true or `timeout` passes.
-func poll(timeout: Double, interval: Double = 1, _ check: () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try await check() { return true }
-        try await Task.sleep(nanoseconds: UInt64(interval * 1_000_000_000))
+extension KubernetesObject {
+    /// Deleted but not gone yet (finalizers, a namespace emptying itself).
+    var isTerminating: Bool { deletionTimestamp != nil || self[path: "status.phase"]?.stringValue == "Terminating" }
+}
+
+/// Runs `body`, turning Kubernetes client failures into `ProviderError`s of `operation`.
+func kubernetesCall<T: Sendable>(_ operation: String, _ address: String, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw ProviderError.kubernetes(error, operation: operation, address: address)
     }
-    return try await check()
 }

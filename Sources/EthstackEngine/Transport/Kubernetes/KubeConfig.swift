@@ -29,19 +29,21 @@ public struct KubeConfig: Sendable {
 
     /// Reads `KUBECONFIG` (or `~/.kube/config`). Missing files in `KUBECONFIG` are skipped, as kubectl does.
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KubeConfig {
-        let paths: [String]
-        if let list = environment["KUBECONFIG"], !list.isEmpty {
-            paths = list.split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        } else {
-            let home = environment["HOME"] ?? NSHomeDirectory()
-            paths = ["\(home)/.kube/config"]
-        }
+        let paths = searchPaths(environment: environment)
         var config = try load(paths: paths.filter { FileManager.default.fileExists(atPath: $0) })
         config.environment = environment
         if config.files.isEmpty {
             throw KubernetesClientError.configuration("no kubeconfig found (looked at \(paths.joined(separator: ", ")))")
         }
         return config
+    }
+
+    /// The files `load(environment:)` looks at: the entries of `KUBECONFIG`, or `~/.kube/config`.
+    public static func searchPaths(environment: [String: String]) -> [String] {
+        if let list = environment["KUBECONFIG"], !list.isEmpty {
+            return list.split(separator: ":").map(String.init).filter { !$0.isEmpty }
+        }
+        return ["\(environment["HOME"] ?? NSHomeDirectory())/.kube/config"]
     }
 
     /// Reads and merges the given files (first definition wins).

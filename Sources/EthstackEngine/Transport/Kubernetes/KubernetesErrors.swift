@@ -129,3 +129,38 @@ public enum KubernetesClientError: Error, Sendable, CustomStringConvertible {
         return false
     }
 }
+
+extension ProviderError {
+    /// A failure of a `KubernetesClient` call as a provider error: the kind from the HTTP status (or
+    /// from what failed), retryable as the client says; `message` replaces the error's own text.
+    /// A `ProviderError` or any other error is returned unchanged.
+    public static func kubernetes(_ error: any Error, operation: String, address: String?, message: String? = nil) -> any Error {
+        if let error = error as? KubernetesAPIError {
+            let kind: Kind
+            switch error.code {
+            case 400, 422: kind = .invalidInput
+            case 401, 403: kind = .unauthorized
+            case 404: kind = .notFound
+            case 409: kind = .conflict
+            case 429: kind = .throttled
+            case 500...: kind = .unavailable
+            default: kind = .failed
+            }
+            return ProviderError(kind, operation: operation, address: address, message: message ?? error.description,
+                                 retryable: error.retryable)
+        }
+        if let error = error as? KubernetesClientError {
+            let kind: Kind
+            switch error {
+            case .configuration: kind = .invalidConfiguration
+            case .unknownKind: kind = .invalidInput
+            case .transport: kind = .unavailable
+            case .invalidResponse: kind = .failed
+            case .waitTimedOut: kind = .timeout
+            }
+            return ProviderError(kind, operation: operation, address: address, message: message ?? error.description,
+                                 retryable: error.retryable)
+        }
+        return error
+    }
+}

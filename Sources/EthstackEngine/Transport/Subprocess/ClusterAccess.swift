@@ -1,171 +1,145 @@
 import Foundation
 
-/// How a CLI-backed provider (`helm`, `kurtosis`) reaches a Kubernetes cluster: the provider
-/// settings `kubeconfig` (a path, or the file's content inline), `context`, or `host` + `token` +
-/// `insecure` / `cluster_ca_certificate` (ethstack writes a kubeconfig for them).
+/// How a CLI-backed provider (`helm`, `kurtosis`) reaches a Kubernetes cluster: the connection
+/// settings every Kubernetes provider shares (`KubernetesConnectionSettings`: host, CA, token,
+/// client certificate, EKS cluster, kubeconfig and context), resolved once, and a `KUBECONFIG`
+/// written for every call into the call's `PrivateDirectory` (0600, removed after the call), so the
+/// tools never fall back to the user's current context and no secret appears in argv.
 ///
-/// Every call gets its own `KUBECONFIG` in a `PrivateDirectory` (0600, removed after the call), so
-/// the tools never fall back to the user's current context and a token never appears in argv.
+/// The user's kubeconfig files are handed over unchanged when no setting overrides them and they
+/// need no generated token; otherwise the call gets a kubeconfig made from the resolved
+/// connection: server, CA, and a bearer token (an EKS token is generated for each call: tokens
+/// expire after 15 minutes), a token file, or a client certificate and key.
 public struct ClusterAccess: Sendable {
-    public var kubeconfigPath: String?
-    public var kubeconfigContent: String?
-    public var context: String?
-    public var host: String?
-    public var token: String?
-    public var insecure: Bool
-    /// PEM, or base64 of PEM (as EKS reports it).
-    public var caCertificate: String?
+    /// The resolved connection (for `KubernetesClient`, when the provider reads through the API).
+    public let connection: KubernetesConnection
+    /// The user's kubeconfig files, when the tool gets them unchanged.
+    let userFiles: [String]?
+    /// The context to select in the user's files.
+    public let userContext: String?
 
-    /// The provider settings this reads, for a provider's `configurationSchema`.
-    public static let settings: [AttributeSchema] = [
-        AttributeSchema("kubeconfig", .string, .optional(default: nil),
-                        description: "A kubeconfig file's path (relative to the stack), or its content inline."),
-        AttributeSchema("context", .string, .optional(default: nil), description: "The kubeconfig context to use."),
-        AttributeSchema("host", .string, .optional(default: nil), description: "The API server URL (instead of kubeconfig)."),
-        AttributeSchema("token", .string, .optional(default: nil), sensitive: true, description: "A bearer token for host."),
-        AttributeSchema("insecure", .bool, .optional(default: .bool(false)), description: "Skip TLS verification of host."),
-        AttributeSchema("cluster_ca_certificate", .string, .optional(default: nil),
-                        description: "The API server's CA certificate (PEM or base64 PEM) for host."),
-    ]
-
-    /// Reads the settings from a provider configuration; relative kubeconfig paths are resolved
-    /// against the stack's directory.
-    public init(configuration: ProviderConfiguration, provider: String) throws {
-        let v = configuration.values
-        func string(_ k: String) -> String? {
-            guard let s = v[k]?.stringValue, !s.isEmpty else { return nil }
-            return s
+    public init(settings: KubernetesConnectionSettings, provider: String) throws {
+        do {
+            connection = try settings.resolve()
+            var passThrough: [String]?
+            if settings.kubeconfigIsUnchanged, case .files(let files) = try settings.kubeconfigSource(), !files.isEmpty {
+                // An `aws eks get-token` exec entry is replaced by a native token: write that one out.
+                if case .eks = connection.auth {} else { passThrough = files }
+            }
+            userFiles = passThrough
+            userContext = passThrough == nil ? nil : settings.values["context"]?.unmarked.interpolatedString.flatMap { $0.isEmpty ? nil : $0 }
+        } catch let error as KubernetesClientError {
+            throw ProviderError(.invalidConfiguration, operation: "configure \(provider)", message: error.description)
         }
-        if let kc = string("kubeconfig") {
-            if kc.contains("\n") || kc.hasPrefix("apiVersion") || kc.hasPrefix("{") {
-                kubeconfigContent = kc
-            } else {
-                let expanded = (kc as NSString).expandingTildeInPath
-                kubeconfigPath = expanded.hasPrefix("/") ? expanded : "\(configuration.baseDirectory)/\(expanded)"
+    }
+
+    /// What one call gets: the `KUBECONFIG` value and the secrets to redact from the tool's output.
+    public struct CallKubeconfig: Sendable {
+        public var path: String
+        public var redactions: [String]
+    }
+
+    /// Writes the call's kubeconfig into `dir`.
+    public func kubeconfig(in dir: PrivateDirectory) throws -> CallKubeconfig {
+        var secrets: [String] = []
+        switch connection.auth {
+        case .bearer(let token): secrets.append(token)
+        case .basic(_, let password): secrets.append(password)
+        case .none, .tokenFile, .eks: break
+        }
+        if let userFiles {
+            var files = userFiles
+            if let userContext {
+                // The first file that sets current-context wins when KUBECONFIG lists several, so this
+                // selects the context for tools (Kurtosis) that only use the current one.
+                files.insert(try dir.write("context", "apiVersion: v1\nkind: Config\ncurrent-context: \(Self.quoted(userContext))\n"), at: 0)
+            }
+            return CallKubeconfig(path: files.joined(separator: ":"), redactions: secrets)
+        }
+        var token: String?
+        if case .eks(let source) = connection.auth {
+            do { token = try EKSToken.generate(source) } catch {
+                throw SubprocessError(.failedToStart, command: "kubeconfig",
+                                      message: "cannot make an EKS token for cluster \(source.clusterName): \(error)")
+            }
+            secrets += token.map { [$0] } ?? []
+        }
+        return CallKubeconfig(path: try dir.write("kubeconfig", Self.kubeconfig(connection, eksToken: token)), redactions: secrets)
+    }
+
+    /// Runs a tool against the cluster: a private directory for the call (removed afterwards), its
+    /// kubeconfig as `KUBECONFIG` (and as `HOME` when `environment` has none), the call's secrets
+    /// redacted from output. `build` returns the arguments and may write files (values, args) into
+    /// the directory. Failures to start or time out are `ProviderError`s.
+    public func run(_ executable: String, environment: [String: String], workingDirectory: String, timeout: Double,
+                    progress: ProgressReporter?, operation: String, address: String?,
+                    _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
+        do {
+            let dir = try PrivateDirectory(prefix: "ethstack-\((executable as NSString).lastPathComponent)")
+            defer { dir.remove() }
+            let kubeconfig = try kubeconfig(in: dir)
+            var env = environment
+            env["KUBECONFIG"] = kubeconfig.path
+            if env["HOME"] == nil { env["HOME"] = dir.path }
+            return try await Subprocess.run(SubprocessRequest(
+                executable: executable, arguments: try build(dir), environment: env, workingDirectory: workingDirectory,
+                timeout: timeout, progress: progress, redactions: kubeconfig.redactions))
+        } catch let e as SubprocessError {
+            switch e.kind {
+            case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
+            case .notFound, .failedToStart:
+                throw ProviderError(.invalidConfiguration, operation: operation, address: address, message: e.message)
             }
         }
-        context = string("context")
-        host = string("host")
-        token = string("token")
-        insecure = v["insecure"]?.boolValue ?? false
-        caCertificate = string("cluster_ca_certificate")
-        if host != nil && (kubeconfigPath != nil || kubeconfigContent != nil) {
-            throw ProviderError(.invalidConfiguration, operation: "configure \(provider)",
-                                message: "set either kubeconfig (with context) or host (with token), not both")
-        }
-        if host == nil && kubeconfigPath == nil && kubeconfigContent == nil {
-            let env = ProcessInfo.processInfo.environment["KUBECONFIG"]
-            let fallback = env.flatMap { $0.split(separator: ":").first.map(String.init) }
-                ?? "\(NSHomeDirectory())/.kube/config"
-            kubeconfigPath = fallback
-        }
     }
 
-    /// Secrets that must never appear in output or errors.
-    public var redactions: [String] { [token].compactMap { $0 } }
-
-    /// Writes what the call needs into `dir` and returns the `KUBECONFIG` value.
-    public func kubeconfig(in dir: PrivateDirectory) throws -> String {
-        if let host {
-            return try dir.write("kubeconfig", generatedKubeconfig(host: host))
+    /// A one-context kubeconfig for `connection` (YAML flow maps, strings JSON-quoted).
+    static func kubeconfig(_ connection: KubernetesConnection, eksToken: String?) -> String {
+        func pem(_ source: PEMSource?, data: String, file: String) -> String? {
+            switch source {
+            case nil: return nil
+            case .data(let d): return "\(data): \(quoted(d.base64EncodedString()))"
+            case .file(let path): return "\(file): \(quoted(path))"
+            }
         }
-        var files: [String] = []
-        if let context {
-            // The first file that sets current-context wins when KUBECONFIG lists several, so this
-            // selects the context for tools (Kurtosis) that only use the current one.
-            files.append(try dir.write("context", "apiVersion: v1\nkind: Config\ncurrent-context: \(jsonString(context))\n"))
+        var cluster = ["server: \(quoted(connection.server))"]
+        var user: [String] = []
+        // Plain-http servers (test clusters) take no TLS settings, as in `KubernetesTLSFiles`.
+        if !connection.isPlainHTTP {
+            if connection.insecureSkipTLSVerify {
+                cluster.append("insecure-skip-tls-verify: true")
+            } else if let ca = pem(connection.certificateAuthority, data: "certificate-authority-data", file: "certificate-authority") {
+                cluster.append(ca)
+            }
+            if let name = connection.tlsServerName { cluster.append("tls-server-name: \(quoted(name))") }
+            user += [pem(connection.clientCertificate, data: "client-certificate-data", file: "client-certificate"),
+                     pem(connection.clientKey, data: "client-key-data", file: "client-key")].compactMap { $0 }
         }
-        if let kubeconfigContent {
-            files.append(try dir.write("kubeconfig", kubeconfigContent))
-        } else if let kubeconfigPath {
-            files.append(kubeconfigPath)
+        switch connection.auth {
+        case .none: break
+        case .bearer(let token): user.append("token: \(quoted(token))")
+        case .eks: user += eksToken.map { ["token: \(quoted($0))"] } ?? []
+        case .tokenFile(let path): user.append("tokenFile: \(quoted(path))")
+        case .basic(let name, let password): user += ["username: \(quoted(name))", "password: \(quoted(password))"]
         }
-        return files.joined(separator: ":")
-    }
-
-    func generatedKubeconfig(host: String) -> String {
-        var cluster = "server: \(jsonString(host))"
-        if insecure {
-            cluster += ", insecure-skip-tls-verify: true"
-        } else if let ca = caCertificate {
-            let b64 = ca.contains("-----BEGIN") ? Data(ca.utf8).base64EncodedString() : ca.filter { !$0.isWhitespace }
-            cluster += ", certificate-authority-data: \(jsonString(b64))"
-        }
-        let user = token.map { "token: \(jsonString($0))" } ?? ""
         return """
         apiVersion: v1
         kind: Config
         clusters:
         - name: ethstack
-          cluster: {\(cluster)}
+          cluster: {\(cluster.joined(separator: ", "))}
         users:
         - name: ethstack
-          user: {\(user)}
+          user: {\(user.joined(separator: ", "))}
         contexts:
         - name: ethstack
-          context: {cluster: ethstack, user: ethstack}
+          context: {cluster: ethstack, user: ethstack, namespace: \(quoted(connection.defaultNamespace))}
         current-context: ethstack
 
         """
     }
 
-    /// Where the Kubernetes API is and how to authenticate, for providers that read through it.
-    public struct Endpoint: Sendable {
-        public var server: String
-        public var token: String?
-        public var insecure: Bool
-        /// PEM text of the CA, when given.
-        public var caPEM: String?
-    }
-
-    /// Resolves the API endpoint from host/token or from the kubeconfig (current or chosen context;
-    /// bearer tokens only — client certificates are not supported here).
-    public func endpoint() throws -> Endpoint {
-        if let host {
-            var pem = caCertificate
-            if let ca = caCertificate, !ca.contains("-----BEGIN"),
-               let d = Data(base64Encoded: ca.filter { !$0.isWhitespace }) { pem = String(decoding: d, as: UTF8.self) }
-            return Endpoint(server: host, token: token, insecure: insecure, caPEM: insecure ? nil : pem)
-        }
-        let text: String
-        let file: String
-        if let kubeconfigContent {
-            text = kubeconfigContent; file = "<kubeconfig>"
-        } else if let kubeconfigPath, let data = FileManager.default.contents(atPath: kubeconfigPath) {
-            text = String(decoding: data, as: UTF8.self); file = kubeconfigPath
-        } else {
-            throw ProviderError(.invalidConfiguration, operation: "configure",
-                                message: "kubeconfig \(kubeconfigPath ?? "") cannot be read")
-        }
-        guard let root = try YAMLParser.parse(text, file: file).first?.value.mapValue else {
-            throw ProviderError(.invalidConfiguration, operation: "configure", message: "\(file) is not a kubeconfig (no map)")
-        }
-        func named(_ list: String, _ name: String?) -> [String: Value]? {
-            guard let name else { return nil }
-            return root[list]?.listValue?.first { $0["name"]?.stringValue == name }?.mapValue
-        }
-        let contextName = context ?? root["current-context"]?.stringValue
-        guard let ctx = named("contexts", contextName)?["context"]?.mapValue else {
-            throw ProviderError(.invalidConfiguration, operation: "configure",
-                                message: "\(file) has no context \"\(contextName ?? "")\"")
-        }
-        guard let cluster = named("clusters", ctx["cluster"]?.stringValue)?["cluster"]?.mapValue,
-              let server = cluster["server"]?.stringValue else {
-            throw ProviderError(.invalidConfiguration, operation: "configure",
-                                message: "\(file): context \"\(contextName ?? "")\" names no cluster with a server")
-        }
-        let user = named("users", ctx["user"]?.stringValue)?["user"]?.mapValue
-        var pem: String?
-        if let data = cluster["certificate-authority-data"]?.stringValue, let d = Data(base64Encoded: data) {
-            pem = String(decoding: d, as: UTF8.self)
-        } else if let path = cluster["certificate-authority"]?.stringValue, let d = FileManager.default.contents(atPath: path) {
-            pem = String(decoding: d, as: UTF8.self)
-        }
-        return Endpoint(server: server, token: user?["token"]?.stringValue,
-                        insecure: cluster["insecure-skip-tls-verify"]?.boolValue ?? false, caPEM: pem)
-    }
-
-    private func jsonString(_ s: String) -> String {
+    private static func quoted(_ s: String) -> String {
         var out = ""
         Value.writeJSONString(s, into: &out)
         return out
