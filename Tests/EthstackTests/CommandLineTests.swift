@@ -280,6 +280,59 @@ import Testing
         #expect(json["resource_drift"]?.listValue?.first?["address"] == "files[\"b\"]")
     }
 
+    @Test func applyJSONEmitsOneEventPerLine() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        let r = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve", "--json"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!r.stdout.contains("s3cr3t-value"))
+        let events = try r.stdout.split(separator: "\n").map { try Value.parseJSON(String($0)) }
+        let types = events.compactMap { $0["type"]?.stringValue }
+        #expect(types.filter { $0 == "apply_start" }.count == 6)
+        #expect(types.filter { $0 == "apply_complete" }.count == 6)
+        #expect(types.suffix(2) == ["outputs", "summary"])
+        #expect(events.last?["changes"]?["add"] == 6)
+        let outputs = try #require(events.first { $0["type"] == "outputs" })
+        #expect(outputs["outputs"]?["secret"]?["sensitive"] == true)
+        #expect(outputs["outputs"]?["secret"]?["value"] == .null)
+        #expect(outputs["outputs"]?["greeting"]?["value"] == "hello")
+    }
+
+    @Test func aSavedPlanNeedsItsSensitiveVariablesAgain() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", sleeper)
+        var r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "p.plan", "--var", "secret=from-plan"], in: ws.dir)
+        #expect(r.status == 0)
+        #expect(!(try String(contentsOfFile: "\(ws.dir)/p.plan", encoding: .utf8)).contains("from-plan"))
+        r = try EthstackBinary.run(["apply", "p.plan", "--var", "secret=another"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("the sensitive variable \"secret\" has a different value than when the plan was made"))
+        #expect(!r.stderr.contains("another") && !r.stderr.contains("from-plan"))
+        r = try EthstackBinary.run(["apply", "p.plan", "--var", "secret=from-plan"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try String(contentsOfFile: "\(ws.dir)/out.txt", encoding: .utf8) == "from-plan")
+    }
+
+    @Test func targetLimitsThePlanToAResourceAndWhatItNeeds() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: targets
+        resources:
+          base: { type: core.data, properties: { input: 1 } }
+          uses_base: { type: core.data, properties: { input: "${base.id}" } }
+          unrelated: { type: core.data, properties: { input: 2 } }
+        """)
+        var r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--target", "uses_base"], in: ws.dir)
+        #expect(r.stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."))
+        #expect(!r.stdout.contains("unrelated"))
+        r = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--target", "base", "--auto-approve"], in: ws.dir)
+        #expect(r.status == 0)
+        r = try EthstackBinary.run(["state", "list", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout == "base\n")
+        r = try EthstackBinary.run(["plan", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."))
+    }
+
     @Test func everyCommandExplainsItselfWithAnExample() throws {
         let ws = Workspace()
         for command in ["validate", "plan", "apply", "destroy", "import", "drift", "graph", "output", "state", "lock"] {
