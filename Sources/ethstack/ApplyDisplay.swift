@@ -69,7 +69,8 @@ final class ApplyDisplay: @unchecked Sendable {
         case .interrupted(let r):
             line = style.yellow("Interrupted: waiting for \(r.count) call(s) in flight: \(r.joined(separator: ", "))")
         case .summary(let s):
-            var text = "\n" + (s.succeeded ? style.green(style.bold("Apply complete!")) : style.red(style.bold(s.interrupted ? "Apply interrupted." : "Apply failed."))) + " Resources: \(s.line).\n"
+            let what = s.destroy ? "Destroy" : "Apply"
+            var text = "\n" + (s.succeeded ? style.green(style.bold("\(what) complete!")) : style.red(style.bold(s.interrupted ? "\(what) interrupted." : "\(what) failed."))) + " Resources: \(s.line).\n"
             for f in s.failures { text += style.red("  ✗ \(f.address) (\(f.action)): \(f.message)") + "\n" }
             line = text
         case .outputs(let outputs):

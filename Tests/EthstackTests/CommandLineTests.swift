@@ -62,7 +62,7 @@ import Testing
         #expect(r.stdout.contains("content") && r.stdout.contains("(sensitive value)") && !r.stdout.contains("s3cr3t-value"))
         r = try run(["destroy", "--stack", "stack.yaml", "--auto-approve"])
         #expect(r.status == 0)
-        #expect(r.stdout.contains("6 destroyed"))
+        #expect(r.stdout.contains("Destroy complete! Resources: 0 added, 0 changed, 6 destroyed."))
         r = try run(["state", "list", "--stack", "stack.yaml"])
         #expect(r.stdout.isEmpty)
         r = try run(["state", "history", "--stack", "stack.yaml"])

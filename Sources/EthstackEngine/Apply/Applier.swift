@@ -52,6 +52,7 @@ public struct Applier: Sendable {
         let stackName = ctx.stack.name
         let (_, serial) = try ctx.store.beginRun(stack: stackName)
         var summary = ApplySummary()
+        summary.destroy = plan.destroy
         // Objects already deleted outside ethstack: only their records are left to drop.
         for address in plan.forget where ctx.prior.resources[address] != nil {
             try ctx.store.removeResource(stack: stackName, address: address)

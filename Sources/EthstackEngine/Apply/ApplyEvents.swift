@@ -31,6 +31,8 @@ public struct ApplySummary: Sendable {
     public var skipped: [ResourceAddress] = []
     public var interrupted = false
     public var elapsed: Double = 0
+    /// The run was a destroy (what the summary line calls it).
+    public var destroy = false
 
     public var succeeded: Bool { failures.isEmpty && skipped.isEmpty && !interrupted }
 
