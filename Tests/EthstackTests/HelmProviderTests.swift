@@ -249,10 +249,10 @@ enum CLITools {
     }
 
     @Test func goDurations() {
-        #expect(GoDuration.seconds("5m0s") == 300)
-        #expect(GoDuration.seconds("1h30m") == 5400)
-        #expect(GoDuration.seconds("90") == 90)
-        #expect(GoDuration.seconds("soon") == nil)
+        #expect(parseDuration("5m0s") == 300)
+        #expect(parseDuration("1h30m") == 5400)
+        #expect(parseDuration("90") == 90)
+        #expect(parseDuration("soon") == nil)
     }
 }
 

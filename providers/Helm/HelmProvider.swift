@@ -190,7 +190,7 @@ struct ConfiguredHelm: ConfiguredProvider {
         }
         let namespace = planned["namespace"]?.stringValue ?? "default"
         let timeoutText = planned["timeout"]?.stringValue ?? "5m0s"
-        guard let timeout = GoDuration.seconds(timeoutText) else {
+        guard let timeout = parseDuration(timeoutText) else {
             throw ProviderError(.invalidInput, operation: operation, address: address,
                                 message: "timeout \"\(timeoutText)\" is not a duration (e.g. 300s, 5m0s)")
         }
@@ -224,7 +224,7 @@ struct ConfiguredHelm: ConfiguredProvider {
     func delete(_ request: DeleteRequest) async throws {
         guard let (namespace, name) = HelmConfiguredParts.split(request.id) ?? parts(request.prior) else { return }
         let timeoutText = request.prior["timeout"]?.stringValue ?? "5m0s"
-        let timeout = GoDuration.seconds(timeoutText) ?? 300
+        let timeout = parseDuration(timeoutText) ?? 300
         request.progress("helm uninstall \(name) (namespace \(namespace))")
         let result = try await cli.run(operation: "delete", address: request.address, timeout: timeout + 60,
                                        progress: request.progress) { _ in

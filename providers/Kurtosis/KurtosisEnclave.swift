@@ -126,7 +126,7 @@ enum KurtosisEnclave {
         }
         let package = planned["package"]?.stringValue ?? EnclaveArgs.defaultPackage
         let ref = planned["ref"]?.stringValue ?? EthereumPackageAllowedKeys.version
-        let timeout = GoDuration.seconds(planned["timeout"]?.stringValue ?? "30m") ?? 1800
+        let timeout = parseDuration(planned["timeout"]?.stringValue ?? "30m") ?? 1800
         // A namespace still terminating from an earlier enclave of this name would collide (kurtosis#2098).
         try await waitGone(name: name, timeout: 600, onlyIfTerminating: true, kube: kube, progress: request.progress)
         let args = planned["args"] ?? .map([:])

@@ -84,7 +84,7 @@ enum KurtosisEngine {
                       cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
         let operation = restart ? "update" : "create"
         let cluster = planned["cluster"]?.stringValue ?? "ethstack"
-        let timeout = GoDuration.seconds(planned["timeout"]?.stringValue ?? "15m") ?? 900
+        let timeout = parseDuration(planned["timeout"]?.stringValue ?? "15m") ?? 900
         let configDir = "\(cli.configDirectory)/kurtosis"
         do {
             try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)

@@ -337,32 +337,3 @@ private func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count
     return Darwin.read(fd, buffer, count)
     #endif
 }
-
-/// Go-style durations, as helm and kurtosis write them: "5m0s", "1h30m", "500ms", "90" (seconds).
-public enum GoDuration {
-    /// "5m0s", "300s", "1h", "90" (seconds) → seconds.
-    public static func seconds(_ text: String) -> Double? {
-        if let n = Double(text) { return n }
-        var total = 0.0, number = "", sawUnit = false
-        let chars = Array(text)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if c.isNumber || c == "." { number.append(c); i += 1; continue }
-            var unit = String(c)
-            if c == "m", i + 1 < chars.count, chars[i + 1] == "s" { unit = "ms"; i += 1 }
-            i += 1
-            guard let n = Double(number) else { return nil }
-            number = ""
-            switch unit {
-            case "h": total += n * 3600
-            case "m": total += n * 60
-            case "s": total += n
-            case "ms": total += n / 1000
-            default: return nil
-            }
-            sawUnit = true
-        }
-        return number.isEmpty && sawUnit ? total : nil
-    }
-}
