@@ -111,37 +111,64 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     // MARK: Connection and transactions
 
-    /// Runs `body` holding the connection; errors other than `StateError` are labelled with `operation`.
-    private func withConnection<T>(_ operation: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection: PostgresConnection
-        do {
-            connection = try await gate.acquire()
-        } catch {
-            throw wrap(error, operation)
-        }
-        do {
-            let result = try await body(connection)
-            await gate.release()
-            return result
-        } catch {
-            await gate.release()
-            throw wrap(error, operation)
+    /// Runs `body` in one transaction on the store's connection: committed when it returns, rolled
+    /// back when it throws. Errors other than `StateError` are labelled with `operation`.
+    ///
+    /// A connection the server dropped while idle (restart, idle timeout, terminated backend) is
+    /// noticed at `BEGIN`, before anything was written: then the store reconnects and runs the
+    /// whole transaction once more. A connection lost later fails the call (its outcome is unknown:
+    /// the journal covers that case) and the next call reconnects.
+    /// With `begin` nil, `body` runs outside a transaction (statements such as CREATE DATABASE).
+    private func transaction<T>(_ operation: String, begin: String? = "BEGIN",
+                                _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection: PostgresConnection
+            do {
+                connection = try await gate.acquire()
+            } catch {
+                throw wrap(error, operation)
+            }
+            do {
+                if let begin { try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger) }
+            } catch {
+                let lost = Self.isConnectionLoss(error)
+                await gate.release(discarding: lost ? connection : nil)
+                if lost && attempt == 1 { continue }
+                throw wrap(error, operation)
+            }
+            do {
+                let result = try await body(connection)
+                if begin != nil { try await connection.query("COMMIT", logger: logger) }
+                await gate.release(discarding: nil)
+                return result
+            } catch {
+                let lost = Self.isConnectionLoss(error)
+                if !lost && begin != nil { _ = try? await connection.query("ROLLBACK", logger: logger) }
+                await gate.release(discarding: lost ? connection : nil)
+                throw wrap(error, operation)
+            }
         }
     }
 
-    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    private func transaction<T>(_ operation: String, begin: String = "BEGIN",
-                                _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await withConnection(operation) { connection in
-            try await connection.query(PostgresQuery(unsafeSQL: begin), logger: logger)
-            do {
-                let result = try await body(connection)
-                try await connection.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
-            }
+    /// Reads run in a read-only transaction (one snapshot for several statements).
+    private func read<T>(_ operation: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await transaction(operation, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    /// Whether `error` means the connection is gone (not that a statement failed).
+    static func isConnectionLoss(_ error: any Error) -> Bool {
+        guard let e = error as? PSQLError else { return false }
+        switch e.code {
+        case .clientClosedConnection, .serverClosedConnection, .connectionError, .uncleanShutdown:
+            return true
+        case .server:
+            // 57P01-57P03: the server is shutting down or terminated this backend; 08xxx: connection exceptions.
+            let state = e.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("57P") || state.hasPrefix("08")
+        default:
+            return false
         }
     }
 
@@ -181,7 +208,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// The schema versions recorded in `ethstack.schema_migrations`, ascending.
     public func appliedMigrations() async throws -> [Int] {
-        try await withConnection("schema versions") { c in
+        try await read("schema versions") { c in
             try await rows(c, "SELECT version FROM ethstack.schema_migrations ORDER BY version").map { try $0.decode(Int.self) }
         }
     }
@@ -226,7 +253,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     public func load(stack: String) async throws -> StackState {
         // One snapshot: a concurrent writer's commit is seen whole or not at all.
-        try await transaction("load stack \(stack)", begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { c in
+        try await read("load stack \(stack)") { c in
             let head = try await rows(c, "SELECT lineage, serial FROM ethstack.stacks WHERE name = \(stack)")
             guard let first = head.first else { return StackState.empty(stack) }
             let (lineage, serial) = try first.decode((String, Int).self)
@@ -250,7 +277,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// One resource of a stack, or nil (a point lookup, without loading the whole stack).
     public func resource(stack: String, address: ResourceAddress) async throws -> ResourceState? {
-        try await withConnection("read \(address)") { c in
+        try await read("read \(address)") { c in
             try await rows(c, """
                 SELECT \(unescaped: Self.resourceColumns) FROM ethstack.resources
                 WHERE stack = \(stack) AND address = \(address.description)
@@ -259,7 +286,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func history(stack: String) async throws -> [HistoryEntry] {
-        try await withConnection("history of \(stack)") { c in
+        try await read("history of \(stack)") { c in
             try await rows(c, """
                 SELECT serial, who, host, at, command, summary FROM ethstack.history
                 WHERE stack = \(stack) ORDER BY serial, id
@@ -272,7 +299,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func unfinishedJournal(stack: String) async throws -> [JournalEntry] {
-        try await withConnection("unfinished journal of \(stack)") { c in
+        try await read("unfinished journal of \(stack)") { c in
             try await rows(c, """
                 SELECT \(unescaped: Self.journalColumns) FROM ethstack.journal
                 WHERE stack = \(stack) AND finished IS NULL ORDER BY id
@@ -282,7 +309,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// Every journal row of a stack (finished or not), oldest first; `limit` keeps the newest ones.
     public func journal(stack: String, limit: Int? = nil) async throws -> [JournalEntry] {
-        try await withConnection("journal of \(stack)") { c in
+        try await read("journal of \(stack)") { c in
             try await rows(c, """
                 SELECT \(unescaped: Self.journalColumns) FROM ethstack.journal
                 WHERE stack = \(stack) ORDER BY id DESC LIMIT \(limit.map { max(0, $0) })
@@ -291,7 +318,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func stacks() async throws -> [String] {
-        try await withConnection("list stacks") { c in
+        try await read("list stacks") { c in
             try await rows(c, "SELECT name FROM ethstack.stacks ORDER BY name").map { try $0.decode(String.self) }
         }
     }
@@ -355,7 +382,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// Closes an unfinished journal row (recovery after a crash); throws if there is no such row.
     public func closeJournal(id: Int64, outcome: JournalEntry.Outcome, message: String?) async throws {
-        try await withConnection("close journal \(id)") { c in
+        try await transaction("close journal \(id)") { c in
             let closed = try await rows(c, """
                 UPDATE ethstack.journal SET finished = \(Date().timeIntervalSince1970), outcome = \(outcome.rawValue),
                     message = \(message)
@@ -375,7 +402,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func removeResource(stack: String, address: ResourceAddress) async throws {
-        try await withConnection("remove \(address)") { c in
+        try await transaction("remove \(address)") { c in
             let removed = try await rows(c, """
                 DELETE FROM ethstack.resources WHERE stack = \(stack) AND address = \(address.description) RETURNING address
                 """)
@@ -470,19 +497,19 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func unlock(_ lock: LockInfo) async throws {
-        try await withConnection("unlock \(lock.stack)") { c in
+        try await transaction("unlock \(lock.stack)") { c in
             try await c.query("DELETE FROM ethstack.locks WHERE id = \(lock.id) AND stack = \(lock.stack)", logger: logger)
         }
     }
 
     public func locks() async throws -> [LockInfo] {
-        try await withConnection("list locks") { c in
+        try await read("list locks") { c in
             try await rows(c, "SELECT \(unescaped: Self.lockColumns) FROM ethstack.locks ORDER BY stack").map(Self.decodeLock)
         }
     }
 
     public func release(lockID: String) async throws {
-        try await withConnection("release lock \(lockID)") { c in
+        try await transaction("release lock \(lockID)") { c in
             let released = try await rows(c, "DELETE FROM ethstack.locks WHERE id = \(lockID) RETURNING id")
             if released.isEmpty { throw StateError.noSuchLock(lockID) }
         }
@@ -491,7 +518,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     /// Pushes a held lock's expiry to now (the server's clock) + `ttl`; throws `noSuchLock` when
     /// the lock is no longer held (released or taken over).
     public func renew(_ lock: LockInfo, ttl: Double) async throws -> LockInfo {
-        try await withConnection("renew lock \(lock.id)") { c in
+        try await transaction("renew lock \(lock.id)") { c in
             var renewed = lock
             if ttl > 0 {
                 renewed.expires = try await serverNow(c).addingTimeInterval(ttl)
@@ -509,19 +536,19 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// Writes a lock row as is (tests and tooling: simulating another process's lock).
     func insertLock(_ info: LockInfo) async throws {
-        try await withConnection("insert lock") { c in try await insertLock(c, info) }
+        try await transaction("insert lock") { c in try await insertLock(c, info) }
     }
 
     /// Runs one raw SQL statement (tests and tooling).
     func executeRaw(_ sql: String) async throws {
-        try await withConnection("execute") { c in
+        try await transaction("execute", begin: nil) { c in
             try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
     }
 
     /// Runs one raw SQL query and returns its first column as text (tests and tooling; cast in SQL).
     func queryStrings(_ sql: String) async throws -> [String] {
-        try await withConnection("query") { c in
+        try await read("query") { c in
             try await rows(c, PostgresQuery(unsafeSQL: sql)).map { try $0.decode(String?.self) ?? "" }
         }
     }
@@ -696,12 +723,18 @@ actor PostgresConnectionGate {
             connection = fresh
             return fresh
         } catch {
-            release()
+            release(discarding: nil)
             throw error
         }
     }
 
-    func release() {
+    /// Hands the connection to the next waiter; `discarding` a connection that was lost closes it,
+    /// so the next `acquire` reconnects.
+    func release(discarding lost: PostgresConnection?) {
+        if let lost, lost === connection {
+            connection = nil
+            lost.close().whenComplete { _ in _ = lost }
+        }
         if waiters.isEmpty {
             busy = false
         } else {
