@@ -110,6 +110,12 @@ struct ApplyRunner {
     }
 }
 
+/// The command line as recorded in the lock and the history: any password in a state URL
+/// (`--state postgres://user:pw@…`) replaced by `***`.
+func recordedCommandLine() -> String {
+    CommandLine.arguments.dropFirst().map { $0.contains("://") ? PostgresStateURL.redact($0) : $0 }.joined(separator: " ")
+}
+
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
@@ -141,7 +147,7 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: false, savedPlan: planFile,
-                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+                              command: recordedCommandLine()).run()
     }
 }
 
@@ -166,7 +172,7 @@ struct DestroyCommand: AsyncParsableCommand {
     func run() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: true, savedPlan: nil,
-                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+                              command: recordedCommandLine()).run()
     }
 }
 

@@ -583,7 +583,13 @@ struct PostgresStateStoreTests {
     // MARK: The command line
 
     @Test func cliAppliesPlansListsAndDestroysOnPostgres() async throws {
-        let url = try await PostgresTestServer.freshDatabase()
+        // With a password login where the local cluster has one: it must never be shown or stored.
+        var url = try await PostgresTestServer.freshDatabase(owner: PostgresTestServer.hasPasswordRole ? PostgresTestServer.passwordRole : nil)
+        let secret = PostgresTestServer.passwordRolePassword
+        if PostgresTestServer.hasPasswordRole {
+            url = PostgresTestServer.url(url, user: PostgresTestServer.passwordRole, password: secret,
+                                         database: URL(string: url)?.lastPathComponent ?? "")
+        }
         let ws = Workspace()
         ws.write("stack.yaml", """
             stack: team
@@ -597,6 +603,13 @@ struct PostgresStateStoreTests {
                 properties: { input: "${first.output}-again" }
             outputs:
               greeting: { value: "${first.output}" }
+            """)
+        ws.write("slow.yaml", """
+            stack: slow
+            resources:
+              nap:
+                type: core.sleep
+                properties: { create_duration: 2s }
             """)
         let run = { (args: [String], env: [String: String]) in try EthstackBinary.run(args, in: ws.dir, environment: env) }
         var r = try run(["apply", "--stack", "stack.yaml", "--state", url, "--auto-approve"], [:])
@@ -616,6 +629,8 @@ struct PostgresStateStoreTests {
         #expect(r.status == 0 && r.stdout.contains("No locks."), "\(r.stdout)\(r.stderr)")
         r = try run(["state", "history", "--stack", "stack.yaml", "--state", url], [:])
         #expect(r.stdout.contains("3 added"), "\(r.stdout)")
+        #expect(r.stdout.contains("apply --stack stack.yaml --state postgres://"), "\(r.stdout)")
+        #expect(!r.stdout.contains(secret), "the recorded command line has no password: \(r.stdout)")
 
         // A lock held by another client: lock list shows it, apply waits and names the holder.
         let other = try await PostgresStateStore.open(url)
@@ -628,6 +643,18 @@ struct PostgresStateStoreTests {
         r = try run(["lock", "release", held.id, "--stack", "stack.yaml", "--state", url], [:])
         #expect(r.status == 0, "\(r.stderr)")
         await other.close()
+
+        // While apply runs, its lock (operation: the command line) is listed without the password.
+        let slow = try EthstackBinary.start(["apply", "--stack", "slow.yaml", "--state", url, "--auto-approve"], in: ws.dir)
+        var listed = ""
+        for _ in 0..<100 {
+            let l = try run(["lock", "list", "--stack-name", "slow", "--state", url], [:])
+            if l.stdout.contains("slow\t") { listed = l.stdout; break }
+            usleep(50_000)
+        }
+        _ = try EthstackBinary.wait(slow, timeout: 60)
+        #expect(listed.contains("apply --stack slow.yaml --state postgres://"), "\(listed)")
+        #expect(!listed.contains(secret), "\(listed)")
 
         r = try run(["destroy", "--stack", "stack.yaml", "--state", url, "--auto-approve"], [:])
         #expect(r.status == 0, "\(r.stderr)")
