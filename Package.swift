@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev).
@@ -30,6 +31,7 @@ let package = Package(
             dependencies: [
                 "CLibYAML", "CLibSQLite", "CCurlShim", "CLibCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/EthstackEngine",
             exclude: ["README.md", "Providers/README.md"]

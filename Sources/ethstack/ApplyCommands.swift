@@ -25,7 +25,7 @@ struct ApplyRunner {
         let interrupt = InterruptFlag()
         let signals = SignalHandler(interrupt: interrupt, json: output.json)
         defer { signals.cancel() }
-        let summary: ApplySummary
+        let summary: ApplySummary?
         do {
             var saved: PlanFile.Saved?
             var stackOptions = self.stackOptions
@@ -35,68 +35,85 @@ struct ApplyRunner {
             }
             let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
             let stackName = session.stack.name
-            guard let store = try stateOptions.open(for: stackName, create: true) else { return }
             let timeout = try parseDurationOption(applyOptions.lockTimeout)
-            let lock = try store.lock(stack: stackName, operation: command, timeout: timeout, ttl: 900) { old in
-                printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
-            }
-            let renewal = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: 60_000_000_000)
-                    _ = try? store.renew(lock, ttl: 900)
-                }
-            }
-            defer {
-                renewal.cancel()
-                try? store.unlock(lock)
-            }
-            let sessions = session.makeSessions()
-            let state = try store.load(stack: stackName)
-            let plan: Plan
-            var prior = state
-            if let saved {
-                try session.checkSaved(saved, state: state)
-                plan = saved.plan
-            } else {
-                let (made, resolutions) = try await session.plan(state: state, journal: store, sessions: sessions,
-                                                                 options: try planning.planOptions(destroy: destroy))
-                if !resolutions.isEmpty {
-                    try JournalRecovery.commit(resolutions, store: store, stack: stackName)
-                    prior = try store.load(stack: stackName)
-                }
-                plan = made
-                if destroy, let problem = plan.warnings.first(where: { $0.hasPrefix("cannot destroy") }) {
-                    throw CLIError("\(problem): remove prevent_destroy from the stack to destroy it")
-                }
-                if !output.json { printOut(PlanRenderer(style: output.style).render(plan)) }
-                guard plan.hasChanges else { return }
-                if !applyOptions.autoApprove {
-                    guard isatty(STDIN_FILENO) == 1 else {
-                        throw CLIError("refusing to \(destroy ? "destroy" : "apply") without confirmation: no terminal to ask on; pass --auto-approve")
+            summary = try await stateOptions.withStore(for: stackName, create: true) { store -> ApplySummary? in
+                guard let store else { return nil }
+                return try await withLock(store, stackName, command, timeout: timeout, ttl: 900, onTakeover: { old in
+                    printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
+                }) { lock in
+                    let renewal = Task {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(nanoseconds: 60_000_000_000)
+                            if Task.isCancelled { break }
+                            _ = try? await store.renew(lock, ttl: 900)
+                        }
                     }
-                    printOut("\nDo you want to \(destroy ? "destroy all these resources" : "perform these actions")? Only 'yes' will be accepted.\n  Enter a value: ")
-                    guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-                        printOut("\n\(destroy ? "Destroy" : "Apply") cancelled.\n")
-                        throw ExitCode(1)
-                    }
+                    defer { renewal.cancel() }
+                    return try await applyLocked(store: store, session: session, saved: saved, interrupt: interrupt)
                 }
             }
-            let display = ApplyDisplay(style: output.style, json: output.json)
-            let applier = Applier(context: Applier.Context(
-                stack: session.stack, graph: session.graph, registry: session.registry, variables: session.variables,
-                prior: prior, store: store, sessions: sessions, parallelism: planning.parallelism, command: command,
-                interrupt: interrupt, observer: { display.handle($0) }))
-            display.start()
-            summary = try await applier.apply(plan)
-            display.stop()
         } catch let e as ExitCode {
             throw e
         } catch {
             throw report(error)
         }
+        guard let summary else { return }
         if summary.interrupted { throw ExitCode(130) }
         if !summary.succeeded { throw ExitCode(1) }
     }
+
+    /// Under the stack's lock: recover, plan (or check the saved plan), confirm, apply. Nil when
+    /// there is nothing to do.
+    private func applyLocked(store: any StateStore, session: StackSession, saved: PlanFile.Saved?,
+                             interrupt: InterruptFlag) async throws -> ApplySummary? {
+        let stackName = session.stack.name
+        let sessions = session.makeSessions()
+        let state = try await store.load(stack: stackName)
+        let plan: Plan
+        var prior = state
+        if let saved {
+            try session.checkSaved(saved, state: state)
+            plan = saved.plan
+        } else {
+            let (made, resolutions) = try await session.plan(state: state, journal: store, sessions: sessions,
+                                                             options: try planning.planOptions(destroy: destroy))
+            if !resolutions.isEmpty {
+                try await JournalRecovery.commit(resolutions, store: store, stack: stackName)
+                prior = try await store.load(stack: stackName)
+            }
+            plan = made
+            if destroy, let problem = plan.warnings.first(where: { $0.hasPrefix("cannot destroy") }) {
+                throw CLIError("\(problem): remove prevent_destroy from the stack to destroy it")
+            }
+            if !output.json { printOut(PlanRenderer(style: output.style).render(plan)) }
+            guard plan.hasChanges else { return nil }
+            if !applyOptions.autoApprove {
+                guard isatty(STDIN_FILENO) == 1 else {
+                    throw CLIError("refusing to \(destroy ? "destroy" : "apply") without confirmation: no terminal to ask on; pass --auto-approve")
+                }
+                printOut("\nDo you want to \(destroy ? "destroy all these resources" : "perform these actions")? Only 'yes' will be accepted.\n  Enter a value: ")
+                guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                    printOut("\n\(destroy ? "Destroy" : "Apply") cancelled.\n")
+                    throw ExitCode(1)
+                }
+            }
+        }
+        let display = ApplyDisplay(style: output.style, json: output.json)
+        let applier = Applier(context: Applier.Context(
+            stack: session.stack, graph: session.graph, registry: session.registry, variables: session.variables,
+            prior: prior, store: store, sessions: sessions, parallelism: planning.parallelism, command: command,
+            interrupt: interrupt, observer: { display.handle($0) }))
+        display.start()
+        let summary = try await applier.apply(plan)
+        display.stop()
+        return summary
+    }
+}
+
+/// The command line as recorded in the lock and the history: any password in a state URL
+/// (`--state postgres://user:pw@…`) replaced by `***`.
+func recordedCommandLine() -> String {
+    CommandLine.arguments.dropFirst().map { $0.contains("://") ? PostgresStateURL.redact($0) : $0 }.joined(separator: " ")
 }
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -130,7 +147,7 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: false, savedPlan: planFile,
-                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+                              command: recordedCommandLine()).run()
     }
 }
 
@@ -155,7 +172,7 @@ struct DestroyCommand: AsyncParsableCommand {
     func run() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: true, savedPlan: nil,
-                              command: CommandLine.arguments.dropFirst().joined(separator: " ")).run()
+                              command: recordedCommandLine()).run()
     }
 }
 

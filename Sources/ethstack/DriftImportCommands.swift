@@ -24,8 +24,9 @@ struct DriftCommand: AsyncParsableCommand {
         let plan: Plan
         do {
             let session = try stackOptions.open()
-            let store = try stateOptions.open(for: session.stack.name, create: false)
-            let state = try store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+            let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
+                try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+            }
             (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
         } catch {
             throw report(error)
@@ -84,51 +85,13 @@ struct ImportCommand: AsyncParsableCommand {
                 }
                 requests.append((address, String(pair[pair.index(after: eq)...]), decl))
             }
-            guard let store = try stateOptions.open(for: stack.name, create: true) else { return }
-            let lock = try store.lock(stack: stack.name, operation: "import", timeout: try parseDurationOption(applyOptions.lockTimeout), ttl: 900) { old in
-                printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
-            }
-            defer { try? store.unlock(lock) }
-            let state = try store.load(stack: stack.name)
-            for (address, _, _) in requests where state.resources[address] != nil {
-                throw CLIError("\(address) is already in state; `ethstack state rm \(address)` first to import another object there")
-            }
-            _ = try store.beginRun(stack: stack.name)
-            let sessions = session.makeSessions()
-            let providerValues = try await providerValuesByName(session: session, state: state)
-            let registry = session.registry
-            var failures: [String] = []
-            try await withThrowingTaskGroup(of: (ResourceAddress, Result<ResourceState, Error>).self) { group in
-                for (address, id, decl) in requests {
-                    let values = providerValues[decl.providerConfigurationName] ?? [:]
-                    group.addTask {
-                        do {
-                            let provider = try await sessions.session(decl.providerConfigurationName, values: values)
-                            guard let found = try await provider.importResource(ImportRequest(type: decl.type, address: address.description, id: id)) else {
-                                throw CLIError("\(decl.type) \(id) does not exist")
-                            }
-                            let schema = registry.schema(for: decl.type)
-                            let deps = session.graph.dependencies(of: .resource(decl.name)).compactMap { node -> ResourceAddress? in
-                                if case .resource(let r) = node { return ResourceAddress(name: r) }
-                                return nil
-                            }
-                            return (address, .success(ResourceState(address: address, type: decl.type, provider: decl.providerConfigurationName,
-                                                                    id: found.id, attributes: found.attributes,
-                                                                    sensitiveAttributes: schema?.attributes.filter(\.sensitive).map(\.name) ?? [],
-                                                                    dependencies: deps, schemaVersion: schema?.version ?? 1)))
-                        } catch {
-                            return (address, .failure(error))
-                        }
-                    }
-                }
-                for try await (address, result) in group {
-                    switch result {
-                    case .success(let resource):
-                        try store.putResource(stack: stack.name, resource)
-                        printOut("\(address): imported \(resource.id)\n")
-                    case .failure(let error):
-                        failures.append("\(address): \(error)")
-                    }
+            let timeout = try parseDurationOption(applyOptions.lockTimeout)
+            let failures: [String] = try await stateOptions.withStore(for: stack.name, create: true) { store in
+                guard let store else { return [] }
+                return try await withLock(store, stack.name, "import", timeout: timeout, ttl: 900, onTakeover: { old in
+                    printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
+                }) { _ in
+                    try await importLocked(store: store, session: session, requests: requests)
                 }
             }
             if !failures.isEmpty {
@@ -141,6 +104,56 @@ struct ImportCommand: AsyncParsableCommand {
         } catch {
             throw report(error)
         }
+    }
+
+    /// Under the stack's lock: looks every object up in parallel and records what was found;
+    /// returns the failures.
+    private func importLocked(store: any StateStore, session: StackSession,
+                              requests: [(ResourceAddress, String, ResourceDeclaration)]) async throws -> [String] {
+        let stack = session.stack
+        let state = try await store.load(stack: stack.name)
+        for (address, _, _) in requests where state.resources[address] != nil {
+            throw CLIError("\(address) is already in state; `ethstack state rm \(address)` first to import another object there")
+        }
+        _ = try await store.beginRun(stack: stack.name)
+        let sessions = session.makeSessions()
+        let providerValues = try await providerValuesByName(session: session, state: state)
+        let registry = session.registry
+        var failures: [String] = []
+        try await withThrowingTaskGroup(of: (ResourceAddress, Result<ResourceState, Error>).self) { group in
+            for (address, id, decl) in requests {
+                let values = providerValues[decl.providerConfigurationName] ?? [:]
+                group.addTask {
+                    do {
+                        let provider = try await sessions.session(decl.providerConfigurationName, values: values)
+                        guard let found = try await provider.importResource(ImportRequest(type: decl.type, address: address.description, id: id)) else {
+                            throw CLIError("\(decl.type) \(id) does not exist")
+                        }
+                        let schema = registry.schema(for: decl.type)
+                        let deps = session.graph.dependencies(of: .resource(decl.name)).compactMap { node -> ResourceAddress? in
+                            if case .resource(let r) = node { return ResourceAddress(name: r) }
+                            return nil
+                        }
+                        return (address, .success(ResourceState(address: address, type: decl.type, provider: decl.providerConfigurationName,
+                                                                id: found.id, attributes: found.attributes,
+                                                                sensitiveAttributes: schema?.attributes.filter(\.sensitive).map(\.name) ?? [],
+                                                                dependencies: deps, schemaVersion: schema?.version ?? 1)))
+                    } catch {
+                        return (address, .failure(error))
+                    }
+                }
+            }
+            for try await (address, result) in group {
+                switch result {
+                case .success(let resource):
+                    try await store.putResource(stack: stack.name, resource)
+                    printOut("\(address): imported \(resource.id)\n")
+                case .failure(let error):
+                    failures.append("\(address): \(error)")
+                }
+            }
+        }
+        return failures
     }
 
     func providerValuesByName(session: StackSession, state: StackState) async throws -> [String: [String: Value]] {

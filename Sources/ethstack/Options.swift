@@ -39,7 +39,7 @@ struct StackOptions: ParsableArguments {
 
 /// Where state lives.
 struct StateOptions: ParsableArguments {
-    @Option(name: .long, help: "The state database (default: $ETHSTACK_STATE, or state/<stack>.db).")
+    @Option(name: .long, help: "The state: a SQLite database path, or postgres://user:password@host:5432/db?sslmode=… (default: $ETHSTACK_STATE, or state/<stack>.db).")
     var state: String?
 
     func path(for stack: String) -> String {
@@ -48,11 +48,46 @@ struct StateOptions: ParsableArguments {
         return "state/\(stack).db"
     }
 
-    /// The store, or nil when the database does not exist yet and `create` is false (plan writes nothing).
-    func open(for stack: String, create: Bool) throws -> SQLiteStateStore? {
+    /// The store, or nil when a SQLite database does not exist yet and `create` is false (plan
+    /// writes nothing). A `postgres://` URL always connects (and brings the schema up to date).
+    /// Close it with `closeStore`, or use `withStore`.
+    func open(for stack: String, create: Bool) async throws -> (any StateStore)? {
         let p = path(for: stack)
+        if PostgresStateURL.isPostgres(p) { return try await PostgresStateStore.open(p) }
         if !create && !FileManager.default.fileExists(atPath: p) { return nil }
         return try SQLiteStateStore(path: p)
+    }
+
+    /// Opens the store, runs `body` with it, and closes it whether `body` returns or throws.
+    func withStore<T>(for stack: String, create: Bool, _ body: ((any StateStore)?) async throws -> T) async throws -> T {
+        let store = try await open(for: stack, create: create)
+        do {
+            let result = try await body(store)
+            await closeStore(store)
+            return result
+        } catch {
+            await closeStore(store)
+            throw error
+        }
+    }
+}
+
+/// Closes a store's connection (PostgreSQL); SQLite stores close when released.
+func closeStore(_ store: (any StateStore)?) async {
+    if let postgres = store as? PostgresStateStore { await postgres.close() }
+}
+
+/// Runs `body` holding the stack's lock, and unlocks whether it returns or throws.
+func withLock<T>(_ store: any StateStore, _ stack: String, _ operation: String, timeout: Double, ttl: Double,
+                 onTakeover: @Sendable (LockInfo) -> Void, _ body: (LockInfo) async throws -> T) async throws -> T {
+    let lock = try await store.lock(stack: stack, operation: operation, timeout: timeout, ttl: ttl, onTakeover: onTakeover)
+    do {
+        let result = try await body(lock)
+        try? await store.unlock(lock)
+        return result
+    } catch {
+        try? await store.unlock(lock)
+        throw error
     }
 }
 

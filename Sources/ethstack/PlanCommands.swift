@@ -78,10 +78,11 @@ struct PlanCommand: AsyncParsableCommand {
         let plan: Plan
         do {
             let session = try stackOptions.open()
-            let store = try stateOptions.open(for: session.stack.name, create: false)
-            let state = try store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-            (plan, _) = try await session.plan(state: state, journal: store, sessions: session.makeSessions(),
-                                               options: try planning.planOptions(destroy: destroy))
+            let options = try planning.planOptions(destroy: destroy)
+            plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
+                let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+                return try await session.plan(state: state, journal: store, sessions: session.makeSessions(), options: options).0
+            }
             if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
         } catch {
             throw report(error)

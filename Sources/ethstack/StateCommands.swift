@@ -50,7 +50,7 @@ struct OutputCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let stack = try stackName.name()
-            let outputs = try stateOptions.open(for: stack, create: false)?.load(stack: stack).outputs ?? [:]
+            let outputs = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack).outputs } ?? [:]
             if let name {
                 guard let o = outputs[name] else {
                     throw CLIError("no output named \"\(name)\"" + (didYouMean(name, in: outputs.keys).map { " (\($0))" } ?? ""))
@@ -102,7 +102,7 @@ struct StateCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stack = try stackName.name()
-                let state = try stateOptions.open(for: stack, create: false)?.load(stack: stack) ?? .empty(stack)
+                let state = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack) } ?? .empty(stack)
                 for a in state.resources.keys.sorted() { printOut("\(a)\n") }
             } catch { throw report(error) }
         }
@@ -117,7 +117,7 @@ struct StateCommand: AsyncParsableCommand {
             do {
                 let stack = try stackName.name()
                 guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
-                let state = try stateOptions.open(for: stack, create: false)?.load(stack: stack) ?? .empty(stack)
+                let state = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack) } ?? .empty(stack)
                 guard let r = state.resources[a] else {
                     throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
                 }
@@ -144,13 +144,15 @@ struct StateCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stack = try stackName.name()
-                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
-                try withLock(store, stack, "state rm") {
-                    _ = try store.beginRun(stack: stack)
-                    for text in addresses {
-                        guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
-                        try store.removeResource(stack: stack, address: a)
-                        printOut("Removed \(a)\n")
+                try await stateOptions.withStore(for: stack, create: false) { store in
+                    guard let store else { throw CLIError("no state for stack \(stack)") }
+                    try await withStateEditLock(store, stack, "state rm") {
+                        _ = try await store.beginRun(stack: stack)
+                        for text in addresses {
+                            guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
+                            try await store.removeResource(stack: stack, address: a)
+                            printOut("Removed \(a)\n")
+                        }
                     }
                 }
             } catch { throw report(error) }
@@ -168,10 +170,12 @@ struct StateCommand: AsyncParsableCommand {
             do {
                 let stack = try stackName.name()
                 guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
-                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
-                try withLock(store, stack, "state mv") {
-                    _ = try store.beginRun(stack: stack)
-                    try store.moveResource(stack: stack, from: f, to: t)
+                try await stateOptions.withStore(for: stack, create: false) { store in
+                    guard let store else { throw CLIError("no state for stack \(stack)") }
+                    try await withStateEditLock(store, stack, "state mv") {
+                        _ = try await store.beginRun(stack: stack)
+                        try await store.moveResource(stack: stack, from: f, to: t)
+                    }
                 }
                 printOut("Moved \(f) to \(t)\n")
             } catch { throw report(error) }
@@ -185,7 +189,7 @@ struct StateCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stack = try stackName.name()
-                let entries = try stateOptions.open(for: stack, create: false)?.history(stack: stack) ?? []
+                let entries = try await stateOptions.withStore(for: stack, create: false) { try await $0?.history(stack: stack) } ?? []
                 let f = ISO8601DateFormatter()
                 for e in entries {
                     printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
@@ -195,12 +199,12 @@ struct StateCommand: AsyncParsableCommand {
     }
 }
 
-func withLock(_ store: SQLiteStateStore, _ stack: String, _ operation: String, _ body: () throws -> Void) throws {
-    let lock = try store.lock(stack: stack, operation: operation, timeout: 0, ttl: 300) { old in
+/// State edits: take the lock at once (no waiting), for up to 5 minutes.
+func withStateEditLock(_ store: any StateStore, _ stack: String, _ operation: String,
+                       _ body: () async throws -> Void) async throws {
+    try await withLock(store, stack, operation, timeout: 0, ttl: 300, onTakeover: { old in
         printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
-    }
-    defer { try? store.unlock(lock) }
-    try body()
+    }) { _ in try await body() }
 }
 
 struct LockCommand: AsyncParsableCommand {
@@ -221,7 +225,7 @@ struct LockCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stack = try stackName.name()
-                let locks = try stateOptions.open(for: stack, create: false)?.locks() ?? []
+                let locks = try await stateOptions.withStore(for: stack, create: false) { try await $0?.locks() } ?? []
                 let f = ISO8601DateFormatter()
                 if locks.isEmpty { printOut("No locks.\n") }
                 for l in locks {
@@ -239,8 +243,10 @@ struct LockCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let stack = try stackName.name()
-                guard let store = try stateOptions.open(for: stack, create: false) else { throw CLIError("no state for stack \(stack)") }
-                try store.release(lockID: id)
+                try await stateOptions.withStore(for: stack, create: false) { store in
+                    guard let store else { throw CLIError("no state for stack \(stack)") }
+                    try await store.release(lockID: id)
+                }
                 printOut("Released lock \(id)\n")
             } catch { throw report(error) }
         }

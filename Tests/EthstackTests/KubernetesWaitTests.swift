@@ -22,7 +22,9 @@ struct KubernetesWaitTests {
 
     @Test func rolloutConditionPhaseAndCRDInOneApply() async throws {
         var options = KubeTestServer.Options()
-        options.workloadReadyDelay = 0.5
+        // Long enough that the first readiness check comes before the Deployment is ready even on
+        // a loaded machine (the whole suite in parallel on 2 cores): "waiting for" is then reported.
+        options.workloadReadyDelay = 2
         options.volumeBindDelay = 0.5
         let server = try await KubeTestServer.start(port: 0, options: options)
         defer { server.shutdown() }

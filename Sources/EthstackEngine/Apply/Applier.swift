@@ -50,12 +50,12 @@ public struct Applier: Sendable {
         let started = Date()
         let ctx = context
         let stackName = ctx.stack.name
-        let (_, serial) = try ctx.store.beginRun(stack: stackName)
+        let (_, serial) = try await ctx.store.beginRun(stack: stackName)
         var summary = ApplySummary()
         summary.destroy = plan.destroy
         // Objects already deleted outside ethstack: only their records are left to drop.
         for address in plan.forget where ctx.prior.resources[address] != nil {
-            try ctx.store.removeResource(stack: stackName, address: address)
+            try await ctx.store.removeResource(stack: stackName, address: address)
         }
 
         let declarations = Dictionary(ctx.stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -200,13 +200,13 @@ public struct Applier: Sendable {
                     shown[o.name] = value
                 }
             }
-            try ctx.store.setOutputs(stack: stackName, outputs)
+            try await ctx.store.setOutputs(stack: stackName, outputs)
             ctx.observer(.outputs(shown))
         } else if summary.succeeded {
-            try ctx.store.setOutputs(stack: stackName, [])
+            try await ctx.store.setOutputs(stack: stackName, [])
         }
         summary.elapsed = Date().timeIntervalSince(started)
-        try ctx.store.appendHistory(stack: stackName, HistoryEntry(
+        try await ctx.store.appendHistory(stack: stackName, HistoryEntry(
             serial: serial, who: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
             host: ProcessInfo.processInfo.hostName, when: started, command: ctx.command, summary: summary.line))
         ctx.observer(.summary(summary))
@@ -275,13 +275,13 @@ public struct Applier: Sendable {
             let mark = ResourceMark(stack: stackName, address: address.description, token: token)
             if launch.kind == .destroy {
                 let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
-                journalID = try ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
+                journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                        action: "delete", token: token, planned: before)
                 try await session.delete(DeleteRequest(type: change.type, address: address.description, id: change.priorID ?? "",
                                                        prior: before, progress: progress))
                 // With create_before_destroy the address already holds the new object.
                 let remove = change.action == .replace && change.createBeforeDestroy ? nil : address
-                try ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
+                try await ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
                                             store: nil, remove: remove)
                 return .destroyed
             }
@@ -293,7 +293,7 @@ public struct Applier: Sendable {
             }
             let planned = Planner.remark(try await session.planChange(PlanChangeRequest(
                 type: change.type, address: address.description, prior: existing, proposed: proposed)).planned, schema: schema)
-            journalID = try ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
+            journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                    action: actionName, token: token,
                                                    planned: planned.mapValues(\.deepUnmarked))
             let response: ApplyResponse
@@ -315,7 +315,7 @@ public struct Applier: Sendable {
                                       attributes: attributes, sensitiveAttributes: sensitive,
                                       dependencies: change.dependsOn.map { ResourceAddress(name: $0) },
                                       status: .ready, schemaVersion: schema.version)
-            try ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
+            try await ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
                                         store: state, remove: nil)
             return .applied(state)
         } catch {
@@ -323,7 +323,7 @@ public struct Applier: Sendable {
             if let journalID {
                 // Cancelled by a second Ctrl-C: leave the row open so the next run looks the object up.
                 if error is CancellationError { return .failed("interrupted") }
-                try? ctx.store.journalFinish(stack: stackName, journalID: journalID, outcome: .failed, message: message,
+                try? await ctx.store.journalFinish(stack: stackName, journalID: journalID, outcome: .failed, message: message,
                                              store: nil, remove: nil)
             }
             return .failed(message)

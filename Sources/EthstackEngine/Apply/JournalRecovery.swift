@@ -15,7 +15,7 @@ public enum JournalRecovery {
     /// Looks up every unfinished row. Changes nothing; returns the state as it would be after recovery.
     public static func examine(store: any StateReader, stack: StackDeclaration, state: StackState, registry: ProviderRegistry,
                                sessions: ProviderSessions, variables: [String: Value]) async -> (StackState, [Resolution]) {
-        guard let entries = try? store.unfinishedJournal(stack: stack.name), !entries.isEmpty else { return (state, []) }
+        guard let entries = try? await store.unfinishedJournal(stack: stack.name), !entries.isEmpty else { return (state, []) }
         var result = state
         var resolutions: [Resolution] = []
         for entry in entries {
@@ -72,9 +72,9 @@ public enum JournalRecovery {
     }
 
     /// Writes the resolutions (under the stack lock).
-    public static func commit(_ resolutions: [Resolution], store: any StateWriter, stack: String) throws {
+    public static func commit(_ resolutions: [Resolution], store: any StateWriter, stack: String) async throws {
         for r in resolutions {
-            try store.journalFinish(stack: stack, journalID: r.entry.id, outcome: r.outcome, message: r.note,
+            try await store.journalFinish(stack: stack, journalID: r.entry.id, outcome: r.outcome, message: r.note,
                                     store: r.adopt, remove: r.remove)
         }
     }

@@ -156,31 +156,31 @@ public enum StateError: Error, Sendable, CustomStringConvertible {
 
 /// Reads a stack's recorded state.
 public protocol StateReader: Sendable {
-    func load(stack: String) throws -> StackState
-    func history(stack: String) throws -> [HistoryEntry]
+    func load(stack: String) async throws -> StackState
+    func history(stack: String) async throws -> [HistoryEntry]
     /// Journal rows that were started and never finished (a crash or an abandoned call).
-    func unfinishedJournal(stack: String) throws -> [JournalEntry]
-    func stacks() throws -> [String]
+    func unfinishedJournal(stack: String) async throws -> [JournalEntry]
+    func stacks() async throws -> [String]
 }
 
 /// Writes state one resource at a time: never a rewrite of the whole state.
 public protocol StateWriter: Sendable {
     /// Starts an apply/destroy/state edit: fixes the lineage if new, bumps the serial, returns the new serial.
-    func beginRun(stack: String) throws -> (lineage: String, serial: Int)
+    func beginRun(stack: String) async throws -> (lineage: String, serial: Int)
     /// Records the intent of a provider call before it is made.
     func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: String,
-                      token: String, planned: [String: Value]) throws -> Int64
+                      token: String, planned: [String: Value]) async throws -> Int64
     /// In one transaction: closes the journal row and stores (or, with `resource == nil` and
     /// `remove` set, deletes) the resource.
     func journalFinish(stack: String, journalID: Int64, outcome: JournalEntry.Outcome, message: String?,
-                       store resource: ResourceState?, remove: ResourceAddress?) throws
+                       store resource: ResourceState?, remove: ResourceAddress?) async throws
     /// Closes a journal row without touching resources (crash recovery).
-    func closeJournal(id: Int64, outcome: JournalEntry.Outcome, message: String?) throws
-    func putResource(stack: String, _ resource: ResourceState) throws
-    func removeResource(stack: String, address: ResourceAddress) throws
-    func moveResource(stack: String, from: ResourceAddress, to: ResourceAddress) throws
-    func setOutputs(stack: String, _ outputs: [OutputState]) throws
-    func appendHistory(stack: String, _ entry: HistoryEntry) throws
+    func closeJournal(id: Int64, outcome: JournalEntry.Outcome, message: String?) async throws
+    func putResource(stack: String, _ resource: ResourceState) async throws
+    func removeResource(stack: String, address: ResourceAddress) async throws
+    func moveResource(stack: String, from: ResourceAddress, to: ResourceAddress) async throws
+    func setOutputs(stack: String, _ outputs: [OutputState]) async throws
+    func appendHistory(stack: String, _ entry: HistoryEntry) async throws
 }
 
 /// The stack lock: one apply, destroy, import or state edit at a time.
@@ -188,12 +188,12 @@ public protocol StateLocker: Sendable {
     /// Takes the lock, waiting up to `timeout` seconds; a lock whose holder is dead (same host) or
     /// whose expiry passed is taken over, and `onTakeover` is told which.
     func lock(stack: String, operation: String, timeout: Double, ttl: Double,
-              onTakeover: @Sendable (LockInfo) -> Void) throws -> LockInfo
-    func unlock(_ lock: LockInfo) throws
+              onTakeover: @Sendable (LockInfo) -> Void) async throws -> LockInfo
+    func unlock(_ lock: LockInfo) async throws
     /// Extends a held lock's expiry (long applies renew it); fails when the lock was lost.
-    func renew(_ lock: LockInfo, ttl: Double) throws -> LockInfo
-    func locks() throws -> [LockInfo]
-    func release(lockID: String) throws
+    func renew(_ lock: LockInfo, ttl: Double) async throws -> LockInfo
+    func locks() async throws -> [LockInfo]
+    func release(lockID: String) async throws
 }
 
 public typealias StateStore = StateReader & StateWriter & StateLocker

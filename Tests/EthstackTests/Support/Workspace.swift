@@ -70,7 +70,7 @@ final class Workspace: @unchecked Sendable {
         let state = try store.load(stack: s.stack.name)
         let sessions = s.makeSessions()
         let (plan, resolutions) = try await s.plan(state: state, journal: store, sessions: sessions, options: options)
-        try JournalRecovery.commit(resolutions, store: store, stack: s.stack.name)
+        try await JournalRecovery.commit(resolutions, store: store, stack: s.stack.name)
         let applier = Applier(context: Applier.Context(
             stack: s.stack, graph: s.graph, registry: s.registry, variables: s.variables,
             prior: try store.load(stack: s.stack.name), store: store, sessions: sessions, parallelism: parallelism,

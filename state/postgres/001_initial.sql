@@ -1,0 +1,78 @@
+-- ethstack state schema for PostgreSQL, migration 1: stacks, resources, outputs, history, journal, locks.
+-- Everything lives in the schema "ethstack" (created by the store before any migration, with the
+-- ethstack.schema_migrations table). Times are DOUBLE PRECISION unix seconds (to_timestamp(x) to read
+-- them); JSON columns hold text written by Value.jsonString() (sensitive marks stripped, unknown
+-- values stored as null): cast with ::jsonb to query inside them.
+-- The store runs each statement of this file on its own, inside one transaction: statements are
+-- separated by a semicolon at the end of a line, and no statement may contain one.
+
+CREATE TABLE ethstack.stacks (
+    name    TEXT PRIMARY KEY,
+    lineage TEXT NOT NULL,
+    serial  BIGINT NOT NULL DEFAULT 0,
+    created DOUBLE PRECISION NOT NULL,
+    updated DOUBLE PRECISION NOT NULL
+);
+
+CREATE TABLE ethstack.resources (
+    stack                TEXT NOT NULL REFERENCES ethstack.stacks(name) ON DELETE CASCADE,
+    address              TEXT NOT NULL,
+    type                 TEXT NOT NULL,
+    provider             TEXT NOT NULL,
+    id                   TEXT NOT NULL,
+    attributes           TEXT NOT NULL DEFAULT '{}',
+    sensitive_attributes TEXT NOT NULL DEFAULT '[]',
+    dependencies         TEXT NOT NULL DEFAULT '[]',
+    status               TEXT NOT NULL DEFAULT 'ready' CHECK (status IN ('ready', 'tainted')),
+    schema_version       BIGINT NOT NULL DEFAULT 1,
+    PRIMARY KEY (stack, address)
+);
+
+CREATE TABLE ethstack.outputs (
+    stack     TEXT NOT NULL REFERENCES ethstack.stacks(name) ON DELETE CASCADE,
+    name      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    sensitive BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (stack, name)
+);
+
+CREATE TABLE ethstack.history (
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stack   TEXT NOT NULL REFERENCES ethstack.stacks(name) ON DELETE CASCADE,
+    serial  BIGINT NOT NULL,
+    who     TEXT NOT NULL,
+    host    TEXT NOT NULL,
+    at      DOUBLE PRECISION NOT NULL,
+    command TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
+CREATE INDEX history_by_stack ON ethstack.history (stack, serial, id);
+
+CREATE TABLE ethstack.journal (
+    id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stack    TEXT NOT NULL REFERENCES ethstack.stacks(name) ON DELETE CASCADE,
+    address  TEXT NOT NULL,
+    type     TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    token    TEXT NOT NULL,
+    planned  TEXT NOT NULL DEFAULT '{}',
+    started  DOUBLE PRECISION NOT NULL,
+    finished DOUBLE PRECISION,
+    outcome  TEXT,
+    message  TEXT
+);
+CREATE INDEX journal_by_stack ON ethstack.journal (stack, id);
+CREATE INDEX journal_unfinished ON ethstack.journal (stack, id) WHERE finished IS NULL;
+
+-- No foreign key to stacks: the first apply of a new stack locks it before the stack row exists.
+CREATE TABLE ethstack.locks (
+    id        TEXT PRIMARY KEY,
+    stack     TEXT NOT NULL UNIQUE,
+    holder    TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    host      TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    created   DOUBLE PRECISION NOT NULL,
+    expires   DOUBLE PRECISION NOT NULL
+);
