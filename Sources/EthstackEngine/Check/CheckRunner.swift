@@ -270,10 +270,10 @@ struct CheckExecution: Sendable {
         let failures = judge(first, expected)
         if !failures.isEmpty { return (.fail(failures.joined(separator: "; ")), [first.value]) }
         guard let window = check.increasesWithin else {
-            return (.pass(describe(first.value) + passNote(expected)), [first.value])
+            return (.pass(summary(first, expected) + passNote(expected)), [first.value])
         }
         guard let start = first.value.quantityValue else {
-            return (.fail("\(describe(first.value)) is not a number, so it cannot increase"), [first.value])
+            return (.fail("\(subject(expected))\(describe(first.value)) is not a number, so it cannot increase"), [first.value])
         }
         let began = Date()
         let deadline = began.addingTimeInterval(window)
@@ -292,18 +292,38 @@ struct CheckExecution: Sendable {
                 last = s.value
                 if let n = s.value.quantityValue, n > start {
                     let took = Date().timeIntervalSince(began)
-                    return (.pass("\(describe(first.value)) → \(describe(s.value)) within \(formatSeconds(took))"), [first.value, s.value])
+                    return (.pass("\(subject(expected))\(describe(first.value)) → \(describe(s.value)) within \(formatSeconds(took))"), [first.value, s.value])
                 }
             }
         }
-        var message = "did not increase within \(formatSeconds(window)): \(describe(first.value)) → \(describe(last))"
+        var message = "\(subject(expected))did not increase within \(formatSeconds(window)): \(describe(first.value)) → \(describe(last))"
         if let lastError { message += " (last request: \(lastError))" }
         return (.fail(message), [first.value, last])
     }
 
+    /// "data.head_slot = " when `expect.path` selects the value, else nothing.
+    private func subject(_ expected: [String: Value]) -> String {
+        expected["path"]?.unmarked.stringValue.map { "\($0) = " } ?? ""
+    }
+
+    /// What a passing sample showed: the status, the value compared, the json paths checked.
+    private func summary(_ s: Sample, _ expected: [String: Value]) -> String {
+        var parts: [String] = []
+        if let status = s.status { parts.append("HTTP \(status)") }
+        if s.status == nil || expected["path"] != nil || expected["equals"] != nil
+            || expected["at_least"] != nil || expected["at_most"] != nil {
+            parts.append(subject(expected) + describe(s.value))
+        }
+        if let paths = expected["json"]?.unmarked.mapValue {
+            for path in paths.keys.sorted() {
+                parts.append("\(path) = \(s.answer.value(atPath: path).map(describe) ?? "null")")
+            }
+        }
+        return parts.joined(separator: ", ")
+    }
+
     private func passNote(_ expected: [String: Value]) -> String {
         var notes: [String] = []
-        if let s = expected["status"]?.quantityValue { notes.append("status \(Value.formatNumber(s))") }
         if let n = expected["at_least"] { notes.append("at least \(describe(n))") }
         if let n = expected["at_most"] { notes.append("at most \(describe(n))") }
         return notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))"
@@ -366,20 +386,20 @@ struct CheckExecution: Sendable {
         }
         if let n = expected["at_least"], let want = n.quantityValue {
             if let got = s.value.quantityValue {
-                if got < want { failures.append("\(describe(s.value)), expected at least \(describe(n))") }
+                if got < want { failures.append("\(subject(expected))\(describe(s.value)), expected at least \(describe(n))") }
             } else {
-                failures.append("\(describe(s.value)) is not a number (expected at least \(describe(n)))")
+                failures.append("\(subject(expected))\(describe(s.value)) is not a number (expected at least \(describe(n)))")
             }
         }
         if let n = expected["at_most"], let want = n.quantityValue {
             if let got = s.value.quantityValue {
-                if got > want { failures.append("\(describe(s.value)), expected at most \(describe(n))") }
+                if got > want { failures.append("\(subject(expected))\(describe(s.value)), expected at most \(describe(n))") }
             } else {
-                failures.append("\(describe(s.value)) is not a number (expected at most \(describe(n)))")
+                failures.append("\(subject(expected))\(describe(s.value)) is not a number (expected at most \(describe(n)))")
             }
         }
         if let want = expected["equals"], !matches(s.value, want) {
-            failures.append("\(describe(s.value)), expected \(describe(want))")
+            failures.append("\(subject(expected))\(describe(s.value)), expected \(describe(want))")
         }
         if let paths = expected["json"]?.unmarked.mapValue {
             for path in paths.keys.sorted() {
