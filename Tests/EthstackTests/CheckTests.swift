@@ -144,7 +144,7 @@ import Testing
             type: core.data
             properties: { input: "http://127.0.0.1:\(dead)" }
         outputs:
-          private_url: { value: "http://127.0.0.1:\(dead)/?key=${var.key}", sensitive: true }
+          private_url: { value: "http://127.0.0.1:\(dead)/${var.key}/rpc", sensitive: true }
         checks:
           open:
             ethereum_rpc: { url: "${endpoint.output}", method: eth_blockNumber }
@@ -157,8 +157,10 @@ import Testing
             timeout: 2s
         """)
         #expect(try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve"], in: ws.dir).status == 0)
-        let r = try EthstackBinary.run(["check", "--stack", "stack.yaml"], in: ws.dir, timeout: 30)
+        // Even the debug log of HTTP requests leaves out requests made with sensitive values.
+        let r = try EthstackBinary.run(["check", "--stack", "stack.yaml"], in: ws.dir, environment: ["ETHSTACK_LOG": "debug"], timeout: 30)
         #expect(r.status == 2, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("http > POST http://127.0.0.1:\(dead)"), "\(r.stderr)")
         #expect(line(r.stdout, "✗", "open").contains("eth_blockNumber connection failed"), "\(r.stdout)")
         #expect(r.stdout.contains("2 attempts"), "\(r.stdout)")
         #expect(r.stdout.contains("http://127.0.0.1:\(dead)"))

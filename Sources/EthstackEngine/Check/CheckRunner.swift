@@ -36,12 +36,18 @@ public struct CheckRunner: Sendable {
     public let variables: [String: Value]
     public let state: StackState
     public let client: HTTPClient
+    /// For probes whose URL or headers are sensitive: never logs, even with ETHSTACK_LOG=debug.
+    let quietClient: HTTPClient
 
     public init(stack: StackDeclaration, variables: [String: Value], state: StackState, client: HTTPClient? = nil) {
         self.stack = stack
         self.variables = variables
         self.state = state
-        self.client = client ?? HTTPClient()
+        let client = client ?? HTTPClient()
+        self.client = client
+        var quiet = client.options
+        quiet.log = nil
+        self.quietClient = HTTPClient(options: quiet)
     }
 
     /// The checks named (all when empty), in the order declared. An unknown name is an error.
@@ -62,7 +68,7 @@ public struct CheckRunner: Sendable {
         var results: [Int: CheckResult] = [:]
         await withTaskGroup(of: (Int, CheckResult).self) { group in
             for (i, c) in checks.enumerated() {
-                group.addTask { (i, await CheckExecution(check: c, scope: scope, client: client).run()) }
+                group.addTask { (i, await CheckExecution(check: c, scope: scope, client: client, quietClient: quietClient).run()) }
             }
             for await (i, r) in group { results[i] = r }
         }
@@ -91,12 +97,15 @@ struct CheckExecution: Sendable {
     let check: CheckDeclaration
     let scope: EvaluationScope
     let client: HTTPClient
+    let quietClient: HTTPClient
 
     /// A request ready to send, and how to show it.
     struct Prepared: Sendable {
         var request: HTTPRequest
         var target: String
         var method: String
+        /// The URL or a header came from a sensitive value: the request is not logged.
+        var sensitive = false
     }
 
     /// One answer, reduced to what expectations look at.
@@ -195,16 +204,20 @@ struct CheckExecution: Sendable {
                 throw CheckFailure(message: "the JSON-RPC method must be a string, found \(methodValue.typeName)")
             }
             var params: Value = .list([])
+            var sensitive = urlSensitive
             if let p = check.probeSetting("params") {
-                params = try evaluate("params", p, what: "params").deepUnmarked
+                let marked = try evaluate("params", p, what: "params")
+                if marked.containsSensitive { sensitive = true }
+                params = marked.deepUnmarked
                 guard params.listValue != nil else { throw CheckFailure(message: "params must be a list, found \(params.typeName)") }
             }
             let body: Value = .map(["jsonrpc": "2.0", "id": 1, "method": .string(method), "params": params])
             request.method = "POST"
             request.body = Data(body.jsonString().utf8)
             request.setHeader("Content-Type", "application/json")
-            return Prepared(request: request, target: target, method: method)
+            return Prepared(request: request, target: target, method: method, sensitive: sensitive)
         case .http:
+            var sensitive = urlSensitive
             var method = "GET"
             if let m = check.probeSetting("method") {
                 let v = try evaluate("method", m, what: "the method")
@@ -217,6 +230,7 @@ struct CheckExecution: Sendable {
             if let h = check.probeSetting("headers") {
                 let v = try evaluate("headers", h, what: "the headers")
                 guard let m = v.unmarked.mapValue else { throw CheckFailure(message: "headers must be a map, found \(v.typeName)") }
+                if v.containsSensitive { sensitive = true }
                 for name in m.keys.sorted() {
                     guard let text = m[name]?.interpolatedString else {
                         throw CheckFailure(message: "header \(name) must be a string")
@@ -225,7 +239,9 @@ struct CheckExecution: Sendable {
                 }
             }
             if let b = check.probeSetting("body") {
-                let v = try evaluate("body", b, what: "the body").deepUnmarked
+                let marked = try evaluate("body", b, what: "the body")
+                if marked.containsSensitive { sensitive = true }
+                let v = marked.deepUnmarked
                 switch v {
                 case .string(let s): request.body = Data(s.utf8)
                 case .null: break
@@ -234,7 +250,7 @@ struct CheckExecution: Sendable {
                     if request.header("Content-Type") == nil { request.setHeader("Content-Type", "application/json") }
                 }
             }
-            return Prepared(request: request, target: target, method: method)
+            return Prepared(request: request, target: target, method: method, sensitive: sensitive)
         }
     }
 
@@ -332,7 +348,7 @@ struct CheckExecution: Sendable {
     func sample(_ prepared: Prepared, _ expected: [String: Value]) async -> Result<Sample, CheckFailure> {
         let response: HTTPResponse
         do {
-            response = try await client.send(prepared.request)
+            response = try await (prepared.sensitive ? quietClient : client).send(prepared.request)
         } catch let e as HTTPTransportError {
             // The URL is shown beside the result (or hidden when sensitive); not repeated here.
             return .failure(CheckFailure(message: "\(e.kind.rawValue): \(e.message)"))
