@@ -22,7 +22,7 @@ struct Ethstack: AsyncParsableCommand {
         """,
         version: PlanJSON.version,
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, ImportCommand.self, DriftCommand.self, GraphCommand.self,
-                      OutputCommand.self, StateCommand.self, LockCommand.self]
+                      OutputCommand.self, StateCommand.self, LockCommand.self, CheckCommand.self]
     )
 }
 

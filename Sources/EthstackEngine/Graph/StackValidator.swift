@@ -51,12 +51,25 @@ public struct StackValidator {
         for o in stack.outputs {
             check(o.value, context: .output, resources: resources, variables: variables, &d)
         }
+        // Checks read recorded state: variables, resources' attributes, and `outputs.NAME`.
+        let outputs = Set(stack.outputs.map(\.name))
+        for c in stack.checks {
+            for entry in c.probe + c.expect {
+                check(entry.value, context: .check(outputs: outputs), resources: resources, variables: variables, &d)
+            }
+        }
         try d.throwIfErrors()
     }
 
     enum Context {
         case resource(hasForEach: Bool, hasCount: Bool)
         case expansion, provider, output
+        case check(outputs: Set<String>)
+
+        var isCheck: Bool {
+            if case .check = self { return true }
+            return false
+        }
     }
 
     private func check(_ node: ConfigNode, context: Context, resources: [String: ResourceDeclaration],
@@ -155,9 +168,15 @@ public struct StackValidator {
             if let attribute, attribute != "index" {
                 d.error(attributeLocation, "\"count\" has only \"index\", not \"\(attribute)\"")
             }
+        case "outputs" where context.isCheck:
+            guard case .check(let outputs) = context, let attribute else { return }
+            if !outputs.contains(attribute) {
+                d.error(attributeLocation, "no output named \"\(attribute)\"", hint: didYouMean(attribute, in: outputs))
+            }
         default:
             guard let r = resources[name] else {
-                let candidates = Array(resources.keys) + ["var", "each", "count"]
+                var candidates = Array(resources.keys) + ["var", "each", "count"]
+                if context.isCheck { candidates.append("outputs") }
                 d.error(location, "no resource named \"\(name)\"", hint: didYouMean(name, in: candidates))
                 return
             }

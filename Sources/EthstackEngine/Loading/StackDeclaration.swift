@@ -123,6 +123,36 @@ public struct OutputDeclaration: Sendable {
     public var description: String?
 }
 
+/// A check of a running deployment (`checks:`): one probe and what its answer must satisfy.
+/// Expressions in it are evaluated against recorded state by `ethstack check`, never planned.
+public struct CheckDeclaration: Sendable {
+    public enum ProbeKind: String, Sendable { case ethereumRPC = "ethereum_rpc", http }
+
+    public var name: String
+    public var location: SourceLocation
+    public var description: String?
+    public var probeKind: ProbeKind
+    public var probeLocation: SourceLocation
+    /// The probe's settings: `url`, `method`, `params` (ethereum_rpc); `url`, `method`, `headers`, `body` (http).
+    public var probe: [ConfigEntry]
+    /// `status`, `at_least`, `at_most`, `equals`, `json`, `path` (the rest of `expect` is below).
+    public var expect: [ConfigEntry]
+    /// `increases_within`, seconds: sample, then poll until a greater value or the time is up.
+    public var increasesWithin: Double?
+    /// Seconds per request (default 10).
+    public var timeout: Double
+    /// Further attempts after a failed one.
+    public var retries: Int
+
+    public func probeSetting(_ key: String) -> ConfigNode? { probe.first { $0.key == key }?.value }
+    public func expectation(_ key: String) -> ConfigNode? { expect.first { $0.key == key }?.value }
+
+    /// Every reference in the probe and the expectations.
+    public var references: [Reference] {
+        probe.flatMap(\.value.references) + expect.flatMap(\.value.references)
+    }
+}
+
 /// One stack file, loaded: declarations only, nothing evaluated.
 public struct StackDeclaration: Sendable {
     public var name: String
@@ -134,6 +164,7 @@ public struct StackDeclaration: Sendable {
     public var providers: [ProviderDeclaration]
     public var resources: [ResourceDeclaration]
     public var outputs: [OutputDeclaration]
+    public var checks: [CheckDeclaration] = []
 
     /// The stack file's directory, absolute: relative paths in the stack are relative to it.
     public var baseDirectory: String {

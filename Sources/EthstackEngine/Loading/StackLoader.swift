@@ -37,7 +37,7 @@ public struct StackLoader {
             throw DiagnosticsError([.error(root.location, "expected a map at the top of the stack file, found \(root.kindName)")])
         }
         let top = uniqueEntries(pairs, in: "the stack", &diagnostics)
-        let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs"]
+        let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks"]
         for (key, entry) in top where !topKeys.contains(key) {
             diagnostics.error(entry.keyLocation, "unknown top-level key \"\(key)\"", hint: didYouMean(key, in: topKeys))
         }
@@ -93,10 +93,18 @@ public struct StackLoader {
             }
         }
 
+        var checks: [CheckDeclaration] = []
+        if let entry = top["checks"], let map = mapping(entry.value, "checks", &diagnostics) {
+            for (checkName, e) in uniqueOrdered(map, in: "checks", &diagnostics) {
+                if let c = loadCheck(checkName, e, &diagnostics) { checks.append(c) }
+            }
+        }
+
         try diagnostics.throwIfErrors()
         return StackDeclaration(name: name, description: description, file: file,
                                 contentHash: contentHash ?? SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined(),
-                                variables: variables, providers: providers, resources: resources, outputs: outputs)
+                                variables: variables, providers: providers, resources: resources, outputs: outputs,
+                                checks: checks)
     }
 
     // MARK: - Sections
@@ -263,6 +271,165 @@ public struct StackLoader {
         return OutputDeclaration(name: name, location: e.keyLocation, value: node,
                                  sensitive: entries["sensitive"].flatMap { bool($0.value, "sensitive", &d) } ?? false,
                                  description: entries["description"].flatMap { string($0.value, "description", &d) })
+    }
+
+    static let checkKeys = ["description", "ethereum_rpc", "http", "expect", "timeout", "retries"]
+    static let probeKeys: [CheckDeclaration.ProbeKind: [String]] = [
+        .ethereumRPC: ["url", "method", "params"],
+        .http: ["url", "method", "headers", "body"],
+    ]
+    static let expectKeys = ["status", "at_least", "at_most", "equals", "json", "path", "increases_within"]
+
+    private func loadCheck(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> CheckDeclaration? {
+        if !isIdentifier(name) {
+            d.error(e.keyLocation, "invalid check name \"\(name)\": use letters, digits, \"_\" and \"-\", starting with a letter")
+        }
+        guard case .mapping(let pairs, _) = e.valueNode else {
+            d.error(e.valueNode.location, "check \"\(name)\": expected a map with a probe (\"ethereum_rpc\" or \"http\") and \"expect\", found \(e.valueNode.kindName)")
+            return nil
+        }
+        let entries = uniqueOrdered(pairs, in: "check \"\(name)\"", &d)
+        var probeKind: CheckDeclaration.ProbeKind?
+        var probeEntry: Entry?
+        var expectEntry: Entry?
+        var description: String?
+        var timeout = 10.0
+        var retries = 0
+        var ok = true
+        for (key, entry) in entries {
+            switch key {
+            case "description": description = string(entry.value, "description", &d)
+            case "ethereum_rpc", "http":
+                if let kind = probeKind {
+                    d.error(entry.keyLocation, "check \"\(name)\" has two probes (\"\(kind.rawValue)\" and \"\(key)\"): use one")
+                    ok = false
+                } else {
+                    probeKind = CheckDeclaration.ProbeKind(rawValue: key)
+                    probeEntry = entry
+                }
+            case "expect": expectEntry = entry
+            case "timeout":
+                if let t = durationLiteral(entry.value, "timeout", &d) {
+                    if t <= 0 { d.error(entry.value.location, "\"timeout\" must be more than 0") } else { timeout = t }
+                }
+            case "retries":
+                if case .number(let n) = entry.value.value, n >= 0, n.rounded() == n, n <= 100 {
+                    retries = Int(n)
+                } else {
+                    d.error(entry.value.location, "\"retries\" must be a whole number from 0 to 100, found \(entry.value.value.typeName)")
+                }
+            default:
+                d.error(entry.keyLocation, "unknown key \"\(key)\" in check \"\(name)\"", hint: didYouMean(key, in: StackLoader.checkKeys))
+            }
+        }
+        guard let probeKind, let probeEntry else {
+            d.error(e.keyLocation, "check \"\(name)\" has no probe: add \"ethereum_rpc\" or \"http\"")
+            return nil
+        }
+        guard let expectEntry else {
+            d.error(e.keyLocation, "check \"\(name)\" has no \"expect\" (status, at_least, at_most, equals, json, increases_within)")
+            return nil
+        }
+
+        // The probe.
+        var probe: [ConfigEntry] = []
+        let allowedProbe = StackLoader.probeKeys[probeKind] ?? []
+        switch configNode(probeEntry.value, &d) {
+        case .map(let list, _)?: probe = list
+        case let other?:
+            d.error(other.location, "check \"\(name)\": \"\(probeKind.rawValue)\" must be a map (\(allowedProbe.joined(separator: ", "))), found \(probeEntry.value.kindName)")
+            ok = false
+        case nil: ok = false
+        }
+        for p in probe where !allowedProbe.contains(p.key) {
+            d.error(p.keyLocation, "unknown key \"\(p.key)\" in \(probeKind.rawValue) of check \"\(name)\"", hint: didYouMean(p.key, in: allowedProbe))
+            ok = false
+        }
+        if !probe.contains(where: { $0.key == "url" }) {
+            d.error(probeEntry.keyLocation, "\(probeKind.rawValue) of check \"\(name)\" has no \"url\"")
+            ok = false
+        }
+        if probeKind == .ethereumRPC, !probe.contains(where: { $0.key == "method" }) {
+            d.error(probeEntry.keyLocation, "ethereum_rpc of check \"\(name)\" has no \"method\" (e.g. eth_blockNumber)")
+            ok = false
+        }
+        for p in probe {
+            guard let v = p.value.literalValue else { continue }
+            switch p.key {
+            case "url", "method":
+                if v.stringValue == nil { d.error(p.value.location, "\"\(p.key)\" must be a string, found \(v.typeName)"); ok = false }
+            case "params":
+                if v.listValue == nil { d.error(p.value.location, "\"params\" must be a list, found \(v.typeName)"); ok = false }
+            case "headers":
+                if v.mapValue.map({ $0.values.allSatisfy { $0.interpolatedString != nil } }) != true {
+                    d.error(p.value.location, "\"headers\" must be a map of strings, found \(v.typeName)"); ok = false
+                }
+            default: break
+            }
+        }
+
+        // The expectations.
+        var expect: [ConfigEntry] = []
+        var increasesWithin: Double?
+        guard case .mapping(let expectPairs, _) = expectEntry.value else {
+            d.error(expectEntry.value.location, "check \"\(name)\": \"expect\" must be a map (\(StackLoader.expectKeys.joined(separator: ", "))), found \(expectEntry.value.kindName)")
+            return nil
+        }
+        for (key, entry) in uniqueOrdered(expectPairs, in: "expect", &d) {
+            guard StackLoader.expectKeys.contains(key) else {
+                d.error(entry.keyLocation, "unknown key \"\(key)\" in expect of check \"\(name)\"", hint: didYouMean(key, in: StackLoader.expectKeys))
+                ok = false
+                continue
+            }
+            if key == "increases_within" {
+                if let t = durationLiteral(entry.value, key, &d) {
+                    if t <= 0 { d.error(entry.value.location, "\"increases_within\" must be more than 0") } else { increasesWithin = t }
+                } else { ok = false }
+                continue
+            }
+            guard let node = configNode(entry.value, &d) else { ok = false; continue }
+            if let v = node.literalValue {
+                switch key {
+                case "status":
+                    if case .number(let n) = v, n >= 100, n <= 599, n.rounded() == n {} else {
+                        d.error(node.location, "\"status\" must be an HTTP status code (100-599), found \(v.jsonString())"); ok = false
+                    }
+                    if probeKind != .http { d.error(entry.keyLocation, "\"status\" applies to http probes only"); ok = false }
+                case "at_least", "at_most":
+                    if v.quantityValue == nil {
+                        d.error(node.location, "\"\(key)\" must be a number, found \(v.typeName)"); ok = false
+                    }
+                case "json":
+                    if v.mapValue == nil { d.error(node.location, "\"json\" must be a map of dotted paths to expected values, found \(v.typeName)"); ok = false }
+                case "path":
+                    if v.stringValue == nil { d.error(node.location, "\"path\" must be a dotted path such as data.head_slot, found \(v.typeName)"); ok = false }
+                default: break
+                }
+            }
+            expect.append(ConfigEntry(key: key, keyLocation: entry.keyLocation, value: node))
+        }
+        if expect.isEmpty && increasesWithin == nil {
+            d.error(expectEntry.keyLocation, "check \"\(name)\": \"expect\" is empty", hint: "expected any of \(StackLoader.expectKeys.joined(separator: ", "))")
+            ok = false
+        }
+        guard ok else { return nil }
+        return CheckDeclaration(name: name, location: e.keyLocation, description: description, probeKind: probeKind,
+                                probeLocation: probeEntry.keyLocation, probe: probe, expect: expect,
+                                increasesWithin: increasesWithin, timeout: timeout, retries: retries)
+    }
+
+    /// A duration written as text ("30s", "1m30s") or a number of seconds.
+    private func durationLiteral(_ node: YAMLNode, _ what: String, _ d: inout DiagnosticCollector) -> Double? {
+        switch node.value {
+        case .number(let n) where n >= 0: return n
+        case .string(let s):
+            if let t = parseDuration(s) { return t }
+            d.error(node.location, "\"\(what)\": \"\(s)\" is not a duration (e.g. 500ms, 30s, 2m)")
+            return nil
+        default:
+            d.error(node.location, "\"\(what)\" must be a duration (e.g. 30s), found \(node.value.typeName)")
+            return nil
+        }
     }
 
     // MARK: - Helpers
