@@ -46,15 +46,14 @@ struct AWSAPIError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// Capped exponential backoff with full jitter.
+/// How AWS calls are retried: the engine's capped exponential backoff with jitter.
 struct RetryPolicy: Sendable {
     var maxAttempts: Int = 6
     var baseDelay: Double = 0.25
     var maxDelay: Double = 20
 
     func delay(afterAttempt attempt: Int) -> Double {
-        let ceiling = min(maxDelay, baseDelay * pow(2, Double(attempt)))
-        return Double.random(in: (ceiling / 2)...ceiling)
+        Backoff(baseDelay: baseDelay, maxDelay: maxDelay).delay(afterAttempt: attempt)
     }
 }
 

@@ -143,20 +143,18 @@ func retryingDependencyViolation(_ ctx: AWSContext, codes: Set<String> = ["Depen
     }
 }
 
-/// Polls `check` with backoff until it returns a value or the timeout passes.
+/// Polls `check` with backoff until it returns a value or the timeout passes (the engine's `poll`).
 func waitUntil<T: Sendable>(_ what: String, timeout: Double, operation: String, progress: ProgressReporter,
                             initialDelay: Double = 2, maxDelay: Double = 30, _ check: () async throws -> T?) async throws -> T {
-    let started = Date()
-    var delay = initialDelay
-    while true {
-        if let done = try await check() { return done }
-        let elapsed = Date().timeIntervalSince(started)
-        if elapsed + delay > timeout {
-            throw ProviderError(.timeout, operation: operation, message: "gave up waiting for \(what) after \(Int(elapsed))s")
+    do {
+        return try await poll(what: what, timeout: timeout,
+                              backoff: Backoff(baseDelay: initialDelay, maxDelay: maxDelay, multiplier: 1.5, jitter: false),
+                              progress: progress) { () -> PollStep<T> in
+            if let done = try await check() { return .done(done) }
+            return .waiting("not yet")
         }
-        progress("waiting for \(what), \(Int(elapsed))s")
-        try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
-        delay = min(delay * 1.5, maxDelay)
+    } catch PollError.timedOut(_, let seconds, _) {
+        throw ProviderError(.timeout, operation: operation, message: "gave up waiting for \(what) after \(Int(seconds))s")
     }
 }
 

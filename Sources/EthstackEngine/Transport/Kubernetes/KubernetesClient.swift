@@ -229,33 +229,24 @@ public final class KubernetesClient: Sendable {
         case failed(String)
     }
 
-    /// The generic poll loop: backoff from 0.1 s up to 5 s, bounded by `timeout`.
+    /// The generic poll loop (the engine's `poll`): backoff from 0.1 s up to 5 s, bounded by `timeout`.
     public func poll<T: Sendable>(what: String, timeout: Double, progress: @escaping @Sendable (String) -> Void = { _ in },
                                   _ step: @escaping @Sendable () async throws -> (WaitCheck, T)) async throws -> T {
-        let started = Date()
-        var delay = 0.1
-        var lastText = ""
-        var lastReport = Date.distantPast
-        while true {
-            let (state, value) = try await step()
-            switch state {
-            case .done: return value
-            case .failed(let message):
-                throw KubernetesClientError.invalidResponse("\(what): \(message)")
-            case .waiting(let text):
-                let elapsed = Date().timeIntervalSince(started)
-                if elapsed >= timeout {
-                    throw KubernetesClientError.waitTimedOut(what: what, seconds: timeout, last: text)
+        do {
+            return try await EthstackEngine.poll(what: what, timeout: timeout,
+                                                 backoff: Backoff(baseDelay: 0.1, maxDelay: 5, multiplier: 1.5, jitter: false),
+                                                 progress: progress) { () -> PollStep<T> in
+                let (state, value) = try await step()
+                switch state {
+                case .done: return .done(value)
+                case .waiting(let text): return .waiting(text)
+                case .failed(let message): return .failed(message)
                 }
-                if text != lastText || Date().timeIntervalSince(lastReport) >= 10 {
-                    progress("waiting for \(what): \(text) (\(Int(elapsed))s)")
-                    lastText = text
-                    lastReport = Date()
-                }
-                let sleep = min(delay, max(0.01, timeout - elapsed))
-                try await Task.sleep(nanoseconds: UInt64(sleep * 1_000_000_000))
-                delay = min(delay * 1.5, 5)
             }
+        } catch PollError.timedOut(let what, let seconds, let last) {
+            throw KubernetesClientError.waitTimedOut(what: what, seconds: seconds, last: last)
+        } catch PollError.failed(let what, let message) {
+            throw KubernetesClientError.invalidResponse("\(what): \(message)")
         }
     }
 
@@ -296,6 +287,7 @@ public final class KubernetesClient: Sendable {
         if !query.isEmpty {
             url += "?" + query.map { "\(escape($0.0))=\(escape($0.1))" }.joined(separator: "&")
         }
+        let backoff = Backoff(baseDelay: baseDelay, maxDelay: 10)
         var refreshedToken = false
         var attempt = 0
         while true {
@@ -316,15 +308,18 @@ public final class KubernetesClient: Sendable {
                     continue
                 }
                 if [429, 500, 502, 503, 504].contains(response.status), attempt < attempts {
-                    let retryAfter = response.header("Retry-After").flatMap(Double.init)
-                    try await Task.sleep(nanoseconds: UInt64(min(retryAfter ?? baseDelay * pow(2, Double(attempt - 1)), 10) * 1e9))
+                    if let retryAfter = response.header("Retry-After").flatMap(Double.init) {
+                        try await Task.sleep(nanoseconds: UInt64(min(retryAfter, 10) * 1e9))
+                    } else {
+                        try await backoff.sleep(afterAttempt: attempt - 1)
+                    }
                     continue
                 }
                 return response
             } catch let error as HTTPTransportError {
                 if error.kind == .cancelled { throw CancellationError() }
                 if error.retryable, attempt < attempts {
-                    try await Task.sleep(nanoseconds: UInt64(baseDelay * pow(2, Double(attempt - 1)) * 1e9))
+                    try await backoff.sleep(afterAttempt: attempt - 1)
                     continue
                 }
                 throw KubernetesClientError.transport(error)
