@@ -313,6 +313,30 @@ import Testing
         #expect(try String(contentsOfFile: "\(ws.dir)/out.txt", encoding: .utf8) == "from-plan")
     }
 
+    @Test func aSavedPlanDoesNotApplyValuesItDidNotShow() throws {
+        let ws = Workspace()
+        ws.write("params.yaml", "slots: 12\n")
+        ws.write("stack.yaml", """
+        stack: exact
+        resources:
+          params:
+            type: core.data
+            properties: { input: '${yamldecode(file("params.yaml"))}' }
+          independent:
+            type: core.data
+            properties: { input: fixed }
+        """)
+        var r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "p.plan"], in: ws.dir)
+        #expect(r.status == 0)
+        // The stack file is unchanged, but a file it reads is not: the plan showed slots 12.
+        ws.write("params.yaml", "slots: 6\n")
+        r = try EthstackBinary.run(["apply", "p.plan"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("params: create failed: the configuration now gives other values than the plan showed for input, output; make a new plan"))
+        r = try EthstackBinary.run(["state", "list", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.stdout == "independent\n")
+    }
+
     @Test func targetLimitsThePlanToAResourceAndWhatItNeeds() throws {
         let ws = Workspace()
         ws.write("stack.yaml", """

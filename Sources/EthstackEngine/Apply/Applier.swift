@@ -293,6 +293,14 @@ public struct Applier: Sendable {
             }
             let planned = Planner.remark(try await session.planChange(PlanChangeRequest(
                 type: change.type, address: address.description, prior: existing, proposed: proposed)).planned, schema: schema)
+            // Apply does what the plan showed: a value the plan knew must come out the same now
+            // (a file read by the stack may have changed since a saved plan was made).
+            let drifted = (change.after ?? [:]).filter { name, shown in
+                !shown.containsUnknown && !(planned[name] ?? .null).semanticallyEquals(shown)
+            }.map(\.key).sorted()
+            if !drifted.isEmpty {
+                return .failed("the configuration now gives other values than the plan showed for \(drifted.joined(separator: ", ")); make a new plan")
+            }
             journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                    action: actionName, token: token,
                                                    planned: planned.mapValues(\.deepUnmarked))

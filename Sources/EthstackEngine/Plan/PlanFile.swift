@@ -95,7 +95,8 @@ public enum PlanFile {
         switch v {
         case .map(let m):
             if m.count == 1, let t = m["$ethstack"]?.stringValue {
-                return t == "unknown" ? .unknown : .sensitive(.null)
+                // A saved plan never holds a secret: its value is not known from the file.
+                return t == "unknown" ? .unknown : .sensitive(.unknown)
             }
             return .map(m.mapValues(untag))
         case .list(let l): return .list(l.map(untag))
