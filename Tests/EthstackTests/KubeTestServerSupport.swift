@@ -109,7 +109,13 @@ enum KTS {
         ["HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "NO_COLOR": "1"]
     }
 
-    static let kubectl = "/usr/bin/kubectl"
+    /// The real kubectl: $ETHSTACK_KUBECTL, the machine's /usr/bin/kubectl, or the one
+    /// Tests/Support/install-helm.sh installs beside helm.
+    static let kubectl: String = {
+        let candidates = [ProcessInfo.processInfo.environment["ETHSTACK_KUBECTL"], "/usr/bin/kubectl",
+                          "/opt/ethstack-tools/bin/kubectl"].compactMap { $0 }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/kubectl"
+    }()
 
     /// Finds helm: $ETHSTACK_HELM, then PATH, then /opt/ethstack-tools/bin/helm.
     static func helmPath() -> String? {
