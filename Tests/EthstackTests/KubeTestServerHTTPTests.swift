@@ -261,7 +261,10 @@ import Testing
     }
 
     @Test func simulatedControllersAndNamespaceDeletion() async throws {
-        let s = try await KubeTestServer.start(port: 0)
+        // A namespace that stays Terminating long enough for the create below, even on a loaded machine.
+        var options = KubeTestServer.Options()
+        options.namespaceDeletionDelay = 2
+        let s = try await KubeTestServer.start(port: 0, options: options)
         defer { s.shutdown() }
         #expect(try await KTS.request(s, "POST", "/api/v1/namespaces", body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "kt-x"]]).code == 201)
         let svc: KubeJSON = ["apiVersion": "v1", "kind": "Service", "metadata": ["name": "rpc"],
