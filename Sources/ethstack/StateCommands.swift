@@ -22,6 +22,45 @@ struct StackNameOptions: ParsableArguments {
     }
 }
 
+/// Which stack's recorded state a command reads or edits, and how to get at it.
+struct RecordedStateOptions: ParsableArguments {
+    @OptionGroup var stackName: StackNameOptions
+    @OptionGroup var stateOptions: StateOptions
+
+    /// Runs `body` with the store; nil when the stack has no state database yet.
+    func read<T>(_ body: (any StateStore, String) async throws -> T) async throws -> T? {
+        let stack = try stackName.name()
+        return try await stateOptions.withStore(for: stack, create: false) { store -> T? in
+            guard let store else { return nil }
+            return try await body(store, stack)
+        }
+    }
+
+    func state() async throws -> StackState {
+        let stack = try stackName.name()
+        return try await read { store, stack in try await store.load(stack: stack) } ?? .empty(stack)
+    }
+
+    /// Runs `body` with the store, which must exist (edits and lock releases).
+    func withExistingStore(_ body: (any StateStore, String) async throws -> Void) async throws {
+        let stack = try stackName.name()
+        try await stateOptions.withStore(for: stack, create: false) { store in
+            guard let store else { throw CLIError("no state for stack \(stack)") }
+            try await body(store, stack)
+        }
+    }
+
+    /// Edits state under the stack's lock, as a new serial.
+    func edit(_ operation: String, _ body: (any StateStore, String) async throws -> Void) async throws {
+        try await withExistingStore { store, stack in
+            try await withStateEditLock(store, stack, operation) {
+                _ = try await store.beginRun(stack: stack)
+                try await body(store, stack)
+            }
+        }
+    }
+}
+
 struct OutputCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "output",
@@ -38,8 +77,7 @@ struct OutputCommand: AsyncParsableCommand {
     @Argument(help: "One output's name: print just its value.")
     var name: String?
 
-    @OptionGroup var stackName: StackNameOptions
-    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var recorded: RecordedStateOptions
 
     @Flag(name: .long, help: "JSON output.")
     var json = false
@@ -49,8 +87,7 @@ struct OutputCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let stack = try stackName.name()
-            let outputs = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack).outputs } ?? [:]
+            let outputs = try await recorded.state().outputs
             if let name {
                 guard let o = outputs[name] else {
                     throw CLIError("no output named \"\(name)\"" + (didYouMean(name, in: outputs.keys).map { " (\($0))" } ?? ""))
@@ -97,13 +134,10 @@ struct StateCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the resources in state.")
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
-                let state = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack) } ?? .empty(stack)
-                for a in state.resources.keys.sorted() { printOut("\(a)\n") }
+                for a in try await recorded.state().resources.keys.sorted() { printOut("\(a)\n") }
             } catch { throw report(error) }
         }
     }
@@ -111,13 +145,11 @@ struct StateCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one resource's recorded attributes.")
         @Argument(help: "The resource's address.") var address: String
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
                 guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
-                let state = try await stateOptions.withStore(for: stack, create: false) { try await $0?.load(stack: stack) } ?? .empty(stack)
+                let state = try await recorded.state()
                 guard let r = state.resources[a] else {
                     throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
                 }
@@ -139,20 +171,14 @@ struct StateCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Forget a resource: remove it from state without destroying it.")
         @Argument(help: "Addresses to forget.") var addresses: [String]
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
-                try await stateOptions.withStore(for: stack, create: false) { store in
-                    guard let store else { throw CLIError("no state for stack \(stack)") }
-                    try await withStateEditLock(store, stack, "state rm") {
-                        _ = try await store.beginRun(stack: stack)
-                        for text in addresses {
-                            guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
-                            try await store.removeResource(stack: stack, address: a)
-                            printOut("Removed \(a)\n")
-                        }
+                try await recorded.edit("state rm") { store, stack in
+                    for text in addresses {
+                        guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
+                        try await store.removeResource(stack: stack, address: a)
+                        printOut("Removed \(a)\n")
                     }
                 }
             } catch { throw report(error) }
@@ -164,18 +190,12 @@ struct StateCommand: AsyncParsableCommand {
             commandName: "mv", abstract: "Give a resource in state a new address (after renaming it in the stack).")
         @Argument(help: "The current address.") var from: String
         @Argument(help: "The new address.") var to: String
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
                 guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
-                try await stateOptions.withStore(for: stack, create: false) { store in
-                    guard let store else { throw CLIError("no state for stack \(stack)") }
-                    try await withStateEditLock(store, stack, "state mv") {
-                        _ = try await store.beginRun(stack: stack)
-                        try await store.moveResource(stack: stack, from: f, to: t)
-                    }
+                try await recorded.edit("state mv") { store, stack in
+                    try await store.moveResource(stack: stack, from: f, to: t)
                 }
                 printOut("Moved \(f) to \(t)\n")
             } catch { throw report(error) }
@@ -184,12 +204,10 @@ struct StateCommand: AsyncParsableCommand {
 
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "history", abstract: "Every apply and destroy: serial, who, when, what.")
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
-                let entries = try await stateOptions.withStore(for: stack, create: false) { try await $0?.history(stack: stack) } ?? []
+                let entries = try await recorded.read { store, stack in try await store.history(stack: stack) } ?? []
                 let f = ISO8601DateFormatter()
                 for e in entries {
                     printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
@@ -220,12 +238,10 @@ struct LockCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the locks in the state database.")
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
-                let locks = try await stateOptions.withStore(for: stack, create: false) { try await $0?.locks() } ?? []
+                let locks = try await recorded.read { store, _ in try await store.locks() } ?? []
                 let f = ISO8601DateFormatter()
                 if locks.isEmpty { printOut("No locks.\n") }
                 for l in locks {
@@ -238,15 +254,10 @@ struct LockCommand: AsyncParsableCommand {
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a lock by id (when its holder is gone).")
         @Argument(help: "The lock's id, from `ethstack lock list`.") var id: String
-        @OptionGroup var stackName: StackNameOptions
-        @OptionGroup var stateOptions: StateOptions
+        @OptionGroup var recorded: RecordedStateOptions
         func run() async throws {
             do {
-                let stack = try stackName.name()
-                try await stateOptions.withStore(for: stack, create: false) { store in
-                    guard let store else { throw CLIError("no state for stack \(stack)") }
-                    try await store.release(lockID: id)
-                }
+                try await recorded.withExistingStore { store, _ in try await store.release(lockID: id) }
                 printOut("Released lock \(id)\n")
             } catch { throw report(error) }
         }
