@@ -129,16 +129,17 @@ enum EC2 {
 func retryingDependencyViolation(_ ctx: AWSContext, codes: Set<String> = ["DependencyViolation", "ResourceInUseException", "DeleteConflict"],
                                  progress: ProgressReporter, _ body: () async throws -> Void) async throws {
     let deadline = Date().addingTimeInterval(ctx.dependencyTimeout)
-    var delay = 1.0
+    let backoff = Backoff(baseDelay: 1, maxDelay: 15, jitter: false)
+    var attempt = 0
     while true {
         do {
             try await body()
             return
         } catch let error as AWSAPIError where codes.contains(error.code) {
-            if Date().addingTimeInterval(delay) > deadline { throw error }
+            if Date().addingTimeInterval(backoff.delay(afterAttempt: attempt)) > deadline { throw error }
             progress("waiting for dependents to go away (\(error.code))")
-            try await Task.sleep(nanoseconds: UInt64(delay * 1_000_000_000))
-            delay = min(delay * 2, 15)
+            try await backoff.sleep(afterAttempt: attempt)
+            attempt += 1
         }
     }
 }
