@@ -263,30 +263,44 @@ import Testing
         }
         let dir = try KTS.tempDir("kts-exe")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        // Pick a free port by binding an in-process server, then release it.
-        let probe = try await KubeTestServer.start(port: 0)
-        let port = probe.port
-        await probe.stop()
+        // The executable binds port 0 itself and prints the port it got: picking a free port
+        // here and handing it over would race with every other test binding ports meanwhile.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--port", String(port), "--with-standard-crds"]
+        p.arguments = ["--port", "0", "--with-standard-crds"]
         let out = Pipe()
         p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
+        let errPath = dir + "/stderr"
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: errPath)
         try p.run()
         defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
-        guard let health = URL(string: "http://127.0.0.1:\(port)/healthz") else { return }
-        let up = try await KTS.eventually(timeout: 10) {
-            (try? await URLSession.shared.data(for: URLRequest(url: health, timeoutInterval: 1)))?.0 == Data("ok".utf8)
-        }
-        #expect(up, "kube-test-server did not answer on port \(port)")
+        // Reads stdout until the first line; gives up (and stops the process, which ends the
+        // read) after a generous bound so a server that never starts fails the test, not hangs it.
+        let reader = out.fileHandleForReading
+        let watchdog = Task { try await Task.sleep(for: .seconds(60)); if p.isRunning { p.terminate() } }
+        let firstLine: String = await Task.detached {
+            var bytes = Data()
+            while !bytes.contains(UInt8(ascii: "\n")) {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                bytes.append(chunk)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }.value
+        watchdog.cancel()
+        let prefix = "listening on http://127.0.0.1:"
+        let stderrText = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        let portText = firstLine.components(separatedBy: prefix).dropFirst().first?
+            .prefix { $0.isNumber } ?? ""
+        let port = try #require(Int(portText), "kube-test-server printed \(firstLine.debugDescription); stderr: \(stderrText)")
+        #expect(port > 0)
         let r = try await KTS.run(KTS.kubectl, ["--server", "http://127.0.0.1:\(port)", "--cache-dir", dir + "/cache",
                                                 "get", "crd", "servicemonitors.monitoring.coreos.com", "-o", "name"],
                                   env: KTS.baseEnv(home: dir), timeout: 30)
         #expect(r.status == 0 && r.stdout.contains("servicemonitors.monitoring.coreos.com"), "\(r.stderr)")
         p.terminate()
         p.waitUntilExit()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(printed.contains("listening on http://127.0.0.1:\(port)"), "\(printed)")
+        #expect(p.terminationReason == .uncaughtSignal, "kube-test-server exited on its own: \(p.terminationStatus)")
     }
 }

@@ -303,16 +303,18 @@ import Testing
         #expect(events.last?.at("object.metadata.name") == "w")
 
         // Without a resourceVersion: synthetic ADDED for what exists, then live events.
-        let live = Task { try await KTS.request(s, "GET", "/api/v1/watch/namespaces?timeoutSeconds=2", timeout: 10) }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await KTS.eventually(timeout: 30) { s.openWatches == 0 })
+        let live = Task { try await KTS.request(s, "GET", "/api/v1/watch/namespaces?timeoutSeconds=2", timeout: 30) }
+        #expect(try await KTS.eventually(timeout: 30) { s.openWatches == 1 })
         #expect(try await KTS.request(s, "POST", "/api/v1/namespaces", body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "late"]]).code == 201)
         let liveEvents = try await live.value.text.split(separator: "\n").compactMap { try? KubeJSON.parse(String($0)) }
         #expect(liveEvents.filter { $0["type"] == "ADDED" }.count == 5)
         #expect(liveEvents.last?.at("object.metadata.name") == "late")
 
         // A watch ends when the server shuts down.
+        #expect(try await KTS.eventually(timeout: 30) { s.openWatches == 0 })
         let long = Task { try? await KTS.request(s, "GET", "/api/v1/pods?watch=1&timeoutSeconds=600", timeout: 30) }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await KTS.eventually(timeout: 30) { s.openWatches == 1 })
         let t0 = Date()
         s.shutdown()
         _ = await long.value

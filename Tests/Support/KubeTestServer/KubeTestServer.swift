@@ -95,6 +95,9 @@ public final class KubeTestServer: Sendable {
     }
 
     /// One object (nil when absent). `resource` is the plural ("deployments") or the kind.
+    /// How many watch requests are open right now.
+    public var openWatches: Int { store.watcherCount }
+
     public func object(group: String = "", resource: String, namespace: String? = nil, name: String) -> KubeJSON? {
         guard let t = try? resolve(group, resource) else { return nil }
         return store.peek(t, namespace: t.namespaced ? namespace ?? "default" : nil, name: name)

@@ -63,6 +63,9 @@ final class Store: @unchecked Sendable {
 
     func stop() { lock.withLock { stopped = true; watchers.removeAll() } }
 
+    /// How many watches are open (tests wait on it instead of sleeping).
+    var watcherCount: Int { lock.withLock { watchers.count } }
+
     var crdType: ResourceType { BuiltinTypes.all.first { $0.plural == "customresourcedefinitions" }! }
 
     // MARK: types
