@@ -40,7 +40,8 @@ import Testing
     /// The kubeconfig the CLI got, parsed back.
     static func connection(fromLog log: String) throws -> KubernetesConnection {
         let start = try #require(log.range(of: "apiVersion: v1"))
-        let end = log.range(of: "ARG ", range: start.upperBound..<log.endIndex)?.lowerBound ?? log.endIndex
+        let end = ["TOKENFILE ", "ARG "].compactMap { log.range(of: $0, range: start.upperBound..<log.endIndex)?.lowerBound }.min()
+            ?? log.endIndex
         return try KubeConfig.parse(String(log[start.lowerBound..<end]), environment: [:]).connection()
     }
 
@@ -72,10 +73,13 @@ import Testing
         let connection = try Self.connection(fromLog: log)
         #expect(connection.server == "https://ABC.gr7.eu-west-3.eks.amazonaws.com")
         #expect(connection.certificateAuthority == .data(Data(Self.caPEM.utf8)))
-        guard case .bearer(let token) = connection.auth else { Issue.record("expected a bearer token: \(connection)"); return }
+        // The token comes as a file the tool re-reads (so it can be refreshed), private to the call.
+        guard case .tokenFile(let file) = connection.auth else { Issue.record("expected a token file: \(connection)"); return }
+        #expect(log.contains("TOKENFILE \(file) 600"))
+        let token = try Self.token(fromLog: log)
         let url = try Self.presignedURL(token)
         #expect(url.hasPrefix("https://sts.eu-west-3.amazonaws.com/?") && url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"))
-        #expect(!FileManager.default.fileExists(atPath: path))
+        #expect(!FileManager.default.fileExists(atPath: path) && !FileManager.default.fileExists(atPath: file))
         #expect(!log.split(separator: "\n").contains { $0.hasPrefix("ARG") && $0.contains(token) })
         #expect(!error.contains(token), "\(error)")
     }
@@ -114,7 +118,8 @@ import Testing
         #expect(!eks.kubeconfig.contains(":") && !FileManager.default.fileExists(atPath: eks.kubeconfig))
         let connection = try Self.connection(fromLog: eks.log)
         #expect(connection.server == "https://e.example.test")
-        guard case .bearer(let token) = connection.auth else { Issue.record("expected the generated token"); return }
+        guard case .tokenFile = connection.auth else { Issue.record("expected the generated token's file"); return }
+        let token = try Self.token(fromLog: eks.log)
         #expect(token.hasPrefix(EKSToken.prefix))
         #expect(!eks.error.contains(token))
     }
@@ -123,7 +128,7 @@ import Testing
         let connection = KubernetesConnection(server: "https://kube.example.test", certificateAuthority: .data(Data(Self.caPEM.utf8)),
                                               clientCertificate: .data(Data("CERT-PEM".utf8)), clientKey: .file("/keys/client.key"),
                                               defaultNamespace: "apps")
-        let text = ClusterAccess.kubeconfig(connection, eksToken: nil)
+        let text = ClusterAccess.kubeconfig(connection, eksTokenFile: nil)
         let back = try KubeConfig.parse(text, environment: [:]).connection()
         #expect(back.server == connection.server && back.defaultNamespace == "apps")
         #expect(back.certificateAuthority == connection.certificateAuthority)
@@ -132,8 +137,38 @@ import Testing
         // Plain-http test servers get no TLS settings (EKS test clusters carry random text as CA).
         let source = EKSTokenSource(clusterName: "c", region: "us-east-1", credentials: AWSCredentials(accessKeyID: "a", secretAccessKey: "b"))
         let plain = ClusterAccess.kubeconfig(KubernetesConnection(server: "http://127.0.0.1:1", certificateAuthority: .data(Data("x".utf8)),
-                                                                  auth: .eks(source)), eksToken: "k8s-aws-v1.abc")
-        #expect(!plain.contains("certificate-authority") && plain.contains("token: \"k8s-aws-v1.abc\""))
+                                                                  auth: .eks(source)), eksTokenFile: "/run/t")
+        #expect(!plain.contains("certificate-authority") && plain.contains("tokenFile: \"/run/t\""))
+    }
+
+    /// A tool that runs longer than a token lives keeps working: its token file is rewritten with a
+    /// new token while it runs (client-go re-reads it), and every token stays out of its output.
+    @Test func aLongCallsEKSTokenFileIsRefreshedWhileItRuns() async throws {
+        let ws = Workspace()
+        let settings = KubernetesConnectionSettings(values: [
+            "host": "https://ABC.gr7.eu-west-3.eks.amazonaws.com", "eks_cluster_name": "testnet", "region": "eu-west-3",
+        ], environment: Self.awsEnvironment, baseDirectory: ws.dir)
+        var access = try ClusterAccess(settings: settings, provider: "helm")
+        access.eksTokenRefreshInterval = 0.3
+        // Copies the token file as it is at the start and again after the refresh interval has
+        // passed a few times, and prints the file (which ethstack must redact).
+        let script = """
+        t=$(sed -n 's/.*tokenFile: "\\([^"]*\\)".*/\\1/p' "$KUBECONFIG")
+        cp "$t" first; sleep 2; cp "$t" second; echo "path=$t"; cat "$t"
+        """
+        let result = try await access.run("/bin/sh", environment: [:], workingDirectory: ws.dir, timeout: 30, progress: nil,
+                                          operation: "test", address: nil) { _ in ["-c", script] }
+        let first = try String(contentsOfFile: "\(ws.dir)/first", encoding: .utf8)
+        let second = try String(contentsOfFile: "\(ws.dir)/second", encoding: .utf8)
+        #expect(first.hasPrefix(EKSToken.prefix) && second.hasPrefix(EKSToken.prefix))
+        #expect(first != second, "the token file was not refreshed")
+        let signedAt = { (token: String) in try Self.presignedURL(token).components(separatedBy: "X-Amz-Date=").last?.prefix(16) }
+        #expect(try signedAt(second) ?? "" > signedAt(first) ?? "", "the second token is not newer")
+        #expect(!result.stdout.contains(EKSToken.prefix) && result.stdout.contains("(sensitive value)"), "\(result.stdout)")
+        // The file went with the call's directory, and nothing was written into it afterwards.
+        let path = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("path=") }?.dropFirst(5))
+        try await Task.sleep(for: .seconds(1))
+        #expect(!FileManager.default.fileExists(atPath: (String(path) as NSString).deletingLastPathComponent))
     }
 
     /// Kurtosis (the stand-in) and its reads through the shared client, configured with host +
@@ -179,6 +214,11 @@ import Testing
         let destroyed = try await ws.apply(destroy: true)
         #expect(destroyed.succeeded, "\(destroyed.failures)")
         #expect(server.object(resource: "namespaces", name: "kt-net") == nil)
+    }
+
+    /// The token the tool read from its token file.
+    static func token(fromLog log: String) throws -> String {
+        String(try #require(log.split(separator: "\n").first { $0.hasPrefix("TOKEN ") }).dropFirst("TOKEN ".count))
     }
 
     static func presignedURL(_ token: String) throws -> String {

@@ -8,8 +8,12 @@ import Foundation
 ///
 /// The user's kubeconfig files are handed over unchanged when no setting overrides them and they
 /// need no generated token; otherwise the call gets a kubeconfig made from the resolved
-/// connection: server, CA, and a bearer token (an EKS token is generated for each call: tokens
-/// expire after 15 minutes), a token file, or a client certificate and key.
+/// connection: server, CA, and a bearer token, a token file, or a client certificate and key.
+///
+/// An EKS token expires after 15 minutes, and `kurtosis run` of a large enclave or `helm install
+/// --wait` of a big chart can take longer. So an EKS call gets its token as a `tokenFile` that
+/// ethstack rewrites every `eksTokenRefreshInterval` while the tool runs: client-go (which helm
+/// and kurtosis use) re-reads a token file every minute, and a tool never holds an expired token.
 public struct ClusterAccess: Sendable {
     /// The resolved connection (for `KubernetesClient`, when the provider reads through the API).
     public let connection: KubernetesConnection
@@ -17,6 +21,8 @@ public struct ClusterAccess: Sendable {
     let userFiles: [String]?
     /// The context to select in the user's files.
     public let userContext: String?
+    /// Seconds between rewrites of a running call's EKS token file (tokens are valid for 15 minutes).
+    public var eksTokenRefreshInterval: Double = EKSToken.reuseSeconds
 
     public init(settings: KubernetesConnectionSettings, provider: String) throws {
         do {
@@ -37,7 +43,11 @@ public struct ClusterAccess: Sendable {
     public struct CallKubeconfig: Sendable {
         public var path: String
         public var redactions: [String]
+        /// The EKS token file the kubeconfig names, which must be kept fresh while the call runs.
+        public var eksTokenFile: String?
     }
+
+    static let eksTokenFileName = "eks-token"
 
     /// Writes the call's kubeconfig into `dir`.
     public func kubeconfig(in dir: PrivateDirectory) throws -> CallKubeconfig {
@@ -56,15 +66,33 @@ public struct ClusterAccess: Sendable {
             }
             return CallKubeconfig(path: files.joined(separator: ":"), redactions: secrets)
         }
-        var token: String?
+        var tokenFile: String?
         if case .eks(let source) = connection.auth {
-            do { token = try EKSToken.generate(source) } catch {
-                throw SubprocessError(.failedToStart, command: "kubeconfig",
-                                      message: "cannot make an EKS token for cluster \(source.clusterName): \(error)")
-            }
-            secrets += token.map { [$0] } ?? []
+            let token = try Self.eksToken(source)
+            secrets.append(token)
+            tokenFile = try dir.write(Self.eksTokenFileName, token)
         }
-        return CallKubeconfig(path: try dir.write("kubeconfig", Self.kubeconfig(connection, eksToken: token)), redactions: secrets)
+        return CallKubeconfig(path: try dir.write("kubeconfig", Self.kubeconfig(connection, eksTokenFile: tokenFile)),
+                              redactions: secrets, eksTokenFile: tokenFile)
+    }
+
+    private static func eksToken(_ source: EKSTokenSource) throws -> String {
+        do { return try EKSToken.generate(source) } catch {
+            throw SubprocessError(.failedToStart, command: "kubeconfig",
+                                  message: "cannot make an EKS token for cluster \(source.clusterName): \(error)")
+        }
+    }
+
+    /// Rewrites the call's EKS token file every `interval` seconds until cancelled. A failed
+    /// rewrite keeps the previous token (still valid for a while) and is tried again next round.
+    private static func refreshing(_ source: EKSTokenSource, in dir: PrivateDirectory, every interval: Double) -> Task<Void, Never> {
+        Task.detached {
+            while true {
+                do { try await Task.sleep(for: .seconds(interval)) } catch { return }
+                guard let token = try? EKSToken.generate(source) else { continue }
+                _ = try? dir.replace(eksTokenFileName, token)
+            }
+        }
     }
 
     /// Runs a tool against the cluster: a private directory for the call (removed afterwards), its
@@ -81,9 +109,22 @@ public struct ClusterAccess: Sendable {
             var env = environment
             env["KUBECONFIG"] = kubeconfig.path
             if env["HOME"] == nil { env["HOME"] = dir.path }
-            return try await Subprocess.run(SubprocessRequest(
+            let request = SubprocessRequest(
                 executable: executable, arguments: try build(dir), environment: env, workingDirectory: workingDirectory,
-                timeout: timeout, progress: progress, redactions: kubeconfig.redactions))
+                timeout: timeout, progress: progress, redactions: kubeconfig.redactions)
+            var refresher: Task<Void, Never>?
+            if kubeconfig.eksTokenFile != nil, case .eks(let source) = connection.auth {
+                refresher = Self.refreshing(source, in: dir, every: eksTokenRefreshInterval)
+            }
+            // The refresher is stopped and awaited before the directory is removed, so no token
+            // file is written into it afterwards.
+            let result: SubprocessResult
+            do { result = try await Subprocess.run(request) } catch {
+                refresher?.cancel(); await refresher?.value
+                throw error
+            }
+            refresher?.cancel(); await refresher?.value
+            return result
         } catch let e as SubprocessError {
             switch e.kind {
             case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
@@ -94,7 +135,7 @@ public struct ClusterAccess: Sendable {
     }
 
     /// A one-context kubeconfig for `connection` (YAML flow maps, strings JSON-quoted).
-    static func kubeconfig(_ connection: KubernetesConnection, eksToken: String?) -> String {
+    static func kubeconfig(_ connection: KubernetesConnection, eksTokenFile: String?) -> String {
         func pem(_ source: PEMSource?, data: String, file: String) -> String? {
             switch source {
             case nil: return nil
@@ -118,7 +159,7 @@ public struct ClusterAccess: Sendable {
         switch connection.auth {
         case .none: break
         case .bearer(let token): user.append("token: \(quoted(token))")
-        case .eks: user += eksToken.map { ["token: \(quoted($0))"] } ?? []
+        case .eks: user += eksTokenFile.map { ["tokenFile: \(quoted($0))"] } ?? []
         case .tokenFile(let path): user.append("tokenFile: \(quoted(path))")
         case .basic(let name, let password): user += ["username: \(quoted(name))", "password: \(quoted(password))"]
         }

@@ -52,6 +52,21 @@ public final class PrivateDirectory: Sendable {
         return file
     }
 
+    /// Replaces file `name` atomically: the new contents go to a fresh 0600 file that is renamed
+    /// over the old one, so a reader sees either the old or the new contents, never a torn write.
+    @discardableResult
+    public func replace(_ name: String, _ contents: String) throws -> String {
+        let staging = "\(name).new-\(UUID().uuidString)"
+        let staged = try write(staging, contents)
+        let file = "\(path)/\(name)"
+        guard rename(staged, file) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(staged)
+            throw SubprocessError(.failedToStart, command: name, message: "cannot replace \(file): \(reason)")
+        }
+        return file
+    }
+
     /// Removes the directory and everything in it.
     public func remove() {
         try? FileManager.default.removeItem(atPath: path)

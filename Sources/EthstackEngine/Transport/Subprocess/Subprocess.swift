@@ -134,6 +134,21 @@ public enum Subprocess {
     static func redact(_ text: String, _ secrets: [String]) -> String {
         var out = text
         for s in secrets where !s.isEmpty { out = out.replacingOccurrences(of: s, with: "(sensitive value)") }
+        return redactEKSTokens(out)
+    }
+
+    /// EKS tokens are secret by their shape, whichever one (a refreshed token is made after the
+    /// call's redaction list): `k8s-aws-v1.` and the base64url text after it.
+    static func redactEKSTokens(_ text: String) -> String {
+        guard text.contains(EKSToken.prefix) else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let r = rest.range(of: EKSToken.prefix) {
+            out += rest[..<r.lowerBound]
+            out += "(sensitive value)"
+            rest = rest[r.upperBound...].drop { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+        }
+        out += rest
         return out
     }
 
