@@ -124,6 +124,34 @@ import Testing
         #expect(csa.status == 0 && csa.stdout.contains("configmap/app-config configured"), "\(csa.stdout) \(csa.stderr)")
         #expect(s.object(resource: "configmaps", namespace: "kt-a", name: "app-config")?.at("data.other") == "three")
 
+        // Fields the API server refuses to change in place: kubectl shows the server's Invalid
+        // answer, for a server-side apply, its dry run (diff) and a patch alike; nothing changes.
+        let deployment = Self.manifests.components(separatedBy: "---\n")[1]
+        try KTS.write(deployment.replacingOccurrences(of: "matchLabels: {app: web}", with: "matchLabels: {app: web, v: \"2\"}")
+            .replacingOccurrences(of: "metadata: {labels: {app: web}}", with: "metadata: {labels: {app: web, v: \"2\"}}"),
+                      to: dir + "/selector.yaml")
+        let selector = try await k("apply", "--server-side", "-f", dir + "/selector.yaml")
+        #expect(selector.status != 0)
+        #expect(selector.stderr.contains(#"The Deployment "web" is invalid: spec.selector: Invalid value: "#)
+                && selector.stderr.contains("field is immutable"), "\(selector.stderr)")
+        let selectorDiff = try await k("diff", "--server-side", "-f", dir + "/selector.yaml")
+        #expect(selectorDiff.status > 1 && selectorDiff.stderr.contains("field is immutable"), "\(selectorDiff.stderr)")
+        try KTS.write("""
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: fast-ssd}
+        provisioner: ebs.csi.aws.com
+        parameters: {type: gp3, iops: "3000"}
+        """, to: dir + "/sc.yaml")
+        #expect(try await k("apply", "--server-side", "-f", dir + "/sc.yaml").status == 0)
+        let iops = try await k("patch", "storageclass", "fast-ssd", "--type", "merge", "-p", #"{"parameters":{"iops":"4000"}}"#)
+        #expect(iops.status != 0)
+        #expect(iops.stderr.contains(#"The StorageClass "fast-ssd" is invalid: parameters: Forbidden: updates to parameters are forbidden."#),
+                "\(iops.stderr)")
+        #expect(s.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd")?.at("parameters.iops") == "3000")
+        let labelled = try await k("label", "storageclass", "fast-ssd", "tier=fast")
+        #expect(labelled.status == 0, "metadata stays mutable: \(labelled.stderr)")
+
         // Label selectors.
         let sel = try await k("get", "configmaps,services", "-n", "kt-a", "-l", "app=web,tier in (front)", "-o", "name")
         #expect(sel.stdout.split(separator: "\n") == ["configmap/app-config"], "\(sel.stdout) \(sel.stderr)")

@@ -71,6 +71,104 @@ enum KubeStack {
 
 @Suite("Kubernetes manifests", .serialized, .timeLimit(.minutes(2)))
 struct KubernetesManifestTests {
+    /// A cluster that does not answer does not stop a plan of creates: one warning, and the other
+    /// changes do not wait for the same timeout again.
+    @Test func anUnreachableServerLeavesOneWarning() async throws {
+        let ws = KubeStack.workspace()
+        let cm = { (name: String) in "{ apiVersion: v1, kind: ConfigMap, metadata: { name: \(name), namespace: default } }" }
+        ws.write("stack.yaml", """
+        stack: offline
+        providers:
+          kubernetes: { host: "http://127.0.0.1:1", token: "not-a-real-token" }
+        resources:
+          a: { type: kubernetes.manifest, properties: { manifest: \(cm("a")) } }
+          b: { type: kubernetes.manifest, properties: { manifest: \(cm("b")) } }
+        """)
+        let plan = try await ws.plan()
+        #expect(plan.changes.map(\.action) == [.create, .create])
+        #expect(plan.warnings.count == 1 && plan.warnings.first?.contains("the API server could not check this change") == true,
+                "\(plan.warnings)")
+        #expect(!plan.warnings.joined().contains("not-a-real-token"))
+    }
+
+    /// The plan asks the API server (server-side apply, dryRun=All) what it would do with each
+    /// change: a field it cannot change in place makes the plan a replacement that says why; an
+    /// object it finds invalid fails the plan with its message, before anything is changed.
+    @Test func planAsksTheServerAboutEachChange() async throws {
+        let server = try await KubeStack.server()
+        defer { server.shutdown() }
+        let ws = KubeStack.workspace()
+        func stack(iops: String = "3000", replicas: Int = 1, tier: String = "a") -> String {
+            """
+            stack: dry-run
+            providers:
+              kubernetes: { host: "\(server.url)", token: "not-a-real-token" }
+            resources:
+              fast_ssd:
+                type: kubernetes.manifest
+                properties:
+                  manifest:
+                    apiVersion: storage.k8s.io/v1
+                    kind: StorageClass
+                    metadata: { name: fast-ssd }
+                    provisioner: ebs.csi.aws.com
+                    parameters: { type: gp3, iops: "\(iops)" }
+              web:
+                type: kubernetes.manifest
+                properties:
+                  manifest:
+                    apiVersion: apps/v1
+                    kind: Deployment
+                    metadata: { name: web, namespace: default }
+                    spec:
+                      replicas: \(replicas)
+                      selector: { matchLabels: { app: web, tier: \(tier) } }
+                      template:
+                        metadata: { labels: { app: web, tier: \(tier) } }
+                        spec: { containers: [ { name: web, image: "nginx:1.27" } ] }
+            """
+        }
+        ws.write("stack.yaml", stack())
+        let created = try await ws.apply()
+        #expect(created.succeeded && created.created == 2, "\(created.failures)")
+        let firstUID = server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd")?.at("metadata.uid")
+
+        // StorageClass parameters cannot change in place: a replacement, with the server's reason.
+        ws.write("stack.yaml", stack(iops: "4000"))
+        let plan = try await ws.plan()
+        let sc = try #require(plan.changes.first { $0.address.description == "fast_ssd" })
+        #expect(sc.action == .replace && sc.replacePaths == ["manifest"])
+        #expect(sc.note?.contains("cannot change parameters in place") == true
+                && sc.note?.contains("updates to parameters are forbidden") == true, "\(sc.note ?? "no note")")
+        #expect(plan.changes.first { $0.address.description == "web" }?.action == .noop)
+        let rendered = PlanRenderer(style: TextStyle(color: false)).render(plan)
+        #expect(rendered.contains("updates to parameters are forbidden"), "\(rendered)")
+        // The dry run stored nothing.
+        #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd")?.at("parameters.iops") == "3000")
+        let replaced = try await ws.apply()
+        #expect(replaced.succeeded, "\(replaced.failures)")
+        let now = try #require(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd"))
+        #expect(now.at("parameters.iops") == "4000" && now.at("metadata.uid") != firstUID)
+
+        // A Deployment's selector is immutable too; its replicas are not.
+        ws.write("stack.yaml", stack(iops: "4000", replicas: 3, tier: "b"))
+        let selector = try await ws.plan()
+        let web = try #require(selector.changes.first { $0.address.description == "web" })
+        #expect(web.action == .replace && web.note?.contains("spec.selector") == true, "\(web.note ?? "no note")")
+        ws.write("stack.yaml", stack(iops: "4000", replicas: 3))
+        #expect(try await ws.plan().changes.first { $0.address.description == "web" }?.action == .update)
+
+        // An object the server refuses: the plan fails with the server's message, nothing changes.
+        ws.write("stack.yaml", stack(iops: "4000", replicas: -1))
+        await #expect {
+            _ = try await ws.plan()
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("web") && text.contains("spec.replicas") && text.contains("must be greater than or equal to 0")
+        }
+        #expect(server.object(group: "apps", resource: "deployments", namespace: "default", name: "web")?.at("spec.replicas") == 1)
+    }
+
     @Test func seedObjectsApplyThenPlanEmptyDriftConflictAndDestroy() async throws {
         let server = try await KubeStack.server()
         defer { server.shutdown() }
@@ -129,6 +227,10 @@ struct KubernetesManifestTests {
         #expect(drifted.drift.first?.attributes.contains("manifest") == true)
         #expect(drifted.changes.filter { $0.action != .noop }.map(\.address.description) == ["quota"])
         #expect(drifted.changes.first { $0.address.description == "quota" }?.action == .update)
+
+        // The plan already knows, from the server's dry run, that applying it back will conflict.
+        #expect(drifted.warnings.contains { $0.hasPrefix("quota: the apply will fail: server-side apply conflict") && $0.contains("someone-else") },
+                "\(drifted.warnings)")
 
         // Applying it back conflicts with the other manager: the error names it and the field.
         let conflicted = try await ws.apply()

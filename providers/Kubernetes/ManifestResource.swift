@@ -1,5 +1,6 @@
 import EthstackEngine
 import Foundation
+import Synchronization
 
 /// `kubernetes.manifest`: one Kubernetes object of any apiVersion/kind, applied with server-side
 /// apply as field manager `field_manager` (default `ethstack`).
@@ -11,6 +12,8 @@ import Foundation
 struct ManifestResource: Sendable {
     let client: KubernetesClient
     let stack: String
+    /// Set when the API server did not answer a plan-time dry run: the rest of the plan skips them.
+    let dryRunsOff = OnceFlag()
 
     static let stackLabel = "ethstack.io/stack"
     static let addressAnnotation = "ethstack.io/address"
@@ -50,16 +53,92 @@ struct ManifestResource: Sendable {
             throw ProviderError(.invalidInput, operation: "plan", address: request.address,
                                 message: "delete_propagation must be Foreground, Background or Orphan, not \"\(propagation)\"")
         }
-        guard let prior = request.prior, let priorManifest = prior["manifest"] else {
-            return PlanChangeResponse(planned: planned)
-        }
         var replace: [String] = []
-        if Self.identityChanged(from: priorManifest, to: manifest) { replace.append("manifest") }
-        if !manifest.semanticallyEquals(priorManifest) {
-            // Applying changes the object: what it looks like afterwards is known after apply.
-            for key in ["resource_version", "object"] { planned[key] = .unknown }
+        var reason: String?
+        var warnings: [String] = []
+        let priorManifest = request.prior?["manifest"]
+        if let priorManifest {
+            if Self.identityChanged(from: priorManifest, to: manifest) { replace.append("manifest") }
+            if !manifest.semanticallyEquals(priorManifest) {
+                // Applying changes the object: what it looks like afterwards is known after apply.
+                for key in ["resource_version", "object"] { planned[key] = .unknown }
+            }
         }
-        return PlanChangeResponse(planned: planned, requiresReplacement: replace)
+        let changing = priorManifest.map { !manifest.semanticallyEquals($0) } ?? true
+        let settings = ["field_manager", "force_conflicts"].compactMap { request.proposed[$0] }
+        if changing, replace.isEmpty, !manifest.containsUnknown, !settings.contains(where: \.containsUnknown) {
+            switch try await dryRun(manifest, proposed: request.proposed, address: request.address) {
+            case .accepted, .cannotTell: break
+            case .refusedInPlace(let fields, let message):
+                if priorManifest != nil {
+                    replace.append("manifest")
+                    reason = "the API server cannot change \(fields.joined(separator: ", ")) in place: \(message)"
+                } else {
+                    warnings.append("an object of this name exists and the API server cannot change \(fields.joined(separator: ", ")) in place (\(message)): the apply will fail")
+                }
+            case .conflict(let message):
+                warnings.append("the apply will fail: \(message)")
+            case .unreachable(let message):
+                warnings.append("the API server could not check this change: \(message)")
+            }
+        }
+        return PlanChangeResponse(planned: planned, requiresReplacement: replace, replacementReason: reason, warnings: warnings)
+    }
+
+    /// What the API server says of applying a manifest, asked with a server-side dry run.
+    enum DryRunVerdict: Sendable, Equatable {
+        case accepted
+        /// The server refuses to change these fields of the existing object (immutable fields).
+        case refusedInPlace(fields: [String], message: String)
+        /// Another field manager owns fields the manifest sets (and `force_conflicts` is off).
+        case conflict(String)
+        /// Nothing to say yet: its namespace or CRD comes later in this run, or a webhook cannot dry-run.
+        case cannotTell
+        case unreachable(String)
+    }
+
+    /// Server-side apply with `dryRun=All`, exactly as the apply will send it (same body, mark,
+    /// field manager and force), so the plan learns now what the apply would meet: immutable
+    /// fields become a replacement, a conflict with another manager a warning, and an object the
+    /// server finds invalid an error with the server's message. This is what `kubectl diff` does.
+    func dryRun(_ manifest: Value, proposed: [String: Value], address: String) async throws -> DryRunVerdict {
+        if dryRunsOff.isSet { return .cannotTell }
+        let body = Self.marked(manifest.deepUnmarked, stack: stack, address: address)
+        do {
+            _ = try await client.apply(body, fieldManager: proposed["field_manager"]?.stringValue ?? "ethstack",
+                                       force: proposed["force_conflicts"]?.boolValue ?? false, dryRun: true)
+            return .accepted
+        } catch let error as KubernetesAPIError {
+            if error.isFieldManagerConflict { return .conflict(ConfiguredKubernetes.message(error)) }
+            guard error.code == 422 else { return .cannotTell }
+            if let fields = Self.fieldsRefusedInPlace(error) { return .refusedInPlace(fields: fields, message: error.message) }
+            throw error
+        } catch KubernetesClientError.unknownKind {
+            return .cannotTell
+        } catch KubernetesClientError.transport(let failure) {
+            // One unreachable answer is enough: the other changes would only wait for the same timeout.
+            dryRunsOff.set()
+            return .unreachable("\(failure)")
+        }
+    }
+
+    /// The fields of a 422 answer that the server refuses to change on an existing object: every
+    /// cause says so (`field is immutable`, `updates to parameters are forbidden`, `spec is
+    /// immutable after creation`, `may not change once set`); nil when any cause is another error.
+    static func fieldsRefusedInPlace(_ error: KubernetesAPIError) -> [String]? {
+        func refusal(_ text: String) -> Bool {
+            let t = text.lowercased()
+            return t.contains("immutable") || (t.contains("forbidden") && t.contains("updates to"))
+                || t.contains("may not change once set") || t.contains("cannot be changed")
+        }
+        if error.causes.isEmpty { return refusal(error.message) ? ["(unnamed field)"] : nil }
+        guard error.causes.allSatisfy({ refusal($0.message) }) else { return nil }
+        var fields: [String] = []
+        for cause in error.causes {
+            let field = cause.field.isEmpty ? "(unnamed field)" : cause.field
+            if !fields.contains(field) { fields.append(field) }
+        }
+        return fields
     }
 
     /// A change of name, namespace, kind or apiVersion group cannot be made in place.
@@ -302,4 +381,11 @@ struct ObjectReference: Sendable, Hashable {
 
     var id: String { [apiVersion, kind, namespace, name].compactMap { $0 }.joined(separator: "/") }
     var displayName: String { namespace.map { "\($0)/\(name)" } ?? name }
+}
+
+/// A flag that is set once and read from any task.
+final class OnceFlag: Sendable {
+    private let state = Mutex(false)
+    var isSet: Bool { state.withLock { $0 } }
+    func set() { state.withLock { $0 = true } }
 }

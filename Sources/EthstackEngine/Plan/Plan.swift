@@ -48,6 +48,9 @@ public struct ResourceChange: Sendable {
     public var schemaVersion: Int
     /// The provider's explanation of a replacement, for people (never drives the apply).
     public var note: String?
+    /// What the provider expects to go wrong with this change (an apply that will conflict with
+    /// another field manager), shown with the plan's warnings.
+    public var warnings: [String] = []
 
     public init(address: ResourceAddress, type: String, provider: String, action: ChangeAction, reason: ChangeReason? = nil,
                 replacePaths: [String] = [], before: [String: Value]?, after: [String: Value]?,

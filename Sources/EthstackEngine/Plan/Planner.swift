@@ -177,6 +177,7 @@ public struct Planner: Sendable {
         try diagnostics.throwIfErrors()
 
         changes.sort { $0.address < $1.address }
+        for change in changes { warnings += change.warnings.map { "\(change.address): \($0)" } }
         var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
                         serial: prior.serial, destroy: false, variables: variables, changes: changes,
                         outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
@@ -267,33 +268,41 @@ public struct Planner: Sendable {
         guard let before, !forcedReplace, !tainted else {
             // Create, or replace of an existing object.
             var planned = proposed
+            var warnings: [String] = []
             for attr in schema.attributes where attr.isComputed && config[attr.name] == nil { planned[attr.name] = .unknown }
             if let session {
-                planned = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
-                                                                        prior: nil, proposed: planned)).planned
-                planned = Planner.remark(planned, schema: schema)
+                let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
+                                                                             prior: nil, proposed: planned))
+                planned = Planner.remark(response.planned, schema: schema)
+                warnings = response.warnings
             }
+            var change: ResourceChange
             if let existing {
-                return ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
-                                      reason: forcedReplace ? .replaceByRequest : .replaceBecauseTainted,
-                                      before: before, after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
-                                      dependsOn: dependsOn, priorID: existing.id, schemaVersion: schema.version)
+                change = ResourceChange(address: address, type: decl.type, provider: providerName, action: .replace,
+                                        reason: forcedReplace ? .replaceByRequest : .replaceBecauseTainted,
+                                        before: before, after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                                        dependsOn: dependsOn, priorID: existing.id, schemaVersion: schema.version)
+            } else {
+                change = ResourceChange(address: address, type: decl.type, provider: providerName, action: .create,
+                                        reason: priorState != nil ? .createBecauseGoneOutside : nil, before: nil, after: planned,
+                                        createBeforeDestroy: decl.lifecycle.createBeforeDestroy, dependsOn: dependsOn,
+                                        schemaVersion: schema.version)
             }
-            return ResourceChange(address: address, type: decl.type, provider: providerName, action: .create,
-                                  reason: priorState != nil ? .createBecauseGoneOutside : nil, before: nil, after: planned,
-                                  createBeforeDestroy: decl.lifecycle.createBeforeDestroy, dependsOn: dependsOn,
-                                  schemaVersion: schema.version)
+            change.warnings = warnings
+            return change
         }
 
         var planned = proposed
         var providerForced: [String] = []
         var replacementReason: String?
+        var warnings: [String] = []
         if let session {
             let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
                                                                          prior: before, proposed: proposed))
             planned = Planner.remark(response.planned, schema: schema)
             providerForced = response.requiresReplacement
             replacementReason = response.replacementReason
+            warnings = response.warnings
         }
         let changed = schema.attributes.filter { attr in
             !(planned[attr.name] ?? .null).semanticallyEquals(before[attr.name] ?? .null)
@@ -307,12 +316,15 @@ public struct Planner: Sendable {
                                         after: planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
                                         dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
             change.note = replacementReason
+            change.warnings = warnings
             return change
         }
         let action: ChangeAction = changed.isEmpty ? .noop : .update
-        return ResourceChange(address: address, type: decl.type, provider: providerName, action: action, before: before,
-                              after: action == .noop ? before : planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
-                              dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+        var change = ResourceChange(address: address, type: decl.type, provider: providerName, action: action, before: before,
+                                    after: action == .noop ? before : planned, createBeforeDestroy: decl.lifecycle.createBeforeDestroy,
+                                    dependsOn: dependsOn, priorID: existing?.id, schemaVersion: schema.version)
+        change.warnings = warnings
+        return change
     }
 
     /// Configuration with the schema applied: types converted, defaults filled in, computed values

@@ -103,8 +103,13 @@ public struct PlanChangeResponse: Sendable {
     /// Why the object must be replaced, shown with the plan when it is ("Kurtosis cannot update an
     /// enclave in place"). Display only.
     public var replacementReason: String?
-    public init(planned: [String: Value], requiresReplacement: [String] = [], replacementReason: String? = nil) {
+    /// What the provider already knows will go wrong on apply without being a reason to refuse the
+    /// plan (a drift correction that will conflict with another field manager). Display only.
+    public var warnings: [String]
+    public init(planned: [String: Value], requiresReplacement: [String] = [], replacementReason: String? = nil,
+                warnings: [String] = []) {
         self.planned = planned; self.requiresReplacement = requiresReplacement; self.replacementReason = replacementReason
+        self.warnings = warnings
     }
 }
 

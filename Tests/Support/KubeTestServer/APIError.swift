@@ -55,7 +55,9 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         if !name.isEmpty { d["name"] = .string(name) }
         if !t.group.isEmpty { d["group"] = .string(t.group) }
         d["causes"] = .array(causes.map { ["reason": .string($0.reason), "message": .string($0.message), "field": .string($0.field)] })
-        return APIError(code: 422, reason: "Invalid", message: "\(t.kind) \"\(name)\" is invalid: \(joined)", details: .object(d))
+        // As the real server's StatusError: the qualified kind, `Kind.group` (`Deployment.apps`).
+        let qualifiedKind = t.group.isEmpty ? t.kind : "\(t.kind).\(t.group)"
+        return APIError(code: 422, reason: "Invalid", message: "\(qualifiedKind) \"\(name)\" is invalid: \(joined)", details: .object(d))
     }
 
     static func badRequest(_ message: String) -> APIError {

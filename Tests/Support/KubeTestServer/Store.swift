@@ -242,6 +242,7 @@ final class Store: @unchecked Sendable {
         try checkNamespace(t, namespace, name: name)
         if objects[t.storageKey]?[Store.objKey(namespace, name)] != nil { throw APIError.alreadyExists(t, name) }
         if t.plural == "customresourcedefinitions" { try validateCRD(obj, name: name) }
+        try Store.validateWorkload(t, obj, name: name)
 
         obj.set(["metadata", "uid"], .string(UUID().uuidString.lowercased()))
         obj.set(["metadata", "creationTimestamp"], .string(nowRFC3339()))
@@ -328,6 +329,78 @@ final class Store: @unchecked Sendable {
         if (obj.at("spec.versions")?.arrayValue ?? []).isEmpty {
             throw APIError.invalid(t, name, causes: [("spec.versions", "FieldValueInvalid", "Invalid value: []: must have exactly one version marked as storage version")])
         }
+    }
+
+    /// The apps/v1 workload checks of the real server that a stack can trip over: negative
+    /// replicas, and a selector that does not select the pod template's labels.
+    static func validateWorkload(_ t: ResourceType, _ obj: KubeJSON, name: String) throws {
+        guard t.group == "apps", ["deployments", "statefulsets", "replicasets", "daemonsets"].contains(t.plural) else { return }
+        var causes: [(field: String, reason: String, message: String)] = []
+        if let replicas = obj.at("spec.replicas")?.intValue, replicas < 0 {
+            causes.append(("spec.replicas", "FieldValueInvalid", "Invalid value: \(replicas): must be greater than or equal to 0"))
+        }
+        let selector = obj.at("spec.selector.matchLabels")?.objectValue ?? [:]
+        let labels = obj.at("spec.template.metadata.labels")?.objectValue ?? [:]
+        if !selector.allSatisfy({ labels[$0.key] == $0.value }) {
+            causes.append(("spec.template.metadata.labels", "FieldValueInvalid",
+                           "Invalid value: \(KubeJSON.object(labels).serialized()): `selector` does not match template `labels`"))
+        }
+        if !causes.isEmpty { throw APIError.invalid(t, name, causes: causes) }
+    }
+
+    /// What the real API server refuses to change on an existing object, with its messages and
+    /// causes (the update validation of storage/v1, apps/v1, batch/v1 and core/v1): an update, a
+    /// patch and a server-side apply, dry run or not, all meet it.
+    private func validateImmutableFields(_ t: ResourceType, name: String, old: KubeJSON, new: KubeJSON) throws {
+        var causes: [(field: String, reason: String, message: String)] = []
+        func same(_ path: String) -> Bool { old.at(path) == new.at(path) }
+        func immutable(_ path: String) {
+            if !same(path) {
+                causes.append((path, "FieldValueInvalid", "Invalid value: \((new.at(path) ?? .null).serialized()): field is immutable"))
+            }
+        }
+        func spec(_ o: KubeJSON, without keys: [String]) -> KubeJSON {
+            var spec = o["spec"]?.objectValue ?? [:]
+            for k in keys { spec[k] = nil }
+            return .object(spec)
+        }
+        switch (t.group, t.plural) {
+        case ("storage.k8s.io", "storageclasses"):
+            for f in ["parameters", "provisioner", "reclaimPolicy"] where !same(f) {
+                causes.append((f, "FieldValueForbidden", "Forbidden: updates to \(f) are forbidden."))
+            }
+            immutable("volumeBindingMode")
+        case ("apps", "deployments"), ("apps", "replicasets"), ("apps", "daemonsets"):
+            immutable("spec.selector")
+        case ("apps", "statefulsets"):
+            let mutable = ["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"]
+            if spec(old, without: mutable) != spec(new, without: mutable) {
+                causes.append(("spec", "FieldValueForbidden", "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"))
+            }
+        case ("batch", "jobs"):
+            immutable("spec.selector")
+            immutable("spec.template")
+        case ("", "persistentvolumeclaims"):
+            // Requests may grow; a volumeName may be set once (binding).
+            func fixed(_ o: KubeJSON) -> KubeJSON? {
+                var o = o
+                o.set(["spec", "resources", "requests"], nil)
+                if (old.at("spec.volumeName")?.stringValue ?? "").isEmpty { o.set(["spec", "volumeName"], nil) }
+                return o["spec"]
+            }
+            if fixed(old) != fixed(new) {
+                causes.append(("spec", "FieldValueForbidden", "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims"))
+            }
+        case ("", "services"):
+            if let ip = old.at("spec.clusterIP")?.stringValue, !ip.isEmpty, !same("spec.clusterIP") { immutable("spec.clusterIP") }
+        case ("", "configmaps"), ("", "secrets"):
+            guard old["immutable"]?.boolValue == true else { break }
+            for f in ["data", "binaryData", "immutable"] where !same(f) {
+                causes.append((f, "FieldValueForbidden", "Forbidden: field is immutable when `immutable` is set"))
+            }
+        default: break
+        }
+        if !causes.isEmpty { throw APIError.invalid(t, name, causes: causes) }
     }
 
     /// Stores (unless dry run), bumps resourceVersion/generation, writes managedFields, emits the event.
@@ -442,6 +515,10 @@ final class Store: @unchecked Sendable {
         }
         new.set(["metadata", "resourceVersion"], old.at("metadata.resourceVersion"))
         new = applyDefaults(t, new, old: old)
+        if !ctx.statusScope {
+            try Store.validateWorkload(t, new, name: name)
+            try validateImmutableFields(t, name: name, old: old, new: new)
+        }
         let entries = managed ?? updateManaged(existingEntries(old), t: t, old: old, new: new, ctx: ctx)
         return commit(t, namespace: namespace, name: name, old: old, new: new, entries: entries, ctx: ctx)
     }
