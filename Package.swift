@@ -70,7 +70,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ethstack-bench",
-            dependencies: ["EthstackEngine", "CoreProvider"],
+            dependencies: ["EthstackEngine", "CoreProvider", "KubernetesProvider", "KubeTestServer"],
             path: "Tests/Benchmarks"
         ),
         // Kubernetes API test server (a fake kube-apiserver for tests), in-process library + executable.

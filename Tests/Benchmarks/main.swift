@@ -6,6 +6,8 @@
 import CoreProvider
 import EthstackEngine
 import Foundation
+import KubeTestServer
+import KubernetesProvider
 
 func peakMemoryMB() -> Double {
     var usage = rusage()
@@ -120,6 +122,30 @@ case "schedule":
         print(String(format: "schedule parallelism %2d: wall %.3f s, lower bound %.3f s (critical path 1.000 s), %.1f%% over",
                      parallelism, applyTime, bound, (applyTime / bound - 1) * 100))
     }
+case "kube-plan":
+    // A plan from empty state of N kubernetes.manifest ConfigMaps (N declarations, no references
+    // between them) against the Kubernetes API test server answering after `delay` ms, as a remote
+    // cluster would: every create is checked with a server-side dry run.
+    let n = args.count > 2 ? Int(args[2]) ?? 200 : 200
+    let delayMS = args.count > 3 ? Double(args[3]) ?? 20 : 20
+    var options = KubeTestServer.Options()
+    options.responseDelay = delayMS / 1000
+    let server = try await KubeTestServer.start(port: 0, options: options)
+    var stack = "stack: kube-bench\nproviders:\n  kubernetes: { host: \"\(server.url)\", token: t }\nresources:\n"
+    for i in 0..<n {
+        stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, "
+            + "metadata: { name: cm-\(i), namespace: default }, data: { n: \"\(i)\" } } } }\n"
+    }
+    let path = "\(dir)/kube-\(n).yaml"
+    FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
+    let kubeRegistry = ProviderRegistry(BuiltinProviders.all + [KubernetesProvider(environment: [:])])
+    let session = try StackSession.open(file: path, registry: kubeRegistry, inputs: VariableInputs(environment: [:]))
+    let (plan, planTime) = try await time {
+        try await session.plan(state: .empty("kube-bench"), journal: nil, sessions: session.makeSessions(), options: PlanOptions()).0
+    }
+    print(String(format: "kube-plan %4d manifests, server delay %.0f ms: plan %.3f s (%d to add, %d warnings), peak %.0f MB",
+                 n, delayMS, planTime, plan.toAdd, plan.warnings.count, peakMemoryMB()))
+    server.shutdown()
 default:
     let me = URL(fileURLWithPath: args[0]).path
     for run in [["plan", "1000"], ["plan", "10000"], ["apply", "1000"], ["apply", "10000"], ["schedule"]] {

@@ -26,6 +26,8 @@ public final class KubeTestServer: Sendable {
         public var watchHistory: Int = 10_000
         /// Largest request body accepted.
         public var maxBodyBytes: Int = 32 << 20
+        /// Seconds every answer (not a watch) is held back: a remote cluster's round trip, for benchmarks.
+        public var responseDelay: Double = 0
 
         public init() {}
     }
@@ -53,7 +55,8 @@ public final class KubeTestServer: Sendable {
             .childChannelInitializer { channel in
                 connections.add(channel)
                 return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(HTTPHandler(store: store, port: portBox.port, maxBody: options.maxBodyBytes))
+                    channel.pipeline.addHandler(HTTPHandler(store: store, port: portBox.port, maxBody: options.maxBodyBytes,
+                                                             responseDelay: options.responseDelay))
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
@@ -191,8 +194,10 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var watchID: Int?
     private var watchTimer: Scheduled<Void>?
 
-    init(store: Store, port: Int, maxBody: Int) {
-        self.store = store; self.port = port; self.maxBody = maxBody
+    let responseDelay: Double
+
+    init(store: Store, port: Int, maxBody: Int, responseDelay: Double = 0) {
+        self.store = store; self.port = port; self.maxBody = maxBody; self.responseDelay = responseDelay
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -234,13 +239,21 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Cache-Control", value: "no-cache, private")
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: code), headers: headers))), promise: nil)
+        let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: code), headers: headers)
         var buf = context.channel.allocator.buffer(capacity: data.count)
         buf.writeBytes(data)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buf))), promise: nil)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
+        let send: @Sendable () -> Void = { [buf] in
+            channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(buf)), promise: nil)
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                if !keepAlive { channel.close(promise: nil) }
+            }
+        }
+        if responseDelay > 0 {
+            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(responseDelay * 1e9))) { send() }
+        } else {
+            send()
         }
     }
 
