@@ -94,7 +94,11 @@ def watch_parent(parent):
     server.shutdown()
 
 
-server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # not socketserver's 5: concurrent checks connect at once
+
+
+server = Server(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
 threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
 server.serve_forever()

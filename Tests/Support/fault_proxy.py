@@ -99,6 +99,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+class Server(http.server.ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a client opening ten connections at once (as
+    # ethstack does) would see some SYNs dropped and retried a second later.
+    request_queue_size = 128
+
+
+server = Server(("127.0.0.1", port), Handler)
 print("PORT %d" % server.server_address[1], flush=True)
 server.serve_forever()

@@ -18,6 +18,12 @@ public struct HTTPClientOptions: Sendable {
     public var clientKeyPath: String?
     /// Idle easy handles (and their open connections) kept for reuse.
     public var maxIdleHandles: Int = 16
+    /// Transfers in flight at once per client (each provider configuration has its own); more
+    /// wait their turn without holding a thread. 10, as the default `--parallelism` and boto3's
+    /// connection pool, which keeps bursts under the APIs' rate limits. Measured against moto: a
+    /// refresh of 27 AWS objects took 0.17 s at 10 at once, 0.61 s at 2 (what a concurrent
+    /// Dispatch queue allowed on 2 cores).
+    public var maxConcurrentTransfers: Int = 10
     public var userAgent: String = "ethstack"
     /// Debug log of requests and responses, secrets redacted. nil: no logging.
     public var log: HTTPLogSink? = HTTPLogSink.fromEnvironment()
@@ -27,19 +33,24 @@ public struct HTTPClientOptions: Sendable {
 
 /// The HTTP client every provider shares: libcurl underneath, an async API on top.
 ///
-/// `curl_easy_perform` blocks, so each transfer runs on a Dispatch queue, never on the Swift
-/// cooperative pool; the caller's task is suspended on a continuation until it finishes. Easy
+/// `curl_easy_perform` blocks, so each transfer runs on a thread of its own from Dispatch's
+/// overcommitting pool, never on the Swift cooperative pool; the caller's task is suspended on a
+/// continuation until it finishes. (A concurrent queue would not do: on Linux it runs only as many
+/// blocking transfers at once as there are cores, so 40 requests to a remote API queued two by two
+/// on a 2-core machine. A serial queue per transfer gets its own thread.) How many run at once is
+/// bounded by `maxConcurrentTransfers`. Easy
 /// handles are pooled: a handle keeps its connections alive, so consecutive requests to the same
 /// host reuse them. Cancelling the calling task aborts the transfer.
 public final class HTTPClient: Sendable {
     public let options: HTTPClientOptions
     private let pool: EasyHandlePool
-    private let queue = DispatchQueue(label: "ethstack.http", qos: .userInitiated, attributes: .concurrent)
+    private let gate: TransferGate
 
     public init(options: HTTPClientOptions = HTTPClientOptions()) {
         CurlGlobal.initialize()
         self.options = options
         self.pool = EasyHandlePool(maxIdle: options.maxIdleHandles)
+        self.gate = TransferGate(limit: options.maxConcurrentTransfers)
     }
 
     /// Sends the request; returns whatever HTTP status came back. Throws `HTTPTransportError`
@@ -47,8 +58,10 @@ public final class HTTPClient: Sendable {
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                queue.async {
+            await gate.enter()
+            defer { gate.leave() }
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                DispatchQueue(label: "ethstack.http.transfer", qos: .userInitiated).async {
                     continuation.resume(with: Result { try self.perform(request, cancellation: flag) })
                 }
             }
@@ -220,6 +233,42 @@ final class TransferState {
     var headers: [HTTPHeader] = []
     let cancellation: CancellationFlag
     init(cancellation: CancellationFlag) { self.cancellation = cancellation }
+}
+
+/// At most `limit` transfers at once; the others wait, suspended (no thread held), first come
+/// first served.
+final class TransferGate: @unchecked Sendable {
+    private let lock = NSLock()
+    private var available: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { available = max(1, limit) }
+
+    func enter() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            lock.lock()
+            if available > 0 {
+                available -= 1
+                lock.unlock()
+                continuation.resume()
+            } else {
+                waiting.append(continuation)
+                lock.unlock()
+            }
+        }
+    }
+
+    func leave() {
+        lock.lock()
+        if waiting.isEmpty {
+            available += 1
+            lock.unlock()
+        } else {
+            let next = waiting.removeFirst()
+            lock.unlock()
+            next.resume()
+        }
+    }
 }
 
 /// Idle easy handles. Handles are only ever used by one transfer at a time.

@@ -101,6 +101,9 @@ public final class KubeTestServer: Sendable {
     /// How many watch requests are open right now.
     public var openWatches: Int { store.watcherCount }
 
+    /// The most requests (watches aside) that were being answered at the same time.
+    public var peakConcurrentRequests: Int { store.peakInFlight }
+
     public func object(group: String = "", resource: String, namespace: String? = nil, name: String) -> KubeJSON? {
         guard let t = try? resolve(group, resource) else { return nil }
         return store.peek(t, namespace: t.namespaced ? namespace ?? "default" : nil, name: name)
@@ -233,6 +236,7 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, code: Int, contentType: String, data: Data) {
+        store.requestStarted()
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(data.count))
@@ -243,10 +247,12 @@ final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         var buf = context.channel.allocator.buffer(capacity: data.count)
         buf.writeBytes(data)
         let channel = context.channel
+        let store = self.store
         let send: @Sendable () -> Void = { [buf] in
             channel.write(HTTPServerResponsePart.head(responseHead), promise: nil)
             channel.write(HTTPServerResponsePart.body(.byteBuffer(buf)), promise: nil)
             channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in
+                store.requestFinished()
                 if !keepAlive { channel.close(promise: nil) }
             }
         }

@@ -66,6 +66,16 @@ final class Store: @unchecked Sendable {
     /// How many watches are open (tests wait on it instead of sleeping).
     var watcherCount: Int { lock.withLock { watchers.count } }
 
+    /// Requests being answered now (watches aside), and the most there were at once.
+    private var inFlight = 0
+    private(set) var peakInFlight: Int {
+        get { lock.withLock { peak } }
+        set { lock.withLock { peak = newValue } }
+    }
+    private var peak = 0
+    func requestStarted() { lock.withLock { inFlight += 1; peak = max(peak, inFlight) } }
+    func requestFinished() { lock.withLock { inFlight -= 1 } }
+
     var crdType: ResourceType { BuiltinTypes.all.first { $0.plural == "customresourcedefinitions" }! }
 
     // MARK: types
