@@ -143,8 +143,23 @@ case "kube-plan":
     let (plan, planTime) = try await time {
         try await session.plan(state: .empty("kube-bench"), journal: nil, sessions: session.makeSessions(), options: PlanOptions()).0
     }
-    print(String(format: "kube-plan %4d manifests, server delay %.0f ms: plan %.3f s (%d to add, %d warnings), peak %.0f MB",
-                 n, delayMS, planTime, plan.toAdd, plan.warnings.count, peakMemoryMB()))
+    // Then apply it and plan again: the no-op plan is a refresh (one GET per object) and nothing else.
+    let db = "\(dir)/kube-\(n).db"
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+    let store = try SQLiteStateStore(path: db)
+    let applier = Applier(context: Applier.Context(stack: session.stack, graph: session.graph, registry: kubeRegistry,
+                                                   variables: session.variables, prior: .empty("kube-bench"), store: store,
+                                                   sessions: session.makeSessions(), parallelism: 10, command: "bench",
+                                                   interrupt: InterruptFlag(), observer: { _ in }))
+    let (summary, applyTime) = try await time { try await applier.apply(plan) }
+    let (noop, noopTime) = try await time {
+        try await session.plan(state: try store.load(stack: "kube-bench"), journal: store, sessions: session.makeSessions(),
+                               options: PlanOptions()).0
+    }
+    store.close()
+    print(String(format: "kube-plan %4d manifests, server delay %.0f ms: plan %.3f s (%d to add, %d warnings), apply %.2f s (%d created), no-op plan %.3f s (changes: %@), peak %.0f MB",
+                 n, delayMS, planTime, plan.toAdd, plan.warnings.count, applyTime, summary.created, noopTime,
+                 noop.hasChanges ? "yes" : "none", peakMemoryMB()))
     server.shutdown()
 default:
     let me = URL(fileURLWithPath: args[0]).path

@@ -71,6 +71,24 @@ enum KubeStack {
 
 @Suite("Kubernetes manifests", .serialized, .timeLimit(.minutes(2)))
 struct KubernetesManifestTests {
+    /// Declarations that do not depend on each other are planned together, so their dry runs
+    /// overlap: a plan against a distant cluster does not pay one round trip per object in turn.
+    @Test func independentObjectsAreCheckedConcurrently() async throws {
+        var options = KubeTestServer.Options()
+        options.responseDelay = 0.3
+        let server = try await KubeTestServer.start(port: 0, options: options)
+        defer { server.shutdown() }
+        let ws = KubeStack.workspace()
+        var stack = "stack: overlap\nproviders:\n  kubernetes: { host: \"\(server.url)\", token: t }\nresources:\n"
+        for i in 0..<12 {
+            stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, metadata: { name: cm-\(i), namespace: default } } } }\n"
+        }
+        ws.write("stack.yaml", stack)
+        let plan = try await ws.plan()
+        #expect(plan.changes.count == 12 && plan.changes.allSatisfy { $0.action == .create } && plan.warnings.isEmpty)
+        #expect(server.peakConcurrentRequests > 1, "the dry runs went one at a time")
+    }
+
     /// A cluster that does not answer does not stop a plan of creates: one warning, and the other
     /// changes do not wait for the same timeout again.
     @Test func anUnreachableServerLeavesOneWarning() async throws {

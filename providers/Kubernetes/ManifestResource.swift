@@ -116,9 +116,9 @@ struct ManifestResource: Sendable {
         } catch KubernetesClientError.unknownKind {
             return .cannotTell
         } catch KubernetesClientError.transport(let failure) {
-            // One unreachable answer is enough: the other changes would only wait for the same timeout.
-            dryRunsOff.set()
-            return .unreachable("\(failure)")
+            // One unreachable answer is enough: later changes skip the check instead of waiting for
+            // the same timeout, and of the checks already in flight only the first one says so.
+            return dryRunsOff.set() ? .unreachable("\(failure)") : .cannotTell
         }
     }
 
@@ -387,5 +387,7 @@ struct ObjectReference: Sendable, Hashable {
 final class OnceFlag: Sendable {
     private let state = Mutex(false)
     var isSet: Bool { state.withLock { $0 } }
-    func set() { state.withLock { $0 = true } }
+    /// Sets the flag; true for the caller that set it first.
+    @discardableResult
+    func set() -> Bool { state.withLock { was in defer { was = true }; return !was } }
 }

@@ -23,6 +23,9 @@ public struct StackGraph: Sendable {
     public private(set) var dependencies: [Node: [Edge]] = [:]
     /// Dependencies first.
     public private(set) var order: [Node] = []
+    /// `order` cut into levels: a node's level is one more than its deepest dependency's, so the
+    /// nodes of a level depend only on earlier levels and can be worked on together.
+    public private(set) var levels: [[Node]] = []
 
     /// Builds the graph, in small named steps; a cycle is an error listing it in order.
     public init(stack: StackDeclaration) throws {
@@ -106,6 +109,14 @@ public struct StackGraph: Sendable {
             throw cycleError(among: Set(remaining.filter { $0.value > 0 }.map(\.key)))
         }
         order = result
+        var depth: [Node: Int] = [:]
+        depth.reserveCapacity(result.count)
+        for node in result {
+            let level = (dependencies[node] ?? []).map { (depth[$0.to] ?? 0) + 1 }.max() ?? 0
+            depth[node] = level
+            while levels.count <= level { levels.append([]) }
+            levels[level].append(node)
+        }
     }
 
     /// Finds one cycle among the unsorted nodes and describes it edge by edge.

@@ -74,7 +74,7 @@ public struct Planner: Sendable {
             }
         }
         /// What exists now, per refresh (or as recorded, when not refreshed).
-        func current(_ address: ResourceAddress) -> ResourceState? {
+        let current: @Sendable (ResourceAddress) -> ResourceState? = { [prior] address in
             guard var state = prior.resources[address] else { return nil }
             if let r = refreshed[address] {
                 guard let now = r else { return nil }
@@ -98,9 +98,11 @@ public struct Planner: Sendable {
         var configured: Set<ResourceAddress> = []
         var providerKnown: [String: Bool] = [:]
 
-        for node in graph.order {
-            switch node {
-            case .provider(let name):
+        // Level by level: a level's providers are configured from what earlier levels planned, then
+        // its declarations — which depend only on earlier levels — are planned together, so the
+        // providers' plan-time calls (a Kubernetes server-side dry run) overlap instead of queueing.
+        for level in graph.levels {
+            for case .provider(let name) in level {
                 // Whether the provider's configuration is known at plan time decides whether it
                 // can refine changes now; otherwise its resources are planned from the schema alone.
                 do {
@@ -117,14 +119,29 @@ public struct Planner: Sendable {
                     diagnostics.error(stack.providers.first { $0.name == name }?.location, "provider \(name): \(error)")
                     providerKnown[name] = false
                 }
-            case .resource(let name):
+            }
+            var work: [(decl: ResourceDeclaration, schema: ResourceSchema, session: (any ConfiguredProvider)?)] = []
+            for case .resource(let name) in level {
                 guard let decl = declarations[name], let schema = registry.schema(for: decl.type) else { continue }
+                let provider = decl.providerConfigurationName
+                work.append((decl, schema, providerKnown[provider] == false ? nil : refreshSessions[provider]))
+            }
+            if work.count == 1, let only = work.first {
                 // Planned in a separate call, so that no copy of `scope` outlives it: the update of
                 // `scope.resources` below then happens in place instead of copying the dictionary.
-                let values = await planDeclaration(decl, schema: schema, scope: scope, targeted: targeted, current: current,
-                                                   session: providerKnown[decl.providerConfigurationName] == false ? nil : refreshSessions[decl.providerConfigurationName],
-                                                   changes: &changes, configured: &configured, diagnostics: &diagnostics)
-                scope.resources[name] = values.map { ResourceValues.value(of: decl, instances: $0) } ?? .unknown
+                let values = await planDeclaration(only.decl, schema: only.schema, scope: scope, targeted: targeted, current: current,
+                                                   session: only.session, changes: &changes, configured: &configured,
+                                                   diagnostics: &diagnostics)
+                scope.resources[only.decl.name] = values.map { ResourceValues.value(of: only.decl, instances: $0) } ?? .unknown
+                continue
+            }
+            let results = await planConcurrently(work, scope: scope, targeted: targeted, current: current)
+            // Merged in graph order, so the plan and its diagnostics do not depend on timing.
+            for (item, result) in zip(work, results) {
+                changes += result.changes
+                configured.formUnion(result.configured)
+                diagnostics.append(contentsOf: result.diagnostics.diagnostics)
+                scope.resources[item.decl.name] = result.values.map { ResourceValues.value(of: item.decl, instances: $0) } ?? .unknown
             }
         }
 
@@ -184,6 +201,44 @@ public struct Planner: Sendable {
                         warnings: warnings)
         plan.forget = forget
         return plan
+    }
+
+    /// One declaration's share of a plan, when declarations are planned concurrently.
+    struct DeclarationResult: Sendable {
+        var values: [(ResourceAddress, Value)]?
+        var changes: [ResourceChange] = []
+        var configured: Set<ResourceAddress> = []
+        var diagnostics = DiagnosticCollector()
+    }
+
+    /// Plans independent declarations (one level of the graph) against the same scope, at most
+    /// `parallelism × 4` at a time (as the refresh); results in the order of `work`.
+    func planConcurrently(_ work: [(decl: ResourceDeclaration, schema: ResourceSchema, session: (any ConfiguredProvider)?)],
+                          scope: EvaluationScope, targeted: Set<String>?,
+                          current: @escaping @Sendable (ResourceAddress) -> ResourceState?) async -> [DeclarationResult] {
+        var results = [DeclarationResult](repeating: DeclarationResult(), count: work.count)
+        await withTaskGroup(of: (Int, DeclarationResult).self) { group in
+            var next = 0
+            func addNext() {
+                guard next < work.count else { return }
+                let index = next
+                let item = work[index]
+                next += 1
+                group.addTask {
+                    var result = DeclarationResult()
+                    result.values = await planDeclaration(item.decl, schema: item.schema, scope: scope, targeted: targeted,
+                                                          current: current, session: item.session, changes: &result.changes,
+                                                          configured: &result.configured, diagnostics: &result.diagnostics)
+                    return (index, result)
+                }
+            }
+            for _ in 0..<max(1, options.parallelism * 4) { addNext() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                addNext()
+            }
+        }
+        return results
     }
 
     /// Expands one declaration and plans each instance; nil when its expansion failed.
