@@ -131,12 +131,19 @@ case "kube-plan":
     var options = KubeTestServer.Options()
     options.responseDelay = delayMS / 1000
     let server = try await KubeTestServer.start(port: 0, options: options)
+    // With a fourth argument `count`, one declaration with `count: N` instead of N declarations.
+    let counted = args.count > 4 && args[4] == "count"
     var stack = "stack: kube-bench\nproviders:\n  kubernetes: { host: \"\(server.url)\", token: t }\nresources:\n"
-    for i in 0..<n {
-        stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, "
-            + "metadata: { name: cm-\(i), namespace: default }, data: { n: \"\(i)\" } } } }\n"
+    if counted {
+        stack += "  cm: { type: kubernetes.manifest, count: \(n), properties: { manifest: { apiVersion: v1, kind: ConfigMap, "
+            + "metadata: { name: \"cm-${count.index}\", namespace: default }, data: { n: \"${count.index}\" } } } }\n"
+    } else {
+        for i in 0..<n {
+            stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, "
+                + "metadata: { name: cm-\(i), namespace: default }, data: { n: \"\(i)\" } } } }\n"
+        }
     }
-    let path = "\(dir)/kube-\(n).yaml"
+    let path = "\(dir)/kube-\(n)\(counted ? "-count" : "").yaml"
     FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
     let kubeRegistry = ProviderRegistry(BuiltinProviders.all + [KubernetesProvider(environment: [:])])
     let session = try StackSession.open(file: path, registry: kubeRegistry, inputs: VariableInputs(environment: [:]))
@@ -157,7 +164,7 @@ case "kube-plan":
                                options: PlanOptions()).0
     }
     store.close()
-    print(String(format: "kube-plan %4d manifests, server delay %.0f ms: plan %.3f s (%d to add, %d warnings), apply %.2f s (%d created), no-op plan %.3f s (changes: %@), peak %.0f MB",
+    print(String(format: "kube-plan %4d manifests\(counted ? " (count)" : ""), server delay %.0f ms: plan %.3f s (%d to add, %d warnings), apply %.2f s (%d created), no-op plan %.3f s (changes: %@), peak %.0f MB",
                  n, delayMS, planTime, plan.toAdd, plan.warnings.count, applyTime, summary.created, noopTime,
                  noop.hasChanges ? "yes" : "none", peakMemoryMB()))
     server.shutdown()

@@ -73,15 +73,21 @@ enum KubeStack {
 struct KubernetesManifestTests {
     /// Declarations that do not depend on each other are planned together, so their dry runs
     /// overlap: a plan against a distant cluster does not pay one round trip per object in turn.
-    @Test func independentObjectsAreCheckedConcurrently() async throws {
+    /// The same holds for the instances of one declaration (`count`, `for_each`).
+    @Test(arguments: ["declarations", "count"])
+    func independentObjectsAreCheckedConcurrently(_ shape: String) async throws {
         var options = KubeTestServer.Options()
         options.responseDelay = 0.3
         let server = try await KubeTestServer.start(port: 0, options: options)
         defer { server.shutdown() }
         let ws = KubeStack.workspace()
         var stack = "stack: overlap\nproviders:\n  kubernetes: { host: \"\(server.url)\", token: t }\nresources:\n"
-        for i in 0..<12 {
-            stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, metadata: { name: cm-\(i), namespace: default } } } }\n"
+        if shape == "count" {
+            stack += "  cm: { type: kubernetes.manifest, count: 12, properties: { manifest: { apiVersion: v1, kind: ConfigMap, metadata: { name: \"cm-${count.index}\", namespace: default } } } }\n"
+        } else {
+            for i in 0..<12 {
+                stack += "  cm\(i): { type: kubernetes.manifest, properties: { manifest: { apiVersion: v1, kind: ConfigMap, metadata: { name: cm-\(i), namespace: default } } } }\n"
+            }
         }
         ws.write("stack.yaml", stack)
         let plan = try await ws.plan()

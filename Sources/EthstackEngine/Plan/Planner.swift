@@ -216,29 +216,14 @@ public struct Planner: Sendable {
     func planConcurrently(_ work: [(decl: ResourceDeclaration, schema: ResourceSchema, session: (any ConfiguredProvider)?)],
                           scope: EvaluationScope, targeted: Set<String>?,
                           current: @escaping @Sendable (ResourceAddress) -> ResourceState?) async -> [DeclarationResult] {
-        var results = [DeclarationResult](repeating: DeclarationResult(), count: work.count)
-        await withTaskGroup(of: (Int, DeclarationResult).self) { group in
-            var next = 0
-            func addNext() {
-                guard next < work.count else { return }
-                let index = next
-                let item = work[index]
-                next += 1
-                group.addTask {
-                    var result = DeclarationResult()
-                    result.values = await planDeclaration(item.decl, schema: item.schema, scope: scope, targeted: targeted,
-                                                          current: current, session: item.session, changes: &result.changes,
-                                                          configured: &result.configured, diagnostics: &result.diagnostics)
-                    return (index, result)
-                }
-            }
-            for _ in 0..<max(1, options.parallelism * 4) { addNext() }
-            while let (index, result) = await group.next() {
-                results[index] = result
-                addNext()
-            }
+        await Self.concurrently(work.count, limit: options.parallelism * 4) { index in
+            let item = work[index]
+            var result = DeclarationResult()
+            result.values = await planDeclaration(item.decl, schema: item.schema, scope: scope, targeted: targeted,
+                                                  current: current, session: item.session, changes: &result.changes,
+                                                  configured: &result.configured, diagnostics: &result.diagnostics)
+            return result
         }
-        return results
     }
 
     /// Expands one declaration and plans each instance; nil when its expansion failed.
@@ -261,8 +246,11 @@ public struct Planner: Sendable {
             if case .resource(let r) = n { return r }
             return nil
         }
+        // Each instance's configuration is evaluated in turn; their diffs (which may call the
+        // provider) run together, since instances of one declaration never refer to each other.
         var values: [(ResourceAddress, Value)] = []
         values.reserveCapacity(instances.count)
+        var diffs: [(slot: Int, address: ResourceAddress, config: [String: Value], existing: ResourceState?)] = []
         for instance in instances {
             configured.insert(instance.address)
             let existing = current(instance.address)
@@ -287,25 +275,58 @@ public struct Planner: Sendable {
                     failed = true
                 }
             }
-            if failed {
-                values.append((instance.address, .unknown))
-                continue
-            }
+            values.append((instance.address, .unknown))
+            if !failed { diffs.append((values.count - 1, instance.address, config, existing)) }
+        }
+        let diffOne = { @Sendable (job: (slot: Int, address: ResourceAddress, config: [String: Value], existing: ResourceState?)) async -> Result<ResourceChange, Error> in
             do {
-                let change = try await diff(decl: decl, schema: schema, address: instance.address, config: config,
-                                            existing: existing, priorState: prior.resources[instance.address],
-                                            session: session, dependsOn: dependsOn)
+                return .success(try await diff(decl: decl, schema: schema, address: job.address, config: job.config,
+                                               existing: job.existing, priorState: prior.resources[job.address],
+                                               session: session, dependsOn: dependsOn))
+            } catch {
+                return .failure(error)
+            }
+        }
+        var outcomes: [Result<ResourceChange, Error>] = []
+        if diffs.count == 1, let only = diffs.first {
+            outcomes = [await diffOne(only)]
+        } else if diffs.count > 1 {
+            let jobs = diffs
+            outcomes = await Self.concurrently(jobs.count, limit: options.parallelism * 4) { await diffOne(jobs[$0]) }
+        }
+        for (job, outcome) in zip(diffs, outcomes) {
+            switch outcome {
+            case .success(let change):
                 if decl.lifecycle.preventDestroy, change.action == .replace {
-                    diagnostics.error(decl.location, "\(instance.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
+                    diagnostics.error(decl.location, "\(job.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
                 }
                 changes.append(change)
-                values.append((instance.address, .map(change.after ?? [:])))
-            } catch {
-                diagnostics.error(decl.location, "\(instance.address): \(describe(error))")
-                values.append((instance.address, .unknown))
+                values[job.slot].1 = .map(change.after ?? [:])
+            case .failure(let error):
+                diagnostics.error(decl.location, "\(job.address): \(describe(error))")
             }
         }
         return values
+    }
+
+    /// Runs `body(0..<count)` with at most `limit` at a time; results in index order.
+    static func concurrently<T: Sendable>(_ count: Int, limit: Int, _ body: @escaping @Sendable (Int) async -> T) async -> [T] {
+        await withTaskGroup(of: (Int, T).self) { group in
+            var results: [T?] = Array(repeating: nil, count: count)
+            var next = 0
+            func addNext() {
+                guard next < count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await body(index)) }
+            }
+            for _ in 0..<max(1, limit) { addNext() }
+            while let (index, result) = await group.next() {
+                results[index] = result
+                addNext()
+            }
+            return results.compactMap { $0 }
+        }
     }
 
     // MARK: - Diff
