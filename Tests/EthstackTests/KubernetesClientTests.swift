@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeTestServer
 import Testing
 @testable import EthstackEngine
@@ -6,6 +7,28 @@ import Testing
 /// The engine's Kubernetes client against the Kubernetes API test server.
 @Suite("Kubernetes client", .timeLimit(.minutes(1)))
 struct KubernetesClientTests {
+    /// Many lookups at once (a plan checking many objects) share one discovery fetch per
+    /// group/version, and a kind that is not served is still looked up again on the next miss.
+    @Test func concurrentLookupsShareOneDiscoveryFetch() async throws {
+        let fetched = Mutex<[String]>([])
+        let discovery = KubernetesDiscovery { path in
+            fetched.withLock { $0.append(path) }
+            try await Task.sleep(for: .milliseconds(100))
+            guard path == "/api/v1" else { return nil }
+            return ["resources": [["name": "configmaps", "kind": "ConfigMap", "namespaced": true, "verbs": ["get"]]]]
+        }
+        let kinds = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 { group.addTask { try await discovery.resource(apiVersion: "v1", kind: "ConfigMap").name } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(kinds == Array(repeating: "configmaps", count: 20))
+        #expect(fetched.withLock { $0 } == ["/api/v1"])
+        // Cached afterwards; a kind the list lacks is asked for again (a CRD may have arrived).
+        _ = try await discovery.resource(apiVersion: "v1", kind: "ConfigMap")
+        await #expect(throws: KubernetesClientError.self) { try await discovery.resource(apiVersion: "v1", kind: "Widget") }
+        #expect(fetched.withLock { $0 } == ["/api/v1", "/api/v1"])
+    }
+
     static func client(_ server: KubeTestServer) throws -> KubernetesClient {
         try KubernetesClient(connection: KubernetesConnection(server: server.url, auth: .bearer("secret-token-123")))
     }

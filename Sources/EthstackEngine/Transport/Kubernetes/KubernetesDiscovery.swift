@@ -4,7 +4,8 @@ import Foundation
 ///
 /// A group/version's resource list (`/api/v1`, `/apis/G/V`) is fetched the first time a kind in it
 /// is needed. A miss (the group/version or the kind is not there) drops that entry and asks again
-/// once, so a CustomResourceDefinition created earlier in the same run is found.
+/// once, so a CustomResourceDefinition created earlier in the same run is found. Concurrent
+/// callers needing the same group/version share one fetch (a plan checks many objects at once).
 actor KubernetesDiscovery {
     typealias Fetch = @Sendable (String) async throws -> Value?
 
@@ -12,6 +13,8 @@ actor KubernetesDiscovery {
     /// Resources per group/version; nil entry: the group/version is not served.
     private var resources: [KubernetesGroupVersion: [KubernetesResourceInfo]?] = [:]
     private var groups: [String: (preferred: String, versions: [String])]?
+    /// Fetches in flight, shared by whoever needs the same group/version meanwhile.
+    private var loading: [KubernetesGroupVersion: Task<[KubernetesResourceInfo]?, any Error>] = [:]
 
     init(fetch: @escaping Fetch) { self.fetch = fetch }
 
@@ -58,10 +61,18 @@ actor KubernetesDiscovery {
     }
 
     private func load(_ gv: KubernetesGroupVersion) async throws -> [KubernetesResourceInfo]? {
-        guard let body = try await fetch(gv.basePath) else {
-            resources[gv] = .some(nil)
-            return nil
-        }
+        if let inFlight = loading[gv] { return try await inFlight.value }
+        let fetch = self.fetch
+        let task = Task { try await fetch(gv.basePath).map { Self.parse($0, gv) } }
+        loading[gv] = task
+        defer { loading[gv] = nil }
+        let list = try await task.value
+        resources[gv] = .some(list)
+        return list
+    }
+
+    /// A group/version's resource list document as resource infos (subresources folded in).
+    private static func parse(_ body: Value, _ gv: KubernetesGroupVersion) -> [KubernetesResourceInfo] {
         var main: [KubernetesResourceInfo] = []
         var subresources: [String: [String]] = [:]
         for r in body["resources"]?.listValue ?? [] {
@@ -75,7 +86,6 @@ actor KubernetesDiscovery {
                 verbs: (r["verbs"]?.listValue ?? []).compactMap(\.stringValue)))
         }
         for i in main.indices { main[i].subresources = subresources[main[i].name] ?? [] }
-        resources[gv] = .some(main)
         return main
     }
 }
