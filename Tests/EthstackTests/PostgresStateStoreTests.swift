@@ -66,7 +66,14 @@ private func withStore(lockPollInterval: Double = 0.05, _ body: (PostgresStateSt
         #expect(plain.redacted == "postgresql://bob@localhost/prod")
 
         let socket = try PostgresStateURL("postgres://bob@%2Fvar%2Frun%2Fpostgresql/db")
-        #expect(socket.socketDirectory == "/var/run/postgresql")
+        #expect(socket.socketDirectory == "/var/run/postgresql" && socket.sslMode == .prefer)
+
+        // Over a network the default checks the server's certificate and name; loopback does not.
+        #expect(try PostgresStateURL("postgres://ann@db.example.com/state").sslMode == .verifyFull)
+        #expect(try PostgresStateURL("postgres://ann@10.0.3.7/state").sslMode == .verifyFull)
+        for local in ["localhost", "127.0.0.1", "127.1.2.3", "[::1]"] {
+            #expect(try PostgresStateURL("postgres://ann@\(local):5432/state").sslMode == .prefer, "\(local)")
+        }
 
         #expect(PostgresStateURL.redact("postgres://u:pw@h/db?password=pw2&sslmode=disable") ==
                 "postgres://u:***@h/db?password=***&sslmode=disable")
@@ -668,5 +675,54 @@ struct PostgresStateStoreTests {
         #expect(r.status == 1)
         #expect(!r.stderr.contains("leak-me-not") && !r.stdout.contains("leak-me-not"), "\(r.stderr)")
         #expect(r.stderr.contains("***"), "\(r.stderr)")
+    }
+}
+
+/// TLS to the server: a certificate checked against a given CA and the host name, the
+/// system's roots by default, and a clear error that says what to do when the check fails.
+@Suite(.enabled(if: PostgresTestServer.available && PostgresTestServer.externalURL == nil,
+                "needs the local PostgreSQL cluster the tests start (it has a TLS certificate for localhost)"))
+struct PostgresTLSTests {
+    /// A fresh database's URL on `host`, with `query` (sslmode, sslrootcert) in place of sslmode=disable.
+    static func url(host: String, _ query: String) async throws -> String {
+        let plain = try await PostgresTestServer.freshDatabase()
+        return plain.replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):")
+            .replacingOccurrences(of: "sslmode=disable", with: query)
+    }
+
+    /// The local cluster's CA file (starting the cluster if need be).
+    static func authority() async throws -> String {
+        _ = try await PostgresTestServer.freshDatabase()
+        return try #require(PostgresCluster.certificateAuthority)
+    }
+
+    @Test func verifyFullWithTheServersCAWorks() async throws {
+        let ca = try await Self.authority()
+        let store = try await PostgresStateStore.open(try await Self.url(host: "localhost", "sslmode=verify-full&sslrootcert=\(ca)"))
+        try await store.putResource(stack: "s", resource("a"))
+        #expect(try await store.load(stack: "s").resources.count == 1)
+        await store.close()
+        let required = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=require"))
+        #expect(try await required.stacks().isEmpty)
+        await required.close()
+    }
+
+    @Test func anUnverifiableCertificateIsRefusedWithAHint() async throws {
+        // The system's roots do not know the test CA.
+        let unknownCA = await #expect(throws: StateError.self) {
+            _ = try await PostgresStateStore.open(try await Self.url(host: "localhost", "sslmode=verify-full"))
+        }
+        let text = unknownCA?.description ?? ""
+        #expect(text.lowercased().contains("certificate") && text.contains("sslrootcert"), "\(text)")
+        // The right CA, the wrong name: the certificate is for localhost, not 127.0.0.1.
+        let ca = try await Self.authority()
+        let wrongName = await #expect(throws: StateError.self) {
+            _ = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"))
+        }
+        let wrongNameText = wrongName?.description ?? ""
+        #expect(wrongNameText.contains("does not name the host") && wrongNameText.contains("verify-ca"), "\(wrongNameText)")
+        // verify-ca checks the chain but not the name.
+        let chainOnly = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"))
+        await chainOnly.close()
     }
 }

@@ -116,21 +116,8 @@ actor PostgresCluster {
         }
         _ = chmod(directory, 0o700)
         let data = directory + "/data"
-        let log = directory + "/initdb.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let initdb = Process()
-        let arguments = asPostgres(["\(PostgresTestServer.binDirectory)/initdb", "-D", data, "-A", "trust", "-U", "postgres",
-                                    "-E", "UTF8", "--locale=C", "--no-sync"])
-        initdb.executableURL = URL(fileURLWithPath: arguments[0])
-        initdb.arguments = Array(arguments.dropFirst())
-        initdb.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let output = Pipe()
-        initdb.standardOutput = output
-        initdb.standardError = output
-        try initdb.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        initdb.waitUntilExit()
-        guard initdb.terminationStatus == 0 else { throw PostgresTestError.setup("initdb failed: \(text)") }
+        try runChecked(asPostgres(["\(PostgresTestServer.binDirectory)/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                                   "-E", "UTF8", "--locale=C", "--no-sync"]), in: directory)
 
         let hba = """
             local all all trust
@@ -140,11 +127,14 @@ actor PostgresCluster {
             """
         try hba.write(toFile: data + "/pg_hba.conf", atomically: false, encoding: .utf8)
 
+        // TLS with a certificate for `localhost` from a throwaway CA, for the sslmode tests.
+        let tls = try makeCertificates(in: directory)
         let port = AWSTestServers.freePort()
         let server = Process()
         let serverArguments = asPostgres([
             "\(PostgresTestServer.binDirectory)/postgres", "-D", data, "-p", String(port), "-h", "127.0.0.1", "-k", directory,
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
+            "-c", "ssl=on", "-c", "ssl_cert_file=\(tls.certificate)", "-c", "ssl_key_file=\(tls.key)",
         ])
         server.executableURL = URL(fileURLWithPath: serverArguments[0])
         server.arguments = Array(serverArguments.dropFirst())
@@ -155,7 +145,51 @@ actor PostgresCluster {
         postmasterPID = server.processIdentifier
         atexit { PostgresCluster.stop() }
         localURL = "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable"
+        certificateAuthority = tls.authority
         return localURL
+    }
+
+    /// The CA that signed the local cluster's certificate (for `localhost` only); nil with an
+    /// external server.
+    nonisolated(unsafe) static var certificateAuthority: String?
+
+    /// Runs a setup command (argv[0] is the program) in `directory`; its output is the error when it fails.
+    private static func runChecked(_ arguments: [String], in directory: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PostgresTestError.setup("\(arguments.prefix(3).joined(separator: " ")) failed: \(text)")
+        }
+    }
+
+    /// A CA and a server certificate for DNS name `localhost` (not 127.0.0.1), made with openssl;
+    /// the key is the postgres user's, 0600, as the server insists.
+    private static func makeCertificates(in directory: String) throws -> (authority: String, certificate: String, key: String) {
+        let dir = directory + "/tls"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "subjectAltName=DNS:localhost\n".write(toFile: dir + "/san.cnf", atomically: false, encoding: .utf8)
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        for arguments in [
+            ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ethstack test CA"],
+            ["req"] + ec + ["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+             "-days", "2", "-extfile", "san.cnf"],
+        ] {
+            try runChecked(["/usr/bin/openssl"] + arguments, in: dir)
+        }
+        if getuid() == 0, let pw = getpwnam("postgres") {
+            for file in ["", "/server.key", "/server.pem"] { _ = chown(dir + file, pw.pointee.pw_uid, pw.pointee.pw_gid) }
+        }
+        _ = chmod(dir + "/server.key", 0o600)
+        return (dir + "/ca.pem", dir + "/server.pem", dir + "/server.key")
     }
 
     /// At exit: fast shutdown (disconnects clients), wait for the postmaster, remove the cluster.

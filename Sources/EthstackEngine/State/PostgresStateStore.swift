@@ -184,6 +184,20 @@ public final class PostgresStateStore: StateStore, Sendable {
         return StateError.database(path: location, operation: operation, message: Self.describe(error))
     }
 
+    /// What to do about a failed TLS check, which NIOSSL reports in its own terms.
+    static func tlsHint(_ error: any Error) -> String? {
+        let text = "\(error)"
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "The server's TLS certificate is not signed by a CA this machine trusts: give that CA with "
+                + "sslrootcert=FILE in the URL (for Amazon RDS, its CA bundle), or sslmode=require to encrypt without checking"
+        }
+        if text.contains("failedToValidateHostname") {
+            return "The server's TLS certificate does not name the host in the URL (verify-full cannot check an IP "
+                + "address): use the host name the certificate was made for, or sslmode=verify-ca with sslrootcert=FILE"
+        }
+        return nil
+    }
+
     /// What went wrong, from PostgresNIO's errors (whose own description is deliberately generic).
     /// Never includes the password: the server does not echo it, and the URL is not part of errors.
     static func describe(_ error: any Error) -> String {
@@ -195,7 +209,10 @@ public final class PostgresStateStore: StateStore, Sendable {
                 return text
             }
             var text = "\(e.code)"
-            if let underlying = e.underlying { text += ": \(underlying)" }
+            if let underlying = e.underlying {
+                text += ": \(underlying)"
+                if let hint = tlsHint(underlying) { text += ". " + hint }
+            }
             return text
         }
         if let e = error as? PostgresDecodingError {

@@ -4,9 +4,14 @@ import Foundation
 /// (`postgresql://` too). Its `description` is the redacted form: the password never appears in an
 /// error, a log line or a lock listing.
 ///
-/// Query parameters (libpq's names): `sslmode` (`disable`, `allow`, `prefer` (the default),
-/// `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file of trusted roots), `host` (a
-/// Unix socket directory), `user`, `password`, `dbname`, `connect_timeout` (seconds).
+/// Query parameters (libpq's names): `sslmode` (`disable`, `allow`, `prefer`, `require`,
+/// `verify-ca`, `verify-full`), `sslrootcert` (a PEM file of trusted roots; default the system's),
+/// `host` (a Unix socket directory), `user`, `password`, `dbname`, `connect_timeout` (seconds).
+///
+/// Unlike libpq, whose default `prefer` accepts any certificate, the default sslmode is
+/// `verify-full` — TLS, with the certificate checked against the host name — for every host but
+/// the loopback one (`localhost`, `127.x`, `::1`) and Unix sockets, which stay `prefer`: the state
+/// holds secrets, and a team database is reached over a network.
 public struct PostgresStateURL: Sendable, CustomStringConvertible {
     public enum SSLMode: String, Sendable, CaseIterable {
         case disable, allow, prefer, require
@@ -62,7 +67,7 @@ public struct PostgresStateURL: Sendable, CustomStringConvertible {
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let name = path.removingPercentEncoding ?? path
         database = !name.isEmpty ? name : (query["dbname"] ?? username)
-        let mode = query["sslmode"] ?? "prefer"
+        let mode = query["sslmode"] ?? (socketDirectory != nil || Self.isLoopback(host) ? "prefer" : "verify-full")
         guard let sslMode = SSLMode(rawValue: mode) else {
             throw StateError.database(path: redacted, operation: "parse the state URL",
                                       message: "unknown sslmode \"\(mode)\" (one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -70,6 +75,12 @@ public struct PostgresStateURL: Sendable, CustomStringConvertible {
         self.sslMode = sslMode
         sslRootCert = query["sslrootcert"]
         connectTimeout = query["connect_timeout"].flatMap(Double.init).map { max(1, $0) } ?? 10
+    }
+
+    /// Whether `host` names this machine over loopback.
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
     }
 
     /// `location` with any password (in the user info or a `password=` parameter) replaced by `***`;
