@@ -160,6 +160,13 @@ import Testing
         let table = try await k("get", "configmaps", "-n", "kt-a")
         #expect(table.status == 0 && table.stdout.contains("app-config"))
 
+        // The Deployment's ReplicaSet: kubectl sees it, and --cascade=orphan leaves it behind.
+        let rs = try await k("get", "replicasets", "-n", "kt-a", "-l", "app=web", "-o", "name")
+        #expect(rs.status == 0 && rs.stdout.hasPrefix("replicaset.apps/web-"), "\(rs.stdout) \(rs.stderr)")
+        let orphaned = try await k("delete", "deployment", "web", "-n", "kt-a", "--cascade=orphan")
+        #expect(orphaned.status == 0, "\(orphaned.stderr)")
+        #expect(!s.objects(group: "apps", resource: "replicasets", namespace: "kt-a").isEmpty)
+
         // delete, then get: NotFound with exit code 1.
         let del = try await k("delete", "configmap", "app-config", "-n", "kt-a")
         #expect(del.status == 0 && del.stdout.contains(#"configmap "app-config" deleted"#), "\(del.stderr)")
@@ -255,10 +262,17 @@ import Testing
         #expect(s.object(resource: "services", namespace: "apps", name: "rel-mychart") != nil)
         #expect(s.object(resource: "serviceaccounts", namespace: "apps", name: "rel-mychart") != nil)
 
-        let upgrade = try await h("upgrade", "rel", dir + "/mychart", "-n", "apps", "--set", "replicaCount=3", "--set", "image.tag=1.27.0")
+        // --wait: helm finds the Deployment's new ReplicaSet (by ownerReference and pod template)
+        // and waits until it is ready, as against a real cluster.
+        let upgrade = try await h("upgrade", "rel", dir + "/mychart", "-n", "apps", "--set", "replicaCount=3", "--set", "image.tag=1.27.0",
+                                  "--wait", "--timeout", "60s")
         #expect(upgrade.status == 0, "\(upgrade.stderr)")
         let upgraded = try #require(s.object(group: "apps", resource: "deployments", namespace: "apps", name: "rel-mychart"))
         #expect(upgraded.at("spec.replicas") == 3)
+        let replicaSets = s.objects(group: "apps", resource: "replicasets", namespace: "apps")
+        #expect(replicaSets.count == 2, "one per pod template: \(replicaSets.map { $0.at("metadata.name") ?? .null })")
+        #expect(replicaSets.allSatisfy { $0.at("metadata.ownerReferences")?.arrayValue?.first?["uid"] == upgraded.at("metadata.uid") })
+        #expect(replicaSets.map { $0.at("spec.replicas")?.intValue ?? -1 }.sorted() == [0, 3])
         let containers = upgraded.at("spec.template.spec.containers")?.arrayValue ?? []
         #expect(containers.count == 1 && containers.first?["image"] == "nginx:1.27.0" && containers.first?["ports"] != nil)
 
@@ -275,6 +289,7 @@ import Testing
         let uninstall = try await h("uninstall", "rel", "-n", "apps")
         #expect(uninstall.status == 0, "\(uninstall.stderr)")
         #expect(s.objects(group: "apps", resource: "deployments", namespace: "apps").isEmpty)
+        #expect(s.objects(group: "apps", resource: "replicasets", namespace: "apps").isEmpty, "the garbage collector removes them")
         #expect(s.objects(resource: "secrets", namespace: "apps").isEmpty)
         let gone = try await h("status", "rel", "-n", "apps")
         #expect(gone.status != 0 && gone.stderr.contains("release: not found"))

@@ -228,10 +228,14 @@ struct Router {
                 if let p = opts["propagationPolicy"]?.stringValue, !["Orphan", "Background", "Foreground"].contains(p) {
                     throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(p)\"")
                 }
+                if opts["propagationPolicy"]?.stringValue == "Orphan" || opts["orphanDependents"]?.boolValue == true {
+                    ctx.orphanDependents = true
+                }
             }
             if let p = r.query["propagationPolicy"], !["Orphan", "Background", "Foreground"].contains(p) {
                 throw APIError.badRequest("propagationPolicy: Unsupported value: \"\(p)\"")
             }
+            if r.query["propagationPolicy"] == "Orphan" { ctx.orphanDependents = true }
             let (obj, gone) = try store.delete(t, namespace: namespace, name: name, ctx: ctx, preconditionRV: preRV, preconditionUID: preUID)
             return .json(gone ? 200 : 202, obj)
         case ("DELETE", nil):

@@ -6,6 +6,8 @@ struct WriteContext {
     var manager = "unknown"
     var force = false
     var statusScope = false
+    /// A delete with propagationPolicy=Orphan: dependents keep living.
+    var orphanDependents = false
 }
 
 enum WatchEventType: String { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
@@ -676,7 +678,7 @@ final class Store: @unchecked Sendable {
             return (versioned(obj, t), false)
         }
         if ctx.dryRun { return (versioned(obj, t), true) }
-        removeLocked(t.storageKey, namespace, name)
+        removeLocked(t.storageKey, namespace, name, orphanDependents: ctx.orphanDependents)
         if t.plural == "customresourcedefinitions" && t.group == "apiextensions.k8s.io" {
             if let group = obj.at("spec.group")?.stringValue, let plural = obj.at("spec.names.plural")?.stringValue {
                 for (_, o) in objects["\(group)/\(plural)"] ?? [:] {
@@ -689,12 +691,25 @@ final class Store: @unchecked Sendable {
         return (versioned(obj, t), true)
     }
 
-    private func removeLocked(_ key: String, _ namespace: String?, _ name: String) {
+    private func removeLocked(_ key: String, _ namespace: String?, _ name: String, orphanDependents: Bool = false) {
         guard var obj = objects[key]?[Store.objKey(namespace, name)] else { return }
         objects[key]?[Store.objKey(namespace, name)] = nil
         rv += 1
         obj.set(["metadata", "resourceVersion"], .string(String(rv)))
         emit(.deleted, key, obj)
+        if !orphanDependents, let uid = obj.at("metadata.uid")?.stringValue { collectGarbage(owner: uid) }
+    }
+
+    /// The garbage collector: objects whose ownerReferences name a deleted owner go too (and
+    /// theirs, in turn) — a Deployment's ReplicaSets, a release's objects' children.
+    private func collectGarbage(owner uid: String) {
+        var dependents: [(String, String?, String)] = []
+        for (key, bucket) in objects {
+            for (_, o) in bucket where (o.at("metadata.ownerReferences")?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid }) {
+                dependents.append((key, o.at("metadata.namespace")?.stringValue, o.at("metadata.name")?.stringValue ?? ""))
+            }
+        }
+        for (key, namespace, name) in dependents.sorted(by: { ($0.0, $0.2) < ($1.0, $1.2) }) { removeLocked(key, namespace, name) }
     }
 
     func deleteCollection(_ t: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?, ctx: WriteContext) throws -> [KubeJSON] {
@@ -778,6 +793,72 @@ final class Store: @unchecked Sendable {
         }
     }
 
+    /// What the deployment controller keeps for a Deployment: a ReplicaSet per pod template,
+    /// named `<deployment>-<hash>`, labelled and selected with `pod-template-hash`, controlled by
+    /// the Deployment (ownerReference), the current one scaled to the desired replicas and ready,
+    /// older ones scaled to zero. (`helm --wait` and `kubectl rollout status` look for it.)
+    private func reconcileReplicaSet(of deployment: KubeJSON) {
+        guard let t = BuiltinTypes.all.first(where: { $0.group == "apps" && $0.plural == "replicasets" }),
+              let namespace = deployment.at("metadata.namespace")?.stringValue,
+              let name = deployment.at("metadata.name")?.stringValue,
+              let uid = deployment.at("metadata.uid")?.stringValue else { return }
+        let template = deployment.at("spec.template") ?? [:]
+        let hash = Store.podTemplateHash(template)
+        let replicas = deployment.at("spec.replicas") ?? 1
+        var labelled = template
+        labelled.set(["metadata", "labels", "pod-template-hash"], .string(hash))
+        var selector = deployment.at("spec.selector") ?? [:]
+        selector.set(["matchLabels", "pod-template-hash"], .string(hash))
+        let owner: KubeJSON = ["apiVersion": "apps/v1", "kind": "Deployment", "name": .string(name), "uid": .string(uid),
+                               "controller": true, "blockOwnerDeletion": true]
+        let current = "\(name)-\(hash)"
+        lock.withLock {
+            guard !stopped else { return }
+            for (_, rs) in objects[t.storageKey] ?? [:] where rs.at("metadata.namespace")?.stringValue == namespace
+                && (rs.at("metadata.ownerReferences")?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid })
+                && rs.at("metadata.name")?.stringValue != current {
+                var old = rs
+                old.set(["spec", "replicas"], 0)
+                old["status"] = ["replicas": 0, "observedGeneration": old.at("metadata.generation") ?? 1]
+                _ = try? updateLocked(t, namespace: namespace, name: old.at("metadata.name")?.stringValue ?? "", old: rs,
+                                      proposed: old, ctx: WriteContext(manager: "kube-test-server-controller"))
+            }
+            let body: KubeJSON = [
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": ["name": .string(current), "namespace": .string(namespace),
+                             "labels": labelled.at("metadata.labels") ?? [:], "ownerReferences": [owner]],
+                "spec": ["replicas": replicas, "selector": selector, "template": labelled],
+            ]
+            let stored: KubeJSON?
+            if let existing = objects[t.storageKey]?[Store.objKey(namespace, current)] {
+                var updated = existing
+                updated.set(["spec", "replicas"], replicas)
+                stored = try? updateLocked(t, namespace: namespace, name: current, old: existing, proposed: updated,
+                                           ctx: WriteContext(manager: "kube-test-server-controller"))
+            } else {
+                stored = try? createLocked(t, namespace: namespace, body: body, ctx: WriteContext(manager: "kube-test-server-controller"))
+            }
+            guard let stored else { return }
+            let status: KubeJSON = ["replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": replicas,
+                                    "availableReplicas": replicas, "observedGeneration": stored.at("metadata.generation") ?? 1]
+            var ready = stored
+            ready["status"] = status
+            _ = try? updateLocked(t, namespace: namespace, name: current, old: stored, proposed: ready,
+                                  ctx: WriteContext(manager: "kube-test-server-controller", statusScope: true))
+        }
+    }
+
+    /// A short, stable digest of a pod template (the real controller uses FNV-32a and a safe encoding).
+    static func podTemplateHash(_ template: KubeJSON) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in template.serialized().utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        var out = ""
+        var n = hash
+        repeat { out.append(alphabet[Int(n % UInt32(alphabet.count))]); n /= UInt32(alphabet.count) } while n > 0
+        return out
+    }
+
     private func runController(_ t: ResourceType, namespace: String?, name: String, uid: String?) {
         guard let obj = lock.withLock({ stopped ? nil : objects[t.storageKey]?[Store.objKey(namespace, name)] }),
               obj.at("metadata.uid")?.stringValue == uid else { return }
@@ -816,6 +897,7 @@ final class Store: @unchecked Sendable {
         default: return
         }
         _ = try? setStatus(t, namespace: namespace, name: name, status: .object(status), manager: "kube-test-server-controller")
+        if t.group == "apps" && t.plural == "deployments" { reconcileReplicaSet(of: obj) }
         if t.plural == "persistentvolumeclaims" {
             _ = try? mutate(t, namespace: namespace, name: name, manager: "kube-test-server-controller") { o in
                 if o.at("spec.volumeName") == nil { o.set(["spec", "volumeName"], .string("pvc-\(uid ?? name)")) }
