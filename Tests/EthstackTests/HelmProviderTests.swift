@@ -43,6 +43,50 @@ enum CLITools {
 }
 
 @Suite(.serialized) struct HelmProviderTests {
+    /// `wait: true` passes --wait: helm returns when the chart's Deployment is rolled out (its
+    /// ReplicaSet ready), which the API test server's controllers bring about.
+    @Test(.timeLimit(.minutes(2))) func waitingReleaseReturnsWhenItsDeploymentIsReady() async throws {
+        guard let helm = KTS.helmPath() else {
+            Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
+        }
+        var options = KubeTestServer.Options()
+        options.workloadReadyDelay = 1
+        let server = try await KubeTestServer.start(port: 0, options: options)
+        defer { server.shutdown() }
+        let ws = Workspace(registry: CLITools.registry)
+        let kubeconfig = try KTS.kubeconfig(server, in: ws.dir)
+        ws.write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n")
+        ws.write("charts/web/templates/deployment.yaml", """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: { name: "{{ .Release.Name }}" }
+        spec:
+          replicas: 2
+          selector: { matchLabels: { app: "{{ .Release.Name }}" } }
+          template:
+            metadata: { labels: { app: "{{ .Release.Name }}" } }
+            spec: { containers: [ { name: web, image: "nginx:1.27" } ] }
+
+        """)
+        ws.write("stack.yaml", """
+        stack: helmwait
+        providers:
+          helm: { kubeconfig: "\(kubeconfig)", helm_path: "\(helm)" }
+        resources:
+          web:
+            type: helm.release
+            properties: { name: web, namespace: default, chart: ./charts/web, wait: true, timeout: 60s }
+        """)
+        let applied = try await ws.apply()
+        #expect(applied.succeeded, "\(applied.failures)")
+        // Returned only once the rollout was done.
+        let deployment = try #require(server.object(group: "apps", resource: "deployments", namespace: "default", name: "web"))
+        #expect(deployment.at("status.readyReplicas") == 2)
+        let replicaSet = try #require(server.objects(group: "apps", resource: "replicasets", namespace: "default").first)
+        #expect(replicaSet.at("status.readyReplicas") == 2)
+        #expect(try ws.state("helmwait").resources[ResourceAddress("web")!]?.attributes["status"] == "deployed")
+    }
+
     @Test(.timeLimit(.minutes(3))) func releaseInstallsUpdatesInPlaceAndUninstalls() async throws {
         guard let helm = KTS.helmPath() else {
             Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
