@@ -24,8 +24,9 @@ public struct StackSession: Sendable {
         self.variables = variables
     }
 
-    public func makeSessions() -> ProviderSessions {
-        ProviderSessions(registry: registry, stackName: stack.name, baseDirectory: stack.baseDirectory)
+    /// The run's provider sessions; `parallelism` bounds each provider's calls in flight.
+    public func makeSessions(parallelism: Int = 10) -> ProviderSessions {
+        ProviderSessions(registry: registry, stackName: stack.name, baseDirectory: stack.baseDirectory, parallelism: parallelism)
     }
 
     /// Plans against `state` (recovering what a crashed run left in flight, in memory).

@@ -67,7 +67,7 @@ struct ApplyRunner {
     private func applyLocked(store: any StateStore, session: StackSession, saved: PlanFile.Saved?,
                              interrupt: InterruptFlag) async throws -> ApplySummary? {
         let stackName = session.stack.name
-        let sessions = session.makeSessions()
+        let sessions = session.makeSessions(parallelism: planning.parallelism)
         let state = try await store.load(stack: stackName)
         let plan: Plan
         var prior = state

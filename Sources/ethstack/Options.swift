@@ -115,7 +115,7 @@ struct PlanningOptions: ParsableArguments {
     @Option(name: .long, help: "Read the real objects before planning (--refresh=false to skip).")
     var refresh: Bool = true
 
-    @Option(name: .long, help: "How many provider calls run at once.")
+    @Option(name: .long, help: "How many resources are applied at once, and each provider's API calls in flight at once.")
     var parallelism: Int = 10
 
     func planOptions(destroy: Bool) throws -> PlanOptions {

@@ -81,7 +81,8 @@ struct PlanCommand: AsyncParsableCommand {
             let options = try planning.planOptions(destroy: destroy)
             plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
                 let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-                return try await session.plan(state: state, journal: store, sessions: session.makeSessions(), options: options).0
+                return try await session.plan(state: state, journal: store, sessions: session.makeSessions(parallelism: options.parallelism),
+                                              options: options).0
             }
             if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
         } catch {

@@ -93,6 +93,16 @@ struct KubernetesManifestTests {
         let plan = try await ws.plan()
         #expect(plan.changes.count == 12 && plan.changes.allSatisfy { $0.action == .create } && plan.warnings.isEmpty)
         #expect(server.peakConcurrentRequests > 1, "the dry runs went one at a time")
+        #expect(server.peakConcurrentRequests <= 10)
+
+        // --parallelism bounds the calls in flight.
+        let narrow = try await KubeTestServer.start(port: 0, options: options)
+        defer { narrow.shutdown() }
+        ws.write("stack.yaml", stack.replacingOccurrences(of: server.url, with: narrow.url))
+        var two = PlanOptions()
+        two.parallelism = 2
+        #expect(try await ws.plan(options: two).changes.count == 12)
+        #expect(narrow.peakConcurrentRequests == 2)
     }
 
     /// A cluster that does not answer does not stop a plan of creates: one warning, and the other

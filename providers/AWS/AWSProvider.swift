@@ -66,6 +66,7 @@ public struct AWSProvider: Provider {
         }
         var options = HTTPClientOptions()
         options.caBundlePath = string("ca_bundle")
+        options.maxConcurrentTransfers = configuration.parallelism
         var retry = RetryPolicy()
         if let n = number("max_retries") { retry.maxAttempts = max(1, Int(n) + 1) }
         if let d = number("retry_base_delay") { retry.baseDelay = max(0, d) }

@@ -26,7 +26,7 @@ public struct KubernetesProvider: Provider {
         let settings = KubernetesConnectionSettings(values: configuration.values, environment: environment,
                                                     baseDirectory: configuration.baseDirectory)
         do {
-            let client = try KubernetesClient(connection: try settings.resolve())
+            let client = try KubernetesClient(connection: try settings.resolve(), maxConcurrentRequests: configuration.parallelism)
             return ConfiguredKubernetes(resources: ManifestResource(client: client, stack: configuration.stackName))
         } catch let error as KubernetesClientError {
             throw ProviderError(.invalidConfiguration, operation: "configure kubernetes", message: error.description)

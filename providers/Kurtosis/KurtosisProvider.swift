@@ -44,7 +44,8 @@ public struct KurtosisProvider: Provider {
         if !configDir.hasPrefix("/") { configDir = "\(configuration.baseDirectory)/\(configDir)" }
         let client: KubernetesClient
         do {
-            client = try KubernetesClient(connection: access.connection, userAgent: "ethstack-kurtosis")
+            client = try KubernetesClient(connection: access.connection, userAgent: "ethstack-kurtosis",
+                                          maxConcurrentRequests: configuration.parallelism)
         } catch {
             throw ProviderError.kubernetes(error, operation: "configure kurtosis", address: nil)
         }

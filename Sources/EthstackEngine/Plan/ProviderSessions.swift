@@ -4,13 +4,15 @@ public actor ProviderSessions {
     private let registry: ProviderRegistry
     private let stackName: String
     private let baseDirectory: String
+    private let parallelism: Int
     private var sessions: [String: any ConfiguredProvider] = [:]
     private var pending: [String: Task<any ConfiguredProvider, Error>] = [:]
 
-    public init(registry: ProviderRegistry, stackName: String, baseDirectory: String) {
+    public init(registry: ProviderRegistry, stackName: String, baseDirectory: String, parallelism: Int = 10) {
         self.registry = registry
         self.stackName = stackName
         self.baseDirectory = baseDirectory
+        self.parallelism = parallelism
     }
 
     /// The configured provider for `configurationName` (`aws`, `aws.backup`), configuring it with
@@ -23,7 +25,8 @@ public actor ProviderSessions {
             throw ProviderError(.invalidConfiguration, operation: "configure provider \(configurationName)",
                                 message: "no provider plugin named \"\(pluginName)\"")
         }
-        let configuration = ProviderConfiguration(values: values, stackName: stackName, baseDirectory: baseDirectory)
+        let configuration = ProviderConfiguration(values: values, stackName: stackName, baseDirectory: baseDirectory,
+                                                  parallelism: parallelism)
         let task = Task { try await plugin.configure(configuration) }
         pending[configurationName] = task
         do {

@@ -41,11 +41,14 @@ public struct ProviderConfiguration: Sendable {
     public var stackName: String
     /// The directory relative paths in the stack are resolved against.
     public var baseDirectory: String
+    /// The run's `--parallelism`: how many calls the provider may have in flight at once.
+    public var parallelism: Int
 
-    public init(values: [String: Value], stackName: String, baseDirectory: String) {
+    public init(values: [String: Value], stackName: String, baseDirectory: String, parallelism: Int = 10) {
         self.values = values
         self.stackName = stackName
         self.baseDirectory = baseDirectory
+        self.parallelism = max(1, parallelism)
     }
 }
 

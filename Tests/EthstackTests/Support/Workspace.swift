@@ -55,7 +55,7 @@ final class Workspace: @unchecked Sendable {
         let s = try session(file, vars: vars)
         let store = try store()
         let state = try store.load(stack: s.stack.name)
-        return try await s.plan(state: state, journal: store, sessions: s.makeSessions(), options: options).0
+        return try await s.plan(state: state, journal: store, sessions: s.makeSessions(parallelism: options.parallelism), options: options).0
     }
 
     /// Plans and applies in-process, as `ethstack apply --auto-approve` does.

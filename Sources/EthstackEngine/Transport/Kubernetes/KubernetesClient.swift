@@ -30,8 +30,9 @@ public final class KubernetesClient: Sendable {
     /// First retry delay in seconds (doubles per attempt).
     public let retryBaseDelay: Double
 
+    /// `maxConcurrentRequests`: requests in flight at once (the run's `--parallelism`).
     public init(connection: KubernetesConnection, userAgent: String = "ethstack", maxAttempts: Int = 4,
-                retryBaseDelay: Double = 0.2) throws {
+                retryBaseDelay: Double = 0.2, maxConcurrentRequests: Int = 10) throws {
         self.connection = connection
         let tls = try KubernetesTLSFiles(connection)
         var options = HTTPClientOptions()
@@ -41,6 +42,7 @@ public final class KubernetesClient: Sendable {
         options.caBundlePath = tls.caPath
         options.clientCertificatePath = tls.certificatePath
         options.clientKeyPath = tls.keyPath
+        options.maxConcurrentTransfers = maxConcurrentRequests
         self.http = HTTPClient(options: options)
         self.tls = tls
         self.tokens = KubernetesTokenCache(connection.auth)
