@@ -177,6 +177,9 @@ struct KubernetesManifestTests {
         #expect(plan.changes.first { $0.address.description == "web" }?.action == .noop)
         let rendered = PlanRenderer(style: TextStyle(color: false)).render(plan)
         #expect(rendered.contains("updates to parameters are forbidden"), "\(rendered)")
+        let json = try Value.parseJSON(Data(PlanJSON.render(plan).utf8))
+        let scJSON = json["resource_changes"]?.listValue?.first { $0["address"] == "fast_ssd" }
+        #expect(scJSON?["action_reason_detail"]?.stringValue?.contains("cannot change parameters in place") == true)
         // The dry run stored nothing.
         #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd")?.at("parameters.iops") == "3000")
         let replaced = try await ws.apply()

@@ -70,6 +70,8 @@ public enum PlanJSON {
         ]
         if let key = c.address.key { out["index"] = key.value }
         if let reason = c.reason { out["action_reason"] = .string(reason.rawValue) }
+        // The provider's own words on a replacement ("the API server cannot change parameters in place: …").
+        if let note = c.note { out["action_reason_detail"] = .string(note) }
         return .map(out)
     }
 
