@@ -83,15 +83,13 @@ public struct ClusterAccess: Sendable {
         }
     }
 
-    /// Rewrites the call's EKS token file every `interval` seconds until cancelled. A failed
-    /// rewrite keeps the previous token (still valid for a while) and is tried again next round.
-    private static func refreshing(_ source: EKSTokenSource, in dir: PrivateDirectory, every interval: Double) -> Task<Void, Never> {
-        Task.detached {
-            while true {
-                do { try await Task.sleep(for: .seconds(interval)) } catch { return }
-                guard let token = try? EKSToken.generate(source) else { continue }
-                _ = try? dir.replace(eksTokenFileName, token)
-            }
+    /// Rewrites the call's EKS token file every `interval` seconds until stopped. A failed rewrite
+    /// keeps the previous token (still valid for a while) and is tried again next round. A Dispatch
+    /// timer, not a task: it must fire on time even when the Swift pool is busy.
+    private static func refreshing(_ source: EKSTokenSource, in dir: PrivateDirectory, every interval: Double) -> TokenFileRefresher {
+        TokenFileRefresher(every: interval) {
+            guard let token = try? EKSToken.generate(source) else { return }
+            _ = try? dir.replace(eksTokenFileName, token)
         }
     }
 
@@ -112,19 +110,14 @@ public struct ClusterAccess: Sendable {
             let request = SubprocessRequest(
                 executable: executable, arguments: try build(dir), environment: env, workingDirectory: workingDirectory,
                 timeout: timeout, progress: progress, redactions: kubeconfig.redactions)
-            var refresher: Task<Void, Never>?
+            var refresher: TokenFileRefresher?
             if kubeconfig.eksTokenFile != nil, case .eks(let source) = connection.auth {
                 refresher = Self.refreshing(source, in: dir, every: eksTokenRefreshInterval)
             }
-            // The refresher is stopped and awaited before the directory is removed, so no token
-            // file is written into it afterwards.
-            let result: SubprocessResult
-            do { result = try await Subprocess.run(request) } catch {
-                refresher?.cancel(); await refresher?.value
-                throw error
-            }
-            refresher?.cancel(); await refresher?.value
-            return result
+            // The refresher is stopped before the directory is removed (the defer above runs
+            // later), so no token file is written into it afterwards.
+            defer { refresher?.stop() }
+            return try await Subprocess.run(request)
         } catch let e as SubprocessError {
             switch e.kind {
             case .timedOut: throw ProviderError(.timeout, operation: operation, address: address, message: e.message)
@@ -185,4 +178,20 @@ public struct ClusterAccess: Sendable {
         Value.writeJSONString(s, into: &out)
         return out
     }
+}
+
+/// Runs `refresh` every `interval` seconds on a queue of its own until `stop()`.
+final class TokenFileRefresher: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "ethstack.token-file-refresh")
+    private let timer: any DispatchSourceTimer
+
+    init(every interval: Double, _ refresh: @escaping @Sendable () -> Void) {
+        timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + interval, repeating: interval)
+        timer.setEventHandler(handler: refresh)
+        timer.resume()
+    }
+
+    /// When this returns, no refresh is running and none will run.
+    func stop() { queue.sync { timer.cancel() } }
 }
