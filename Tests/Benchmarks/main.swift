@@ -53,7 +53,7 @@ try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectorie
 func stackFile(_ n: Int) -> String {
     let path = "\(dir)/stack-\(n).yaml"
     if !FileManager.default.fileExists(atPath: path) {
-        FileManager.default.createFile(atPath: path, contents: Data(syntheticStack(n).utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(syntheticStack(n).utf8))
     }
     return path
 }
@@ -111,7 +111,7 @@ case "schedule":
     }
     for i in 0..<40 { stack += "  z\(i): { type: core.sleep, properties: { create_duration: 200ms } }\n" }
     let path = "\(dir)/sched.yaml"
-    FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
     for parallelism in [10, 15, 50] {
         let db = "\(dir)/sched-\(parallelism).db"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
@@ -144,7 +144,7 @@ case "kube-plan":
         }
     }
     let path = "\(dir)/kube-\(n)\(counted ? "-count" : "").yaml"
-    FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(stack.utf8))
     let kubeRegistry = ProviderRegistry(BuiltinProviders.all + [KubernetesProvider(environment: [:])])
     let session = try StackSession.open(file: path, registry: kubeRegistry, inputs: VariableInputs(environment: [:]))
     let (plan, planTime) = try await time {

@@ -314,7 +314,7 @@ import Testing
         let out = Pipe()
         p.standardOutput = out
         let errPath = dir + "/stderr"
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         p.standardError = FileHandle(forWritingAtPath: errPath)
         try p.run()
         defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }

@@ -68,7 +68,7 @@ public struct Applier: Sendable {
                 }
             }
         }
-        var graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
+        let graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
         var values = ValueTable(stack: ctx.stack, prior: ctx.prior)
         // Deletes configure their provider from what existed before this run: a provider pointed at
         // a cluster that this run destroys (after the objects on it) still reaches that cluster.

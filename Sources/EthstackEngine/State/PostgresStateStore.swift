@@ -514,7 +514,7 @@ public final class PostgresStateStore: StateStore, Sendable {
     }
 
     public func unlock(_ lock: LockInfo) async throws {
-        try await transaction("unlock \(lock.stack)") { c in
+        _ = try await transaction("unlock \(lock.stack)") { c in
             try await c.query("DELETE FROM ethstack.locks WHERE id = \(lock.id) AND stack = \(lock.stack)", logger: logger)
         }
     }
@@ -558,7 +558,7 @@ public final class PostgresStateStore: StateStore, Sendable {
 
     /// Runs one raw SQL statement (tests and tooling).
     func executeRaw(_ sql: String) async throws {
-        try await transaction("execute", begin: nil) { c in
+        _ = try await transaction("execute", begin: nil) { c in
             try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
     }

@@ -26,7 +26,7 @@ final class Workspace: @unchecked Sendable {
     func write(_ name: String, _ content: String) -> String {
         let path = "\(dir)/\(name)"
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(content.utf8))
         return path
     }
 

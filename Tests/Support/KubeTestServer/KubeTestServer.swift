@@ -55,8 +55,12 @@ public final class KubeTestServer: Sendable {
             .childChannelInitializer { channel in
                 connections.add(channel)
                 return channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(HTTPHandler(store: store, port: portBox.port, maxBody: options.maxBodyBytes,
-                                                             responseDelay: options.responseDelay))
+                    // Made and added on the channel's own event loop: the handler never leaves it.
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            HTTPHandler(store: store, port: portBox.port, maxBody: options.maxBodyBytes,
+                                        responseDelay: options.responseDelay))
+                    }
                 }
             }
             .childChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
