@@ -195,6 +195,15 @@ struct KubernetesManifestTests {
         ws.write("stack.yaml", stack(iops: "4000", replicas: 3))
         #expect(try await ws.plan().changes.first { $0.address.description == "web" }?.action == .update)
 
+        // --replace with a change the server refuses in place: the old object goes first, so what
+        // the server says of it is no warning.
+        ws.write("stack.yaml", stack(iops: "5000", replicas: 3))
+        var forced = PlanOptions()
+        forced.replace = [try #require(ResourceAddress("fast_ssd"))]
+        let replacing = try await ws.plan(options: forced)
+        #expect(replacing.changes.first { $0.address.description == "fast_ssd" }?.action == .replace)
+        #expect(replacing.warnings.isEmpty, "\(replacing.warnings)")
+
         // An object the server refuses: the plan fails with the server's message, nothing changes.
         ws.write("stack.yaml", stack(iops: "4000", replicas: -1))
         await #expect {

@@ -69,15 +69,16 @@ struct ManifestResource: Sendable {
         if changing, replace.isEmpty, !manifest.containsUnknown, !settings.contains(where: \.containsUnknown) {
             switch try await dryRun(manifest, proposed: request.proposed, address: request.address) {
             case .accepted, .cannotTell: break
+            // Without a prior object the plan is a create, or a replacement (--replace, tainted)
+            // whose apply deletes the old object first: what the server says of the object that is
+            // there now does not apply to it.
             case .refusedInPlace(let fields, let message):
                 if priorManifest != nil {
                     replace.append("manifest")
                     reason = "the API server cannot change \(fields.joined(separator: ", ")) in place: \(message)"
-                } else {
-                    warnings.append("an object of this name exists and the API server cannot change \(fields.joined(separator: ", ")) in place (\(message)): the apply will fail")
                 }
             case .conflict(let message):
-                warnings.append("the apply will fail: \(message)")
+                if priorManifest != nil { warnings.append("the apply will fail: \(message)") }
             case .unreachable(let message):
                 warnings.append("the API server could not check this change: \(message)")
             }
