@@ -94,6 +94,12 @@ struct KubernetesManifestTests {
         #expect(plan.changes.count == 12 && plan.changes.allSatisfy { $0.action == .create } && plan.warnings.isEmpty)
         #expect(server.peakConcurrentRequests > 1, "the dry runs went one at a time")
         #expect(server.peakConcurrentRequests <= 10)
+        // An apply (which plans first, in a session of its own) checks each object once, in its
+        // plan, then sends it once: no second dry run just before the apply call.
+        let before = server.requestCount
+        let applied = try await ws.apply()
+        #expect(applied.succeeded && applied.created == 12, "\(applied.failures)")
+        #expect(server.requestCount - before == 1 + 12 + 12, "discovery, the plan's dry runs, the applies")
 
         // --parallelism bounds the calls in flight.
         let narrow = try await KubeTestServer.start(port: 0, options: options)

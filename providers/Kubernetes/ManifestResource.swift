@@ -66,7 +66,7 @@ struct ManifestResource: Sendable {
         }
         let changing = priorManifest.map { !manifest.semanticallyEquals($0) } ?? true
         let settings = ["field_manager", "force_conflicts"].compactMap { request.proposed[$0] }
-        if changing, replace.isEmpty, !manifest.containsUnknown, !settings.contains(where: \.containsUnknown) {
+        if changing, !request.applying, replace.isEmpty, !manifest.containsUnknown, !settings.contains(where: \.containsUnknown) {
             switch try await dryRun(manifest, proposed: request.proposed, address: request.address) {
             case .accepted, .cannotTell: break
             // Without a prior object the plan is a create, or a replacement (--replace, tainted)

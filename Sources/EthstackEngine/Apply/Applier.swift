@@ -292,7 +292,8 @@ public struct Applier: Sendable {
                 for attr in schema.attributes where attr.isComputed && launch.config[attr.name] == nil { proposed[attr.name] = .unknown }
             }
             let planned = Planner.remark(try await session.planChange(PlanChangeRequest(
-                type: change.type, address: address.description, prior: existing, proposed: proposed)).planned, schema: schema)
+                type: change.type, address: address.description, prior: existing, proposed: proposed, applying: true)).planned,
+                schema: schema)
             // Apply does what the plan showed: a value the plan knew must come out the same now
             // (a file read by the stack may have changed since a saved plan was made).
             let drifted = (change.after ?? [:]).filter { name, shown in

@@ -94,8 +94,11 @@ public struct PlanChangeRequest: Sendable {
     public var prior: [String: Value]?
     /// Configuration merged with prior computed values; unknown where not yet known.
     public var proposed: [String: Value]
-    public init(type: String, address: String, prior: [String: Value]?, proposed: [String: Value]) {
-        self.type = type; self.address = address; self.prior = prior; self.proposed = proposed
+    /// True when the engine refines a change just before applying it (the plan was made): the
+    /// values are final, and a check the apply call itself makes (a server-side dry run) is wasted.
+    public var applying: Bool
+    public init(type: String, address: String, prior: [String: Value]?, proposed: [String: Value], applying: Bool = false) {
+        self.type = type; self.address = address; self.prior = prior; self.proposed = proposed; self.applying = applying
     }
 }
 

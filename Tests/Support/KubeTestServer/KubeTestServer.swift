@@ -105,6 +105,9 @@ public final class KubeTestServer: Sendable {
     /// How many watch requests are open right now.
     public var openWatches: Int { store.watcherCount }
 
+    /// Requests answered so far (watches aside).
+    public var requestCount: Int { store.answeredCount }
+
     /// The most requests (watches aside) that were being answered at the same time.
     public var peakConcurrentRequests: Int { store.peakInFlight }
 

@@ -75,7 +75,10 @@ final class Store: @unchecked Sendable {
         set { lock.withLock { peak = newValue } }
     }
     private var peak = 0
-    func requestStarted() { lock.withLock { inFlight += 1; peak = max(peak, inFlight) } }
+    func requestStarted() { lock.withLock { inFlight += 1; answered += 1; peak = max(peak, inFlight) } }
+    /// Requests answered so far (watches aside).
+    var answeredCount: Int { lock.withLock { answered } }
+    private var answered = 0
     func requestFinished() { lock.withLock { inFlight -= 1 } }
 
     var crdType: ResourceType { BuiltinTypes.all.first { $0.plural == "customresourcedefinitions" }! }
