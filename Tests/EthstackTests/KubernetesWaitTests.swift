@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeTestServer
 import KubernetesProvider
 import Testing
@@ -22,9 +23,9 @@ struct KubernetesWaitTests {
 
     @Test func rolloutConditionPhaseAndCRDInOneApply() async throws {
         var options = KubeTestServer.Options()
-        // Long enough that the first readiness check comes before the Deployment is ready even on
-        // a loaded machine (the whole suite in parallel on 2 cores): "waiting for" is then reported.
-        options.workloadReadyDelay = 2
+        // The Deployment becomes ready when the test says so (below), once ethstack has reported
+        // waiting for it — not after a delay a loaded machine could outrun.
+        options.workloadReadyDelay = 600
         options.volumeBindDelay = 0.5
         let server = try await KubeTestServer.start(port: 0, options: options)
         defer { server.shutdown() }
@@ -82,7 +83,19 @@ struct KubernetesWaitTests {
                 spec: { size: 3 }
         """)
         let log = KubeEventLog()
-        let summary = try await ws.apply { log.record($0) }
+        let readied = Mutex(false)
+        let summary = try await ws.apply { event in
+            log.record(event)
+            guard case .progress(let address, _, let message, _) = event, address.description == "web",
+                  message.hasPrefix("waiting for Deployment apps/web"),
+                  readied.withLock({ done in defer { done = true }; return !done }) else { return }
+            // What the deployment controller reports when the rollout is done.
+            Task {
+                _ = try? await KTS.request(server, "PATCH", "/apis/apps/v1/namespaces/apps/deployments/web/status",
+                                           raw: #"{"status":{"observedGeneration":1,"replicas":2,"updatedReplicas":2,"readyReplicas":2,"availableReplicas":2}}"#,
+                                           contentType: "application/merge-patch+json")
+            }
+        }
         #expect(summary.succeeded, "\(summary.failures)")
         #expect(summary.created == 5)
         let web = try #require(server.object(group: "apps", resource: "deployments", namespace: "apps", name: "web"))
