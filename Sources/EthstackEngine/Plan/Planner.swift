@@ -530,31 +530,23 @@ public struct Planner: Sendable {
     func refresh(sessions: [String: any ConfiguredProvider]) async throws -> [ResourceAddress: ReadResponse?] {
         let work = prior.resources.values.filter { sessions[$0.provider] != nil }
         guard !work.isEmpty else { return [:] }
+        let outcomes = await Self.concurrently(work.count, limit: options.parallelism * 4) { index -> Result<ReadResponse?, Error> in
+            let state = work[index]
+            guard let session = sessions[state.provider] else { return .success(nil) }
+            do {
+                return .success(try await session.read(ReadRequest(type: state.type, address: state.address.description,
+                                                                   id: state.id, prior: state.attributes)))
+            } catch {
+                return .failure(error)
+            }
+        }
         var results: [ResourceAddress: ReadResponse?] = [:]
         results.reserveCapacity(work.count)
         var failures: [String] = []
-        try await withThrowingTaskGroup(of: (ResourceAddress, Result<ReadResponse?, Error>).self) { group in
-            var iterator = work.makeIterator()
-            func addNext() -> Bool {
-                guard let state = iterator.next(), let session = sessions[state.provider] else { return false }
-                group.addTask {
-                    do {
-                        let r = try await session.read(ReadRequest(type: state.type, address: state.address.description,
-                                                                   id: state.id, prior: state.attributes))
-                        return (state.address, .success(r))
-                    } catch {
-                        return (state.address, .failure(error))
-                    }
-                }
-                return true
-            }
-            for _ in 0..<max(1, options.parallelism * 4) where !addNext() { break }
-            while let (address, result) = try await group.next() {
-                switch result {
-                case .success(let r): results[address] = .some(r)
-                case .failure(let e): failures.append("refresh \(address): \(e)")
-                }
-                _ = addNext()
+        for (state, outcome) in zip(work, outcomes) {
+            switch outcome {
+            case .success(let r): results[state.address] = .some(r)
+            case .failure(let e): failures.append("refresh \(state.address): \(e)")
             }
         }
         if !failures.isEmpty {

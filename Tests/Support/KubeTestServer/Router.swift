@@ -279,8 +279,9 @@ struct Router {
             } else { desired = Patch.merge(view(current), body) }
         default: throw APIError.methodNotAllowed()
         }
-        guard let replicas = desired.at("spec.replicas")?.intValue, replicas >= 0 else {
-            throw APIError.invalid(t, name, causes: [("spec.replicas", "FieldValueInvalid", "Invalid value: must be greater than or equal to 0")])
+        // A negative count is refused by the store's workload validation, as for any other write.
+        guard let replicas = desired.at("spec.replicas")?.intValue else {
+            throw APIError.invalid(t, name, causes: [("spec.replicas", "FieldValueRequired", "Required value")])
         }
         if let rv = desired.at("metadata.resourceVersion")?.stringValue, rv != current.at("metadata.resourceVersion")?.stringValue {
             throw APIError.conflict(t, name)

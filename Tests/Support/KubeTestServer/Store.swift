@@ -70,10 +70,7 @@ final class Store: @unchecked Sendable {
 
     /// Requests being answered now (watches aside), and the most there were at once.
     private var inFlight = 0
-    private(set) var peakInFlight: Int {
-        get { lock.withLock { peak } }
-        set { lock.withLock { peak = newValue } }
-    }
+    var peakInFlight: Int { lock.withLock { peak } }
     private var peak = 0
     func requestStarted() { lock.withLock { inFlight += 1; answered += 1; peak = max(peak, inFlight) } }
     /// Requests answered so far (watches aside).

@@ -110,9 +110,10 @@ public struct ClusterAccess: Sendable {
             let request = SubprocessRequest(
                 executable: executable, arguments: try build(dir), environment: env, workingDirectory: workingDirectory,
                 timeout: timeout, progress: progress, redactions: kubeconfig.redactions)
-            var refresher: TokenFileRefresher?
-            if kubeconfig.eksTokenFile != nil, case .eks(let source) = connection.auth {
-                refresher = Self.refreshing(source, in: dir, every: eksTokenRefreshInterval)
+            let refresher: TokenFileRefresher? = if kubeconfig.eksTokenFile != nil, case .eks(let source) = connection.auth {
+                Self.refreshing(source, in: dir, every: eksTokenRefreshInterval)
+            } else {
+                nil
             }
             // The refresher is stopped before the directory is removed (the defer above runs
             // later), so no token file is written into it afterwards.
