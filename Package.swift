@@ -6,7 +6,6 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "ethstack", targets: ["ethstack"]),
-        .library(name: "EthstackEngine", targets: ["EthstackEngine"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,52 +24,101 @@ let package = Package(
         // curl_easy_setopt is variadic and cannot be called from Swift: non-variadic wrappers.
         .target(name: "CCurlShim", dependencies: ["CLibCurl"], path: "Sources/CCurlShim"),
 
-        // The engine: stack language, evaluation, graph, plan, apply, state, provider API, transport.
+        // The layers, bottom to top; a target imports only those below it (the compiler enforces it:
+        // each one's README states its boundary). Inside the package, `package` access crosses
+        // targets; `public` is for what providers and the command line use.
+
+        // Model: values (unknown, sensitive), addresses, declarations with positions, schemas, diagnostics.
+        .target(name: "EthstackModel", path: "Sources/EthstackModel", exclude: ["README.md"]),
+        // YAML documents as positioned nodes (libyaml), for the language and for kubeconfig files.
+        .target(name: "EthstackYAML", dependencies: ["EthstackModel", "CLibYAML"], path: "Sources/EthstackYAML", exclude: ["README.md"]),
+        // The stack language: loading one file, expressions, functions, evaluation, variables.
+        .target(
+            name: "EthstackLanguage",
+            dependencies: ["EthstackModel", "EthstackYAML", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/EthstackLanguage", exclude: ["README.md"]
+        ),
+        // The provider API: the protocol, its request/response values, ProviderError, the registry.
+        .target(name: "EthstackProviderAPI", dependencies: ["EthstackModel"], path: "Sources/EthstackProviderAPI",
+                exclude: ["README.md"]),
+
+        // Client libraries providers use; none knows about providers or the engine.
+        .target(name: "EthstackHTTP", dependencies: ["CCurlShim", "CLibCurl"], path: "Sources/Clients/HTTP"),
+        .target(name: "EthstackAWSClient",
+                dependencies: ["EthstackHTTP", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Clients/AWS"),
+        .target(name: "EthstackKubernetesClient",
+                dependencies: ["EthstackModel", "EthstackYAML", "EthstackHTTP", "EthstackAWSClient"],
+                path: "Sources/Clients/Kubernetes"),
+        .target(name: "EthstackSubprocess", path: "Sources/Clients/Subprocess"),
+
+        // The engine: graph, plan, apply, journal recovery, the state protocol, rendering.
         .target(
             name: "EthstackEngine",
             dependencies: [
-                "CLibYAML", "CLibSQLite", "CCurlShim", "CLibCurl",
+                "EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "CLibSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/EthstackEngine",
-            exclude: ["README.md", "Providers/README.md"]
+            exclude: ["README.md"]
+        ),
+        // Checks: a stack's `checks:` probed over HTTP against what state records.
+        .target(name: "EthstackCheck",
+                dependencies: ["EthstackModel", "EthstackLanguage", "EthstackEngine", "EthstackHTTP"],
+                path: "Sources/EthstackCheck", exclude: ["README.md"]),
+
+        // What providers that reach a Kubernetes cluster share: connection settings' schema,
+        // client errors as ProviderErrors, cluster access for CLI tools (helm, kurtosis).
+        .target(
+            name: "ProviderSupport",
+            dependencies: ["EthstackModel", "EthstackProviderAPI", "EthstackKubernetesClient", "EthstackSubprocess"],
+            path: "providers/Support", exclude: ["README.md"]
         ),
         // Built-in provider: core.data, core.sleep, local.file.
         .target(
             name: "CoreProvider",
-            dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["EthstackModel", "EthstackProviderAPI", .product(name: "Crypto", package: "swift-crypto")],
             path: "providers/Core"
         ),
-        // AWS provider: EC2, IAM, EKS, S3 over the engine's HTTP transport with SigV4.
+        // AWS provider: EC2, IAM, EKS, S3 over the HTTP client with SigV4.
         .target(
             name: "AWSProvider",
-            dependencies: ["EthstackEngine", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["EthstackModel", "EthstackProviderAPI", "EthstackHTTP", "EthstackAWSClient",
+                           .product(name: "Crypto", package: "swift-crypto")],
             path: "providers/AWS"
         ),
-        // Kubernetes provider: kubernetes.manifest over the engine's Kubernetes client.
+        // Kubernetes provider: kubernetes.manifest over the Kubernetes client.
         .target(
             name: "KubernetesProvider",
-            dependencies: ["EthstackEngine"],
+            dependencies: ["EthstackModel", "EthstackProviderAPI", "EthstackKubernetesClient", "ProviderSupport"],
             path: "providers/Kubernetes"
         ),
         // Helm provider: helm.release through the helm CLI (argument vector, values as a file).
-        .target(name: "HelmProvider", dependencies: ["EthstackEngine"], path: "providers/Helm"),
+        .target(name: "HelmProvider",
+                dependencies: ["EthstackModel", "EthstackProviderAPI", "EthstackKubernetesClient", "EthstackSubprocess",
+                               "ProviderSupport"],
+                path: "providers/Helm"),
         // Kurtosis provider: kurtosis.engine and kurtosis.enclave through the kurtosis CLI, read back
         // through the Kubernetes API; enclave args checked against ethereum-package's allow-lists.
-        .target(name: "KurtosisProvider", dependencies: ["EthstackEngine"], path: "providers/Kurtosis",
+        .target(name: "KurtosisProvider",
+                dependencies: ["EthstackModel", "EthstackYAML", "EthstackProviderAPI", "EthstackKubernetesClient",
+                               "EthstackSubprocess", "ProviderSupport"],
+                path: "providers/Kurtosis",
                 exclude: ["ethereum-package-6.1.0-allowed-keys.json"]),
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
+                "EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "EthstackCheck",
+                "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
         ),
         .executableTarget(
             name: "ethstack-bench",
-            dependencies: ["EthstackEngine", "CoreProvider", "KubernetesProvider", "KubeTestServer"],
+            dependencies: ["EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "CoreProvider",
+                           "KubernetesProvider", "KubeTestServer"],
             path: "Tests/Benchmarks"
         ),
         // Kubernetes API test server (a fake kube-apiserver for tests), in-process library + executable.
@@ -92,8 +140,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider",
-                           "KurtosisProvider", "ethstack", "KubeTestServer"],
+            dependencies: ["EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackHTTP",
+                           "EthstackAWSClient", "EthstackKubernetesClient", "EthstackSubprocess", "EthstackEngine",
+                           "EthstackCheck", "ProviderSupport", "CoreProvider", "AWSProvider", "KubernetesProvider",
+                           "HelmProvider", "KurtosisProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],

@@ -1,4 +1,7 @@
 import Foundation
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 
 /// One stack, loaded, validated, with its graph and variables: the pipeline's front half, shared by
 /// every command. Plan and apply run from here.
@@ -72,5 +75,12 @@ public struct StackSession: Sendable {
         for (name, v) in plan.variables where !(variables[name] ?? .null).semanticallyEquals(v) {
             throw DiagnosticsError([.error(nil, "variable \"\(name)\" differs from the saved plan's value; apply the plan without --var, or make a new plan")])
         }
+    }
+}
+
+extension StackLoader {
+    /// A loader that knows the resource types of `registry`'s providers.
+    public init(registry: ProviderRegistry) {
+        self.init(schemas: { registry.schema(for: $0) }, knownTypes: registry.resourceTypes)
     }
 }

@@ -1,5 +1,6 @@
 import EthstackEngine
 import Foundation
+import EthstackModel
 
 /// Renders apply events: a live status line on a terminal, timestamped lines otherwise, or one
 /// JSON object per line with --json.

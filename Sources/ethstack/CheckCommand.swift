@@ -1,6 +1,8 @@
 import ArgumentParser
 import EthstackEngine
 import Foundation
+import EthstackCheck
+import EthstackModel
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

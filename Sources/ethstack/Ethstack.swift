@@ -6,6 +6,7 @@ import KubernetesProvider
 import Foundation
 import HelmProvider
 import KurtosisProvider
+import EthstackProviderAPI
 
 @main
 struct Ethstack: AsyncParsableCommand {

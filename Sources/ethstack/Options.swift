@@ -1,6 +1,9 @@
 import ArgumentParser
 import EthstackEngine
 import Foundation
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 
 /// Which stack file, and its variables.
 struct StackOptions: ParsableArguments {

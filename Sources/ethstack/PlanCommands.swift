@@ -1,6 +1,7 @@
 import ArgumentParser
 import EthstackEngine
 import Foundation
+import EthstackModel
 
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,8 @@
 import ArgumentParser
 import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackYAML
 
 /// Commands that read or edit state need the stack's name: from --stack's file, or --stack-name.
 struct StackNameOptions: ParsableArguments {

@@ -8,6 +8,8 @@ import EthstackEngine
 import Foundation
 import KubeTestServer
 import KubernetesProvider
+import EthstackLanguage
+import EthstackProviderAPI
 
 func peakMemoryMB() -> Double {
     var usage = rusage()

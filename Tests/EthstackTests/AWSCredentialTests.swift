@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 @testable import EthstackEngine
+@testable import EthstackAWSClient
+@testable import EthstackProviderAPI
 
 @Suite struct AWSCredentialTests {
     func tempDir() throws -> URL {

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 import EthstackEngine
+import EthstackModel
+import EthstackProviderAPI
 
 /// IAM roles, EKS clusters and node groups against moto, through the provider API.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))

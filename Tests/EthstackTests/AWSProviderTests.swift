@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 import EthstackEngine
+import EthstackModel
+import EthstackProviderAPI
 
 /// The `aws` provider against a real moto_server, through the provider API only.
 /// Each test uses its own region (moto keeps regions apart), so they run in parallel.

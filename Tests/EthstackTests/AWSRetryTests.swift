@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import EthstackEngine
+import EthstackHTTP
+import EthstackModel
+import EthstackProviderAPI
 
 /// Retries through a fault-injecting proxy (Tests/Support/fault_proxy.py) in front of moto.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 import EthstackEngine
+import EthstackModel
+import EthstackProviderAPI
 
 /// EIP, NAT gateway and route tables against moto.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))

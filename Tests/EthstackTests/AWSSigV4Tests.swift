@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackAWSClient
+@testable import EthstackHTTP
+@testable import EthstackLanguage
 
 /// SigV4 against AWS's published test-suite vectors (aws-sig-v4-test-suite: get-vanilla,
 /// get-vanilla-query-order-key-case, get-vanilla-query-order-value, post-x-www-form-urlencoded)

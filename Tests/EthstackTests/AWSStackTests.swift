@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 @testable import EthstackEngine
+@testable import EthstackHTTP
+@testable import EthstackModel
 
 /// The AWS layer of the testnet (`stacks/aws-layer.yaml`) through the real engine pipeline, in
 /// process (load → validate → graph → refresh → plan → apply → SQLite state), against moto.

@@ -4,6 +4,9 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import EthstackHTTP
+import EthstackModel
+import EthstackProviderAPI
 
 /// Real servers for the AWS tests: one moto_server per test process (started on first use, on a
 /// free port, killed at exit), and fault-injecting proxies in front of it. Each test works in its

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 /// `checks:` in the stack language and `ethstack check`, against a real HTTP server on loopback
 /// (Tests/Support/eth_node_stub.py: JSON-RPC and beacon-API stand-ins).

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 /// The `ethstack` executable, run as users run it: argument vectors, exit codes, files on disk.
 @Suite(.serialized) struct CommandLineTests {

@@ -2,6 +2,7 @@ import Foundation
 import KubeTestServer
 import Testing
 @testable import EthstackEngine
+@testable import EthstackHTTP
 
 /// The shared HTTP client runs blocking libcurl transfers off the Swift pool: many requests at
 /// once really are in flight at once (a concurrent Dispatch queue ran only one per core), up to

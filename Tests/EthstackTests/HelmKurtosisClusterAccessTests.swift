@@ -4,6 +4,11 @@ import KubeTestServer
 import KurtosisProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackAWSClient
+@testable import EthstackKubernetesClient
+@testable import EthstackModel
+@testable import EthstackProviderAPI
+@testable import ProviderSupport
 
 /// Helm and Kurtosis take the kubernetes provider's connection settings (`host` + `token`, an EKS
 /// cluster, client certificates, a kubeconfig and context) and hand the CLI a private KUBECONFIG

@@ -5,6 +5,9 @@ import KubeTestServer
 import KurtosisProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
+@testable import EthstackProviderAPI
+@testable import EthstackSubprocess
 
 /// Shared by the Helm and Kurtosis tests: real helm, the stand-in kurtosis, the API test server.
 enum CLITools {

@@ -1,6 +1,7 @@
 import Foundation
 import KubeTestServer
 import Testing
+import EthstackEngine
 
 /// The Kubernetes API test server over plain HTTP: discovery, Status bodies, SSA, status, watch.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct KubeTestServerHTTPTests {

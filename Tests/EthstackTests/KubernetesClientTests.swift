@@ -3,6 +3,9 @@ import Synchronization
 import KubeTestServer
 import Testing
 @testable import EthstackEngine
+@testable import EthstackAWSClient
+@testable import EthstackKubernetesClient
+@testable import EthstackModel
 
 /// The engine's Kubernetes client against the Kubernetes API test server.
 @Suite("Kubernetes client", .timeLimit(.minutes(1)))

@@ -6,6 +6,8 @@ import KubernetesProvider
 import KurtosisProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackKubernetesClient
+@testable import EthstackModel
 
 /// An EKS cluster (moto) and Kubernetes objects on it (the Kubernetes API test server) in one stack:
 /// the kubernetes provider is configured from the cluster the same apply creates.

@@ -3,6 +3,7 @@ import KubeTestServer
 import KubernetesProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 /// Support for the `kubernetes.manifest` tests: the in-process Kubernetes API test server and a
 /// workspace whose registry includes the Kubernetes provider.

@@ -4,6 +4,8 @@ import KubeTestServer
 import KubernetesProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
+@testable import EthstackProviderAPI
 
 /// Waits, CRDs made in the same apply, replacement, import and find-by-mark.
 @Suite("Kubernetes waits and lifecycle", .timeLimit(.minutes(2)))

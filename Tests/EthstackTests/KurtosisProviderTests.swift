@@ -3,6 +3,8 @@ import KubeTestServer
 @testable import KurtosisProvider
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
+@testable import EthstackYAML
 
 /// The whole seed shape through the real pipeline: a Helm release (real helm), the Kurtosis engine
 /// and an 8-participant reth/lighthouse enclave (the stand-in kurtosis), all against the API test server.

@@ -2,6 +2,9 @@ import Foundation
 import Testing
 import CoreProvider
 @testable import EthstackEngine
+@testable import EthstackLanguage
+@testable import EthstackModel
+@testable import EthstackProviderAPI
 
 /// Random and mutated input never crashes the YAML loader, the expression parser or the evaluator:
 /// it is either accepted or rejected with a diagnostic.

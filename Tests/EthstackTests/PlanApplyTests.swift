@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 let exampleStack = """
 stack: demo

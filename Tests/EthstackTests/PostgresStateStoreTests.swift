@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 private func addr(_ text: String) -> ResourceAddress { ResourceAddress(text)! }
 

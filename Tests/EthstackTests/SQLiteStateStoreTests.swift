@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 /// A temporary directory removed when the test ends.
 private final class TempDir {

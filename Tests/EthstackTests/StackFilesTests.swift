@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 /// The stack files shipped in stacks/ stay valid, and the whole seed deployment plans in one run.
 @Suite struct StackFilesTests {

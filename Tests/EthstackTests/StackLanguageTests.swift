@@ -3,6 +3,10 @@ import CoreProvider
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackLanguage
+@testable import EthstackModel
+@testable import EthstackProviderAPI
+@testable import EthstackYAML
 
 /// Errors in stack files: each with its exact position, all of a file's errors in one run.
 @Suite struct StackLoadingErrorTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import EthstackEngine
+@testable import EthstackModel
 
 @Suite struct ValueTests {
     @Test func jsonRoundTrip() throws {

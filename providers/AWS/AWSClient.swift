@@ -1,5 +1,8 @@
-import EthstackEngine
 import Foundation
+import EthstackAWSClient
+import EthstackHTTP
+import EthstackModel
+import EthstackProviderAPI
 
 /// An error answer from an AWS API: its code and message, as the API said them.
 struct AWSAPIError: Error, Sendable, CustomStringConvertible {

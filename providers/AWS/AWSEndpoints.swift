@@ -1,4 +1,3 @@
-import EthstackEngine
 import Foundation
 
 /// Service endpoints, resolved like the AWS SDKs: the provider's `endpoints` map, then

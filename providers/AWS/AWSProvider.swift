@@ -1,5 +1,8 @@
-import EthstackEngine
 import Foundation
+import EthstackAWSClient
+import EthstackHTTP
+import EthstackModel
+import EthstackProviderAPI
 
 /// The `aws` provider: VPC networking, security groups, S3 buckets (and, as they land, IAM and EKS)
 /// over EC2/IAM Query APIs, EKS REST/JSON and S3 REST/XML, signed with SigV4.

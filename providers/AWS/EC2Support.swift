@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// The tag keys that mark an object as ethstack's.
 enum MarkTags {
@@ -159,7 +160,7 @@ func waitUntil<T: Sendable>(_ what: String, timeout: Double, operation: String, 
     }
 }
 
-extension Dictionary where Key == String, Value == EthstackEngine.Value {
+extension Dictionary where Key == String, Value == EthstackModel.Value {
     func string(_ key: String) -> String? { self[key]?.interpolatedString }
     func bool(_ key: String) -> Bool? { self[key]?.boolValue ?? self[key]?.stringValue.flatMap { Bool($0) } }
     func int(_ key: String) -> Int? { self[key]?.intValue ?? self[key]?.stringValue.flatMap { Int($0) } }

@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `core.data` and `core.sleep`: resources that live only in ethstack's state.
 public struct CoreProvider: Provider {

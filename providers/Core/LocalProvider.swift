@@ -1,6 +1,7 @@
 import Crypto
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `local.file`: a file on the machine running ethstack, written atomically.
 public struct LocalProvider: Provider {

@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackProviderAPI
+import EthstackSubprocess
+import ProviderSupport
 
 /// Runs `helm` for one provider configuration: argument vector, explicit environment, a private
 /// KUBECONFIG per call, secrets redacted from output and errors.

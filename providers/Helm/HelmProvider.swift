@@ -1,5 +1,9 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
+import EthstackSubprocess
+import ProviderSupport
 
 /// `helm.release` through the `helm` CLI (v3): `upgrade --install`, `get metadata`/`get values`,
 /// `uninstall`. Values go to helm as a 0600 file (`-f`), never on the command line.

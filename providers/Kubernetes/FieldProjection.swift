@@ -1,4 +1,4 @@
-import EthstackEngine
+import EthstackModel
 
 /// The live object seen through a manifest: only the fields the manifest sets, so that what other
 /// managers add (status, defaults, their own labels) is not compared.

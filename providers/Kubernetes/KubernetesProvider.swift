@@ -1,5 +1,8 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
+import ProviderSupport
 
 /// The `kubernetes` provider: `kubernetes.manifest` (any apiVersion/kind, CRDs included), applied
 /// with server-side apply, with waits for readiness.

@@ -1,6 +1,8 @@
-import EthstackEngine
 import Foundation
 import Synchronization
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
 
 /// `kubernetes.manifest`: one Kubernetes object of any apiVersion/kind, applied with server-side
 /// apply as field manager `field_manager` (default `ethstack`).

@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
 
 /// The `wait` property of a `kubernetes.manifest`: what must be true of the object before its
 /// create or update counts as done. Every wait is a poll with backoff, bounded by `timeout`.

@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
+import EthstackYAML
 
 /// The enclave's `args` as a tree with positions (from the stack file, from a YAML file named by
 /// `${yamldecode(file("…"))}`, or without positions from an evaluated value). `opaque` is a part

@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
 
 /// `kurtosis.enclave`: a package run in an enclave (`kurtosis run --enclave NAME …`), read back
 /// through the Kubernetes API (namespace `kt-<name>`, pods and services labelled

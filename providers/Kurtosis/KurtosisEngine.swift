@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
 
 /// `kurtosis.engine`: the Kurtosis engine on the cluster the provider points at. Kurtosis installs
 /// it itself (`kurtosis cluster set NAME` + `kurtosis engine start`, namespace

@@ -1,5 +1,9 @@
-import EthstackEngine
 import Foundation
+import EthstackKubernetesClient
+import EthstackModel
+import EthstackProviderAPI
+import EthstackSubprocess
+import ProviderSupport
 
 /// `kurtosis.engine` and `kurtosis.enclave`: the `kurtosis` CLI for changes (argument vector, a
 /// private KUBECONFIG per call), the Kubernetes API (the engine's `KubernetesClient`) for reading

@@ -1,4 +1,7 @@
 import Foundation
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 
 /// Carries out a plan: walks the apply graph with bounded parallelism, longest remaining path first;
 /// records each provider call in the journal before making it, and commits each result in its own
@@ -69,10 +72,10 @@ public struct Applier: Sendable {
             }
         }
         let graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
-        var values = ValueTable(stack: ctx.stack, prior: ctx.prior)
+        var values = ValueTable(stack: ctx.stack, prior: ctx.prior, unrecorded: .expanded)
         // Deletes configure their provider from what existed before this run: a provider pointed at
         // a cluster that this run destroys (after the objects on it) still reaches that cluster.
-        var priorValues = ValueTable(stack: ctx.stack, prior: ctx.prior)
+        var priorValues = ValueTable(stack: ctx.stack, prior: ctx.prior, unrecorded: .expanded)
         for c in plan.changes {
             // What is being deleted is no longer part of the configuration: expressions don't see it.
             if c.action == .delete { values.remove(c.address) } else if let after = c.after { values.set(c.address, .map(after)) }
@@ -227,7 +230,7 @@ public struct Applier: Sendable {
         guard let decl, let schema else {
             throw DiagnosticsError([.error(nil, "\(change.address) is not declared in the stack any more; make a new plan")])
         }
-        var scope = EvaluationScope(variables: context.variables, resources: values.allValues(), baseDirectory: context.stack.baseDirectory)
+        var scope = values.scope(variables: context.variables)
         switch change.address.key {
         case .index(let i)?: scope.countIndex = i
         case .key(let k)?:
@@ -247,12 +250,8 @@ public struct Applier: Sendable {
     }
 
     func providerConfiguration(_ name: String, values: inout ValueTable) throws -> [String: Value] {
-        guard let decl = context.stack.providers.first(where: { $0.name == name }), let config = decl.configuration else { return [:] }
-        let scope = EvaluationScope(variables: context.variables, resources: values.allValues(), baseDirectory: context.stack.baseDirectory)
-        guard case .map(let m) = try Evaluator(scope: scope).evaluate(config).unmarked else { return [:] }
-        if m.values.contains(where: \.containsUnknown) {
-            throw DiagnosticsError([.error(decl.location, "provider \(name) is configured from values that are still unknown")])
-        }
+        let m = try values.providerConfiguration(name, variables: context.variables)
+        try context.stack.requireKnownProviderConfiguration(name, m)
         return m
     }
 
@@ -314,16 +313,9 @@ public struct Applier: Sendable {
                 response = try await session.create(CreateRequest(type: change.type, address: address.description,
                                                                   planned: planned, mark: mark, progress: progress))
             }
-            var attributes = response.attributes
-            var sensitive: [String] = []
-            for attr in schema.attributes where attr.sensitive || (planned[attr.name]?.containsSensitive ?? false) {
-                sensitive.append(attr.name)
-                if let v = attributes[attr.name] { attributes[attr.name] = v.markedSensitive }
-            }
-            let state = ResourceState(address: address, type: change.type, provider: change.provider, id: response.id,
-                                      attributes: attributes, sensitiveAttributes: sensitive,
-                                      dependencies: change.dependsOn.map { ResourceAddress(name: $0) },
-                                      status: .ready, schemaVersion: schema.version)
+            let state = ResourceState.recording(address: address, type: change.type, provider: change.provider, id: response.id,
+                                                attributes: response.attributes, schema: schema, planned: planned,
+                                                dependencies: change.dependsOn.map { ResourceAddress(name: $0) })
             try await ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
                                         store: state, remove: nil)
             return .applied(state)
@@ -346,57 +338,6 @@ func describe(_ error: Error) -> String {
     if let e = error as? StateError { return e.description }
     if error is CancellationError { return "interrupted" }
     return String(describing: error)
-}
-
-/// Values of every instance during apply, by declaration, rebuilt lazily into what expressions see.
-struct ValueTable {
-    let declarations: [String: ResourceDeclaration]
-    let stack: StackDeclaration
-    var instances: [String: [ResourceAddress: Value]] = [:]
-    var cache: [String: Value] = [:]
-    var dirty: Set<String> = []
-    var forEachCache: [String: [String: Value]] = [:]
-
-    init(stack: StackDeclaration, prior: StackState) {
-        self.stack = stack
-        self.declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        for (address, state) in prior.resources { instances[address.name, default: [:]][address] = .map(state.markedAttributes) }
-        dirty = Set(stack.resources.map(\.name))
-    }
-
-    mutating func set(_ address: ResourceAddress, _ value: Value) {
-        instances[address.name, default: [:]][address] = value
-        dirty.insert(address.name)
-    }
-
-    mutating func remove(_ address: ResourceAddress) {
-        instances[address.name]?[address] = nil
-        dirty.insert(address.name)
-    }
-
-    mutating func allValues() -> [String: Value] {
-        for name in dirty {
-            guard let decl = declarations[name] else { continue }
-            let list = (instances[name] ?? [:]).map { ($0.key, $0.value) }
-            cache[name] = list.isEmpty && decl.count == nil && decl.forEach == nil ? .unknown : ResourceValues.value(of: decl, instances: list)
-        }
-        dirty.removeAll()
-        return cache
-    }
-
-    mutating func forEachValue(_ decl: ResourceDeclaration, scope: EvaluationScope) throws -> [String: Value] {
-        if let cached = forEachCache[decl.name] { return cached }
-        guard let node = decl.forEach else { return [:] }
-        let v = try Evaluator(scope: scope).evaluate(node).unmarked
-        var out: [String: Value] = [:]
-        switch v {
-        case .map(let m): out = m
-        case .list(let l): for item in l { if let s = item.interpolatedString { out[s] = .string(s) } }
-        default: break
-        }
-        forEachCache[decl.name] = out
-        return out
-    }
 }
 
 /// A binary max-heap by a priority function (the longest remaining path first).

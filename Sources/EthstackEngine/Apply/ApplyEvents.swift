@@ -1,4 +1,5 @@
 import Foundation
+import EthstackModel
 
 /// What apply reports while it works. The CLI renders these as a live display, plain lines or JSON.
 public enum ApplyEvent: Sendable {

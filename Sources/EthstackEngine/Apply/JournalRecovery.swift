@@ -1,4 +1,7 @@
 import Foundation
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 
 /// What a previous run left in flight (a crash, SIGKILL, a second Ctrl-C): the journal rows it
 /// opened and never closed. Each provider is asked to look its object up by the mark the create
@@ -31,11 +34,10 @@ public enum JournalRecovery {
                 do {
                     if let found = try await session.find(FindRequest(type: entry.type, address: entry.address.description,
                                                                        mark: mark, planned: entry.planned)) {
-                        let adopted = ResourceState(address: entry.address, type: entry.type, provider: entry.provider, id: found.id,
-                                                    attributes: found.attributes,
-                                                    sensitiveAttributes: registry.schema(for: entry.type)?.attributes.filter(\.sensitive).map(\.name) ?? [],
-                                                    dependencies: state.resources[entry.address]?.dependencies ?? [],
-                                                    status: .ready, schemaVersion: registry.schema(for: entry.type)?.version ?? 1)
+                        let adopted = ResourceState.recording(address: entry.address, type: entry.type, provider: entry.provider,
+                                                              id: found.id, attributes: found.attributes,
+                                                              schema: registry.schema(for: entry.type), planned: entry.planned,
+                                                              dependencies: state.resources[entry.address]?.dependencies ?? [])
                         result.resources[entry.address] = adopted
                         resolutions.append(Resolution(entry: entry, adopt: adopted, remove: nil, outcome: .recovered,
                                                       note: "\(entry.address): the create in flight made \(found.id); adopted into state"))
@@ -81,14 +83,9 @@ public enum JournalRecovery {
 
     static func configuredSession(_ provider: String, stack: StackDeclaration, state: StackState, sessions: ProviderSessions,
                                   variables: [String: Value]) async -> (any ConfiguredProvider)? {
-        var values: [String: Value] = [:]
-        if let decl = stack.providers.first(where: { $0.name == provider }), let config = decl.configuration {
-            var table = ValueTable(stack: stack, prior: state)
-            let scope = EvaluationScope(variables: variables, resources: table.allValues(), baseDirectory: stack.baseDirectory)
-            guard let v = try? Evaluator(scope: scope).evaluate(config), case .map(let m) = v.unmarked,
-                  !m.values.contains(where: \.containsUnknown) else { return nil }
-            values = m
-        }
+        var table = ValueTable(stack: stack, prior: state, unrecorded: .unknown)
+        guard let values = try? table.providerConfiguration(provider, variables: variables),
+              !values.values.contains(where: \.containsUnknown) else { return nil }
         return try? await sessions.session(provider, values: values)
     }
 }

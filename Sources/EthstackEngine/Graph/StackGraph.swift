@@ -1,3 +1,4 @@
+import EthstackModel
 /// The dependency graph of a stack's declarations: resources and provider configurations are nodes;
 /// every reference and `depends_on` is an edge. Instances are expanded from it during planning.
 public struct StackGraph: Sendable {

@@ -1,3 +1,6 @@
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 /// Checks every reference in a loaded stack: names exist, `each`/`count` are used where they mean
 /// something, attributes exist in the referenced type's schema, functions exist. Reports all problems.
 public struct StackValidator {
@@ -87,7 +90,7 @@ public struct StackValidator {
         }
     }
 
-    private func check(_ e: Expression, context: Context, resources: [String: ResourceDeclaration],
+    private func check(_ e: EthstackModel.Expression, context: Context, resources: [String: ResourceDeclaration],
                        variables: Set<String>, _ d: inout DiagnosticCollector) {
         switch e {
         case .literal: return

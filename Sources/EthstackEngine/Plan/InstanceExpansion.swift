@@ -1,3 +1,5 @@
+import EthstackLanguage
+import EthstackModel
 /// One instance of a declaration, with what `each` and `count.index` mean for it.
 public struct InstanceContext: Sendable {
     public var address: ResourceAddress
@@ -49,20 +51,5 @@ enum InstanceExpansion {
             }
         }
         return [InstanceContext(address: ResourceAddress(name: decl.name), each: nil, countIndex: nil)]
-    }
-}
-
-/// Builds the value a resource name has in expressions from its instances' attributes.
-enum ResourceValues {
-    static func value(of decl: ResourceDeclaration, instances: [(ResourceAddress, Value)]) -> Value {
-        if decl.count != nil {
-            return .list(instances.sorted { $0.0 < $1.0 }.map(\.1))
-        }
-        if decl.forEach != nil {
-            var m: [String: Value] = [:]
-            for (address, v) in instances { if case .key(let k)? = address.key { m[k] = v } }
-            return .map(m)
-        }
-        return instances.first?.1 ?? .unknown
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// What apply will do to one resource instance.
 ///

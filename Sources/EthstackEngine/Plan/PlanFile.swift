@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import EthstackModel
 
 /// A saved plan (`ethstack plan --out F`): the plan bound to the stack file's hash and to the
 /// lineage and serial of the state it was made from. Sensitive variable values are not written:

@@ -1,4 +1,7 @@
 import Foundation
+import EthstackLanguage
+import EthstackModel
+import EthstackProviderAPI
 
 public struct PlanOptions: Sendable {
     public var refresh = true
@@ -37,8 +40,8 @@ public struct Planner: Sendable {
         let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
         // 1. Providers, configured from what state knows, for the refresh.
-        let priorScope = EvaluationScope(variables: variables, resources: priorResourceValues(declarations),
-                                         baseDirectory: stack.baseDirectory)
+        var priorValues = ValueTable(stack: stack, prior: prior, unrecorded: .unknown)
+        let priorScope = priorValues.scope(variables: variables)
         var refreshSessions: [String: any ConfiguredProvider] = [:]
         let neededConfigurations = Set(prior.resources.values.map(\.provider))
         for name in neededConfigurations.sorted() where options.refresh {
@@ -92,7 +95,7 @@ public struct Planner: Sendable {
         let targeted = targetClosure(declarations)
         var scope = EvaluationScope(variables: variables, resources: [:], baseDirectory: stack.baseDirectory)
         // Names not planned yet (untargeted) keep their prior values.
-        scope.resources = priorResourceValues(declarations)
+        scope.resources = priorScope.resources
         var changes: [ResourceChange] = []
         changes.reserveCapacity(prior.resources.count + stack.resources.count)
         var configured: Set<ResourceAddress> = []
@@ -132,7 +135,7 @@ public struct Planner: Sendable {
                 let values = await planDeclaration(only.decl, schema: only.schema, scope: scope, targeted: targeted, current: current,
                                                    session: only.session, changes: &changes, configured: &configured,
                                                    diagnostics: &diagnostics)
-                scope.resources[only.decl.name] = values.map { ResourceValues.value(of: only.decl, instances: $0) } ?? .unknown
+                scope.resources[only.decl.name] = values.map { ValueTable.value(of: only.decl, instances: $0) } ?? .unknown
                 continue
             }
             let results = await planConcurrently(work, scope: scope, targeted: targeted, current: current)
@@ -141,7 +144,7 @@ public struct Planner: Sendable {
                 changes += result.changes
                 configured.formUnion(result.configured)
                 diagnostics.append(contentsOf: result.diagnostics.diagnostics)
-                scope.resources[item.decl.name] = result.values.map { ResourceValues.value(of: item.decl, instances: $0) } ?? .unknown
+                scope.resources[item.decl.name] = result.values.map { ValueTable.value(of: item.decl, instances: $0) } ?? .unknown
             }
         }
 
@@ -505,26 +508,9 @@ public struct Planner: Sendable {
         return result
     }
 
-    /// Resource name → value built from recorded state (unknown for names with nothing recorded).
-    func priorResourceValues(_ declarations: [String: ResourceDeclaration]) -> [String: Value] {
-        var grouped: [String: [(ResourceAddress, Value)]] = [:]
-        for (address, state) in prior.resources { grouped[address.name, default: []].append((address, .map(state.markedAttributes))) }
-        var out: [String: Value] = [:]
-        for decl in stack.resources {
-            if let instances = grouped[decl.name] {
-                out[decl.name] = ResourceValues.value(of: decl, instances: instances)
-            } else {
-                out[decl.name] = .unknown
-            }
-        }
-        return out
-    }
-
     /// A provider configuration's values evaluated in `scope` (empty for an undeclared default one).
     func providerConfiguration(_ name: String, scope: EvaluationScope) throws -> [String: Value] {
-        guard let decl = stack.providers.first(where: { $0.name == name }), let config = decl.configuration else { return [:] }
-        guard case .map(let m) = try Evaluator(scope: scope).evaluate(config).unmarked else { return [:] }
-        return m
+        try stack.providerConfigurationValues(name, scope: scope)
     }
 
     func refresh(sessions: [String: any ConfiguredProvider]) async throws -> [ResourceAddress: ReadResponse?] {

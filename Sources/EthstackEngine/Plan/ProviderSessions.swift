@@ -1,3 +1,5 @@
+import EthstackModel
+import EthstackProviderAPI
 /// Configured providers for one run, configured lazily: the first time a configuration is fully
 /// known (a provider pointed at a cluster created in the same run is configured once it exists).
 public actor ProviderSessions {

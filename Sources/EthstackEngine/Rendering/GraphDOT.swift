@@ -1,3 +1,5 @@
+import EthstackLanguage
+import EthstackModel
 /// The graph as Graphviz DOT: one node per resource instance (where `count`/`for_each` can be
 /// expanded from variables alone; otherwise one node for the declaration) and per provider
 /// configuration; edges point from a node to what it depends on.

@@ -1,3 +1,4 @@
+import EthstackModel
 /// The machine-readable plan (`ethstack plan --json`). Versioned: `format_version` changes its
 /// major number when a field changes meaning. Documented in README.md, "JSON plan format".
 /// Sensitive values are written as null with `*_sensitive` marking where they were; unknown values

@@ -1,3 +1,4 @@
+import EthstackModel
 /// Renders a plan as people read it, in Terraform's shape.
 public struct PlanRenderer {
     public var style: TextStyle

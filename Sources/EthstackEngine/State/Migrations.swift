@@ -1,3 +1,4 @@
+import EthstackModel
 /// The state schema migrations, embedded so the engine needs no resource bundle.
 ///
 /// These MUST equal the files in the repository's top-level `state/` directory (a unit test,

@@ -1,4 +1,5 @@
 import Foundation
+import EthstackModel
 
 /// The PostgreSQL state schema migrations, embedded so the engine needs no resource bundle.
 ///

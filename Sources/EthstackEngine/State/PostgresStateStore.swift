@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import EthstackModel
 
 /// The team state store: a PostgreSQL database (`postgres://…`) holding any number of stacks, with
 /// the same semantics as `SQLiteStateStore` (see state/README.md).

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import EthstackModel
 
 /// The state store: one SQLite database (WAL mode) holding any number of stacks.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import EthstackModel
 
 /// What ethstack recorded about one resource instance.
 public struct ResourceState: Sendable, Hashable {

@@ -2,6 +2,9 @@ import CoreProvider
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackLanguage
+@testable import EthstackModel
+@testable import EthstackProviderAPI
 
 /// A temporary directory holding stack files and a state database, driving the real pipeline.
 final class Workspace: @unchecked Sendable {

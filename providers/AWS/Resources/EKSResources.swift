@@ -1,5 +1,7 @@
-import EthstackEngine
 import Foundation
+import EthstackAWSClient
+import EthstackModel
+import EthstackProviderAPI
 
 /// Helpers shared by the EKS resource types (REST/JSON API).
 enum EKS {

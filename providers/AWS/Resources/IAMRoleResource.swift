@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `aws.iam_role` with its managed policy attachments (`policy_arns`, a set changed in place).
 /// IAM has no idempotency token: the role name is the key, and a role we find by name is adopted

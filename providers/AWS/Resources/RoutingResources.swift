@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `aws.eip`: an Elastic IP in the VPC domain. AllocateAddress has no ClientToken: a create first
 /// looks for an address carrying its mark.

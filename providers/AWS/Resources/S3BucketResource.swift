@@ -1,6 +1,9 @@
 import Crypto
-import EthstackEngine
 import Foundation
+import EthstackAWSClient
+import EthstackHTTP
+import EthstackModel
+import EthstackProviderAPI
 
 /// `aws.s3_bucket`: the bucket, its versioning, default encryption, public access block and tags.
 /// The id is the bucket name. S3 has no idempotency token: the name is the idempotency key, and a

@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `aws.security_group`. `ingress` and `egress` are sets of rules, changed in place: the provider
 /// revokes the permissions that went away and authorises the new ones.

@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// `aws.vpc`. CreateVpc has no ClientToken: idempotency comes from the mark (a create first looks
 /// for a VPC carrying its token).

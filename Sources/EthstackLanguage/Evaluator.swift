@@ -1,0 +1,262 @@
+import Foundation
+import EthstackModel
+
+/// What names mean while evaluating one resource instance, provider configuration or output.
+public struct EvaluationScope: Sendable {
+    public var variables: [String: Value]
+    /// Resource name → its value: an object for a single resource, a list for `count`, a map for
+    /// `for_each`. Attributes not known yet are `.unknown`.
+    public var resources: [String: Value]
+    public var each: (key: Value, value: Value)?
+    public var countIndex: Int?
+    public var baseDirectory: String
+
+    public init(variables: [String: Value], resources: [String: Value] = [:], each: (key: Value, value: Value)? = nil,
+                countIndex: Int? = nil, baseDirectory: String = ".") {
+        self.variables = variables
+        self.resources = resources
+        self.each = each
+        self.countIndex = countIndex
+        self.baseDirectory = baseDirectory
+    }
+}
+
+/// Evaluates config nodes and expressions to values. Unknowns and sensitive marks propagate.
+public struct Evaluator: Sendable {
+    public var scope: EvaluationScope
+
+    public init(scope: EvaluationScope) {
+        self.scope = scope
+    }
+
+    package func fail(_ location: SourceLocation, _ message: String, hint: String? = nil) -> DiagnosticsError {
+        DiagnosticsError([.error(location, message, hint: hint)])
+    }
+
+    public func evaluate(_ node: ConfigNode) throws -> Value {
+        switch node {
+        case .literal(let v, _): return v
+        case .template(let t): return try evaluate(t)
+        case .list(let items, _): return .list(try items.map { try evaluate($0) })
+        case .map(let entries, _):
+            var out: [String: Value] = [:]
+            out.reserveCapacity(entries.count)
+            for e in entries { out[e.key] = try evaluate(e.value) }
+            return .map(out)
+        }
+    }
+
+    public func evaluate(_ template: Template) throws -> Value {
+        if let single = template.singleExpression { return try evaluate(single) }
+        var text = ""
+        var unknown = false
+        var sensitive = false
+        for part in template.parts {
+            switch part {
+            case .text(let s): text += s
+            case .expression(let e):
+                let v = try evaluate(e)
+                if v.containsSensitive { sensitive = true }
+                if v.isUnknown { unknown = true; continue }
+                guard let s = v.interpolatedString else {
+                    if v.isNull {
+                        throw fail(e.location, "cannot insert null into a string")
+                    }
+                    throw fail(e.location, "cannot insert a \(v.typeName) into a string; use jsonencode() or join()")
+                }
+                text += s
+            }
+        }
+        let result: Value = unknown ? .unknown : .string(text)
+        return sensitive ? result.markedSensitive : result
+    }
+
+    public func evaluate(_ expression: EthstackModel.Expression) throws -> Value {
+        switch expression {
+        case .literal(let v, _):
+            return v
+        case .name(let name, let loc):
+            return try resolveRoot(name, loc)
+        case .traverse(let base, let accessor):
+            // `var.x`, `each.key`, `count.index` are roots with an attribute.
+            if case .name(let root, let rootLoc) = base, case .attribute(let attr, let attrLoc) = accessor {
+                switch root {
+                case "var":
+                    guard let v = scope.variables[attr] else {
+                        throw fail(attrLoc, "no variable named \"\(attr)\"", hint: didYouMean(attr, in: scope.variables.keys))
+                    }
+                    return v
+                case "each":
+                    guard let each = scope.each else {
+                        throw fail(rootLoc, "\"each\" is only available in a resource with \"for_each\"")
+                    }
+                    switch attr {
+                    case "key": return each.key
+                    case "value": return each.value
+                    default: throw fail(attrLoc, "\"each\" has \"key\" and \"value\", not \"\(attr)\"", hint: didYouMean(attr, in: ["key", "value"]))
+                    }
+                case "count":
+                    guard let index = scope.countIndex else {
+                        throw fail(rootLoc, "\"count.index\" is only available in a resource with \"count\"")
+                    }
+                    guard attr == "index" else { throw fail(attrLoc, "\"count\" has only \"index\", not \"\(attr)\"") }
+                    return .number(Double(index))
+                default:
+                    break
+                }
+            }
+            let value = try evaluate(base)
+            return try access(value, accessor)
+        case .splat(let base, let accessors, let loc):
+            let value = try evaluate(base)
+            let items: [Value]
+            switch value.unmarked {
+            case .unknown: return .unknown
+            case .null: return .list([])
+            case .list(let l): items = l
+            case .map(let m): items = m.keys.sorted().compactMap { m[$0] }
+            default: items = [value]
+            }
+            _ = loc
+            var out: [Value] = []
+            out.reserveCapacity(items.count)
+            for item in items {
+                var v = item
+                for a in accessors { v = try access(v, a) }
+                out.append(v)
+            }
+            return Value.list(out).inheritingSensitivity(from: value)
+        case .call(let name, let args, let loc):
+            let values = try args.map { try evaluate($0) }
+            return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory)
+        case .list(let items, _):
+            return .list(try items.map { try evaluate($0) })
+        case .map(let pairs, _):
+            var out: [String: Value] = [:]
+            for p in pairs {
+                let k = try evaluate(p.key)
+                if k.isUnknown { return .unknown }
+                guard let key = k.interpolatedString else { throw fail(p.key.location, "a map key must be a string, found \(k.typeName)") }
+                out[key] = try evaluate(p.value)
+            }
+            return .map(out)
+        case .unary(let op, let e, let loc):
+            let v = try evaluate(e)
+            if v.isUnknown { return .unknown }
+            switch op {
+            case "!":
+                guard let b = v.boolValue else { throw fail(loc, "\"!\" needs a bool, found \(v.typeName)") }
+                return Value.bool(!b).inheritingSensitivity(from: v)
+            default:
+                guard let n = v.numberValue else { throw fail(loc, "\"-\" needs a number, found \(v.typeName)") }
+                return Value.number(-n).inheritingSensitivity(from: v)
+            }
+        case .binary(let op, let lhs, let rhs, let loc):
+            return try binary(op, try evaluate(lhs), try evaluate(rhs), loc)
+        case .conditional(let c, let a, let b, let loc):
+            let cond = try evaluate(c)
+            if cond.isUnknown { return .unknown }
+            guard let flag = cond.boolValue else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
+            let result = try evaluate(flag ? a : b)
+            return result.inheritingSensitivity(from: cond)
+        }
+    }
+
+    private func resolveRoot(_ name: String, _ loc: SourceLocation) throws -> Value {
+        switch name {
+        case "var": return .map(scope.variables)
+        case "each":
+            guard let each = scope.each else { throw fail(loc, "\"each\" is only available in a resource with \"for_each\"") }
+            return .map(["key": each.key, "value": each.value])
+        case "count":
+            guard let index = scope.countIndex else { throw fail(loc, "\"count.index\" is only available in a resource with \"count\"") }
+            return .map(["index": .number(Double(index))])
+        default:
+            guard let v = scope.resources[name] else {
+                throw fail(loc, "no resource named \"\(name)\"", hint: didYouMean(name, in: scope.resources.keys))
+            }
+            return v
+        }
+    }
+
+    private func access(_ value: Value, _ accessor: EthstackModel.Expression.Accessor) throws -> Value {
+        let sensitive = value.isSensitive
+        let inner = value.unmarked
+        if case .unknown = inner { return .unknown }
+        var result: Value
+        switch accessor {
+        case .attribute(let attr, let loc):
+            switch inner {
+            case .map(let m):
+                guard let v = m[attr] else {
+                    throw fail(loc, "no attribute \"\(attr)\"", hint: didYouMean(attr, in: m.keys))
+                }
+                result = v
+            case .null:
+                throw fail(loc, "cannot read \"\(attr)\" of null")
+            case .list:
+                throw fail(loc, "cannot read \"\(attr)\" of a list; use [index] or [*] first")
+            default:
+                throw fail(loc, "cannot read \"\(attr)\" of a \(inner.typeName)")
+            }
+        case .index(let indexExpression, let loc):
+            let index = try evaluate(indexExpression)
+            if index.isUnknown { return .unknown }
+            switch inner {
+            case .list(let l):
+                guard let i = index.intValue else {
+                    throw fail(loc, "a list index must be a whole number, found \(index.typeName) \(index.unmarked.jsonString())")
+                }
+                guard i >= 0, i < l.count else {
+                    throw fail(loc, "index \(i) is out of range: the list has \(l.count) element\(l.count == 1 ? "" : "s")")
+                }
+                result = l[i]
+            case .map(let m):
+                guard let key = index.interpolatedString else {
+                    throw fail(loc, "a map key must be a string, found \(index.typeName)")
+                }
+                guard let v = m[key] else {
+                    throw fail(loc, "no key \"\(key)\"", hint: didYouMean(key, in: m.keys))
+                }
+                result = v
+            default:
+                throw fail(loc, "cannot index a \(inner.typeName)")
+            }
+            if index.isSensitive { result = result.markedSensitive }
+        }
+        return sensitive ? result.markedSensitive : result
+    }
+
+    private func binary(_ op: String, _ a: Value, _ b: Value, _ loc: SourceLocation) throws -> Value {
+        if a.isUnknown || b.isUnknown { return .unknown }
+        let result: Value
+        switch op {
+        case "==": result = .bool(a.semanticallyEquals(b))
+        case "!=": result = .bool(!a.semanticallyEquals(b))
+        case "&&", "||":
+            guard let x = a.boolValue, let y = b.boolValue else { throw fail(loc, "\"\(op)\" needs two bools") }
+            result = .bool(op == "&&" ? (x && y) : (x || y))
+        default:
+            guard let x = a.numberValue ?? a.stringValue.flatMap(Double.init),
+                  let y = b.numberValue ?? b.stringValue.flatMap(Double.init) else {
+                throw fail(loc, "\"\(op)\" needs two numbers, found \(a.typeName) and \(b.typeName)")
+            }
+            switch op {
+            case "+": result = .number(x + y)
+            case "-": result = .number(x - y)
+            case "*": result = .number(x * y)
+            case "/":
+                guard y != 0 else { throw fail(loc, "division by zero") }
+                result = .number(x / y)
+            case "%":
+                guard y != 0 else { throw fail(loc, "division by zero") }
+                result = .number(x.truncatingRemainder(dividingBy: y))
+            case "<": result = .bool(x < y)
+            case "<=": result = .bool(x <= y)
+            case ">": result = .bool(x > y)
+            default: result = .bool(x >= y)
+            }
+        }
+        return result.inheritingSensitivity(from: a, b)
+    }
+}

@@ -1,0 +1,362 @@
+import EthstackModel
+/// Parses templates (`"http://${lb.hostname}:8545"`) and the expressions inside `${ … }`.
+///
+/// Grammar (precedence low → high): conditional `a ? b : c`; `||`; `&&`; `== !=`; `< <= > >=`;
+/// `+ -`; `* / %`; unary `! -`; postfix `.attr`, `[index]`, `[*]`; primary: number, "string",
+/// true/false/null, name, call `f(a, b)`, list `[a, b]`, map `{ key = value }`, `( e )`.
+public struct ExpressionParser {
+    public static func parseTemplate(_ text: String, at location: SourceLocation, columnOffset: Int = 0) throws -> Template {
+        var parts: [Template.Part] = []
+        var literal = ""
+        let chars = Array(text)
+        var i = 0
+        var line = location.line
+        var column = location.column + columnOffset
+        func loc(at index: Int) -> SourceLocation {
+            SourceLocation(file: location.file, line: line, column: column + index)
+        }
+        var lineStartIndex = 0
+        while i < chars.count {
+            if chars[i] == "$", i + 2 < chars.count + 1, i + 1 < chars.count, chars[i + 1] == "$",
+               i + 2 < chars.count, chars[i + 2] == "{" {
+                literal += "${"
+                i += 3
+                continue
+            }
+            if chars[i] == "$", i + 1 < chars.count, chars[i + 1] == "{" {
+                // Find the matching close brace, skipping strings.
+                var depth = 1
+                var j = i + 2
+                var inString = false
+                while j < chars.count {
+                    let c = chars[j]
+                    if inString {
+                        if c == "\\" { j += 1 } else if c == "\"" { inString = false }
+                    } else if c == "\"" {
+                        inString = true
+                    } else if c == "{" {
+                        depth += 1
+                    } else if c == "}" {
+                        depth -= 1
+                        if depth == 0 { break }
+                    }
+                    j += 1
+                }
+                let startLoc = SourceLocation(file: location.file, line: line, column: column + (i - lineStartIndex))
+                guard j < chars.count else {
+                    throw DiagnosticsError([.error(startLoc, "unterminated \"${\": expected a closing \"}\"")])
+                }
+                if !literal.isEmpty {
+                    parts.append(.text(literal))
+                    literal = ""
+                }
+                let source = String(chars[(i + 2)..<j])
+                var parser = ExpressionParser(source: source, location: startLoc.advanced(by: 2))
+                let expression = try parser.parseComplete()
+                parts.append(.expression(expression))
+                i = j + 1
+                continue
+            }
+            if chars[i] == "\n" {
+                line += 1
+                column = 1
+                lineStartIndex = i + 1
+            }
+            literal.append(chars[i])
+            i += 1
+        }
+        _ = loc
+        if !literal.isEmpty || parts.isEmpty { parts.append(.text(literal)) }
+        return Template(parts: parts, location: location)
+    }
+
+    /// Parses one expression (the text between `${` and `}`).
+    public static func parseExpression(_ source: String, at location: SourceLocation) throws -> EthstackModel.Expression {
+        var parser = ExpressionParser(source: source, location: location)
+        return try parser.parseComplete()
+    }
+
+    // MARK: - Lexer
+
+    package enum Token: Equatable {
+        case number(Double)
+        case string(String)
+        case identifier(String)
+        case symbol(String)
+        case end
+    }
+
+    package let location: SourceLocation
+    package var tokens: [(Token, Int)] = []
+    package var position = 0
+
+    package init(source: String, location: SourceLocation) {
+        self.location = location
+        self.source = Array(source)
+    }
+
+    package let source: [Character]
+
+    package func loc(_ offset: Int) -> SourceLocation { location.advanced(by: offset) }
+
+    package func fail(_ offset: Int, _ message: String) -> DiagnosticsError {
+        DiagnosticsError([.error(loc(offset), message)])
+    }
+
+    mutating func tokenize() throws {
+        var i = 0
+        let s = source
+        while i < s.count {
+            let c = s[i]
+            if c.isWhitespace { i += 1; continue }
+            let start = i
+            if c.isNumber {
+                var j = i
+                while j < s.count, s[j].isNumber || s[j] == "." || s[j] == "e" || s[j] == "E" {
+                    // A dot followed by a non-digit ends the number (`list[0].x` is not a number).
+                    if s[j] == ".", j + 1 < s.count, !s[j + 1].isNumber { break }
+                    j += 1
+                }
+                let text = String(s[i..<j])
+                guard let n = Double(text) else { throw fail(start, "invalid number \"\(text)\"") }
+                tokens.append((.number(n), start))
+                i = j
+            } else if c.isLetter || c == "_" {
+                var j = i
+                while j < s.count, s[j].isLetter || s[j].isNumber || s[j] == "_" || s[j] == "-" { j += 1 }
+                tokens.append((.identifier(String(s[i..<j])), start))
+                i = j
+            } else if c == "\"" {
+                var j = i + 1
+                var text = ""
+                var closed = false
+                while j < s.count {
+                    let d = s[j]
+                    if d == "\\", j + 1 < s.count {
+                        switch s[j + 1] {
+                        case "n": text.append("\n")
+                        case "t": text.append("\t")
+                        case "r": text.append("\r")
+                        case "\"": text.append("\"")
+                        case "\\": text.append("\\")
+                        default: text.append(s[j + 1])
+                        }
+                        j += 2
+                        continue
+                    }
+                    if d == "\"" { closed = true; break }
+                    text.append(d)
+                    j += 1
+                }
+                guard closed else { throw fail(start, "unterminated string") }
+                tokens.append((.string(text), start))
+                i = j + 1
+            } else {
+                let two = i + 1 < s.count ? String(s[i...(i + 1)]) : ""
+                if ["==", "!=", "<=", ">=", "&&", "||"].contains(two) {
+                    tokens.append((.symbol(two), start))
+                    i += 2
+                } else if "()[]{}.,:?!<>+-*/%=".contains(c) {
+                    tokens.append((.symbol(String(c)), start))
+                    i += 1
+                } else {
+                    throw fail(start, "unexpected character \"\(c)\" in expression")
+                }
+            }
+        }
+        tokens.append((.end, s.count))
+    }
+
+    package var current: Token { tokens[position].0 }
+    var currentOffset: Int { tokens[position].1 }
+
+    mutating func advance() { if position < tokens.count - 1 { position += 1 } }
+
+    package mutating func expect(_ symbol: String) throws {
+        guard current == .symbol(symbol) else {
+            throw fail(currentOffset, "expected \"\(symbol)\", found \(describe(current))")
+        }
+        advance()
+    }
+
+    package func describe(_ token: Token) -> String {
+        switch token {
+        case .number(let n): return Value.formatNumber(n)
+        case .string(let s): return "\"\(s)\""
+        case .identifier(let s): return "\"\(s)\""
+        case .symbol(let s): return "\"\(s)\""
+        case .end: return "the end of the expression"
+        }
+    }
+
+    // MARK: - Parser
+
+    mutating func parseComplete() throws -> EthstackModel.Expression {
+        try tokenize()
+        if current == .end { throw fail(0, "empty expression in \"${}\"") }
+        let e = try parseConditional()
+        guard current == .end else {
+            throw fail(currentOffset, "unexpected \(describe(current)) after the expression")
+        }
+        return e
+    }
+
+    mutating func parseConditional() throws -> EthstackModel.Expression {
+        let condition = try parseBinary(level: 0)
+        if current == .symbol("?") {
+            let at = loc(currentOffset)
+            advance()
+            let a = try parseConditional()
+            try expect(":")
+            let b = try parseConditional()
+            return .conditional(condition, a, b, at)
+        }
+        return condition
+    }
+
+    package static let levels: [[String]] = [["||"], ["&&"], ["==", "!="], ["<", "<=", ">", ">="], ["+", "-"], ["*", "/", "%"]]
+
+    mutating func parseBinary(level: Int) throws -> EthstackModel.Expression {
+        if level == ExpressionParser.levels.count { return try parseUnary() }
+        var lhs = try parseBinary(level: level + 1)
+        while case .symbol(let op) = current, ExpressionParser.levels[level].contains(op) {
+            let at = loc(currentOffset)
+            advance()
+            let rhs = try parseBinary(level: level + 1)
+            lhs = .binary(op, lhs, rhs, at)
+        }
+        return lhs
+    }
+
+    mutating func parseUnary() throws -> EthstackModel.Expression {
+        if case .symbol(let op) = current, op == "!" || op == "-" {
+            let at = loc(currentOffset)
+            advance()
+            return .unary(op, try parseUnary(), at)
+        }
+        return try parsePostfix(try parsePrimary())
+    }
+
+    mutating func parsePostfix(_ base: EthstackModel.Expression) throws -> EthstackModel.Expression {
+        var e = base
+        while true {
+            if current == .symbol(".") {
+                advance()
+                let at = loc(currentOffset)
+                switch current {
+                case .identifier(let name):
+                    advance()
+                    e = .traverse(e, .attribute(name, at))
+                case .number(let n) where n.rounded() == n:
+                    // `list.0` — legacy index syntax.
+                    advance()
+                    e = .traverse(e, .index(.literal(.number(n), at), at))
+                default:
+                    throw fail(currentOffset, "expected an attribute name after \".\", found \(describe(current))")
+                }
+            } else if current == .symbol("[") {
+                let at = loc(currentOffset)
+                advance()
+                if current == .symbol("*") {
+                    advance()
+                    try expect("]")
+                    var accessors: [EthstackModel.Expression.Accessor] = []
+                    while true {
+                        if current == .symbol("."), case .identifier(let name) = tokens[position + 1].0 {
+                            let nameAt = loc(tokens[position + 1].1)
+                            advance(); advance()
+                            accessors.append(.attribute(name, nameAt))
+                        } else if current == .symbol("["), tokens[position + 1].0 != .symbol("*") {
+                            let idxAt = loc(currentOffset)
+                            advance()
+                            let index = try parseConditional()
+                            try expect("]")
+                            accessors.append(.index(index, idxAt))
+                        } else {
+                            break
+                        }
+                    }
+                    e = .splat(e, accessors, at)
+                } else {
+                    let index = try parseConditional()
+                    try expect("]")
+                    e = .traverse(e, .index(index, at))
+                }
+            } else {
+                return e
+            }
+        }
+    }
+
+    mutating func parsePrimary() throws -> EthstackModel.Expression {
+        let offset = currentOffset
+        let at = loc(offset)
+        switch current {
+        case .number(let n):
+            advance()
+            return .literal(.number(n), at)
+        case .string(let s):
+            advance()
+            return .literal(.string(s), at)
+        case .identifier(let name):
+            advance()
+            switch name {
+            case "true": return .literal(.bool(true), at)
+            case "false": return .literal(.bool(false), at)
+            case "null": return .literal(.null, at)
+            default: break
+            }
+            if current == .symbol("(") {
+                advance()
+                var args: [EthstackModel.Expression] = []
+                if current != .symbol(")") {
+                    while true {
+                        args.append(try parseConditional())
+                        if current == .symbol(",") { advance(); if current == .symbol(")") { break }; continue }
+                        break
+                    }
+                }
+                try expect(")")
+                return .call(name, args, at)
+            }
+            return .name(name, at)
+        case .symbol("("):
+            advance()
+            let e = try parseConditional()
+            try expect(")")
+            return e
+        case .symbol("["):
+            advance()
+            var items: [EthstackModel.Expression] = []
+            while current != .symbol("]") {
+                items.append(try parseConditional())
+                if current == .symbol(",") { advance() } else { break }
+            }
+            try expect("]")
+            return .list(items, at)
+        case .symbol("{"):
+            advance()
+            var pairs: [(key: EthstackModel.Expression, value: EthstackModel.Expression)] = []
+            while current != .symbol("}") {
+                let keyAt = loc(currentOffset)
+                let key: Expression
+                if case .identifier(let k) = current {
+                    advance()
+                    key = .literal(.string(k), keyAt)
+                } else {
+                    key = try parseConditional()
+                }
+                guard current == .symbol("=") || current == .symbol(":") else {
+                    throw fail(currentOffset, "expected \"=\" or \":\" after a map key, found \(describe(current))")
+                }
+                advance()
+                pairs.append((key, try parseConditional()))
+                if current == .symbol(",") { advance() }
+            }
+            try expect("}")
+            return .map(pairs, at)
+        default:
+            throw fail(offset, "expected a value, a name or a function call, found \(describe(current))")
+        }
+    }
+}

@@ -1,0 +1,113 @@
+/// An expression written inside `${ … }`.
+public indirect enum Expression: Sendable {
+    /// How a traversal step reaches into a value.
+    public enum Accessor: Sendable {
+        case attribute(String, SourceLocation)
+        case index(Expression, SourceLocation)
+    }
+
+    case literal(Value, SourceLocation)
+    /// A root name: `var`, `each`, `count`, or a resource name.
+    case name(String, SourceLocation)
+    case traverse(Expression, Accessor)
+    /// `base[*]` followed by accessors applied to every element.
+    case splat(Expression, [Accessor], SourceLocation)
+    case call(String, [Expression], SourceLocation)
+    case list([Expression], SourceLocation)
+    case map([(key: Expression, value: Expression)], SourceLocation)
+    case unary(String, Expression, SourceLocation)
+    case binary(String, Expression, Expression, SourceLocation)
+    case conditional(Expression, Expression, Expression, SourceLocation)
+
+    public var location: SourceLocation {
+        switch self {
+        case .literal(_, let l), .name(_, let l), .splat(_, _, let l), .call(_, _, let l), .list(_, let l),
+             .map(_, let l), .unary(_, _, let l), .binary(_, _, _, let l), .conditional(_, _, _, let l):
+            return l
+        case .traverse(let base, _):
+            return base.location
+        }
+    }
+}
+
+/// A reference from an expression to something outside it: `var.x`, `each.key`, `count.index`,
+/// `name…` (a resource), with where it was written and the attribute it reads first, if any.
+public struct Reference: Sendable, Hashable {
+    public var root: String
+    public var firstAttribute: String?
+    public var location: SourceLocation
+}
+
+extension Expression {
+    /// Every root reference in the expression, in the order written.
+    public var references: [Reference] {
+        var out: [Reference] = []
+        collectReferences(into: &out)
+        return out
+    }
+
+    func collectReferences(into out: inout [Reference]) {
+        switch self {
+        case .literal: break
+        case .name(let n, let l):
+            out.append(Reference(root: n, firstAttribute: nil, location: l))
+        case .traverse(let base, let accessor):
+            if case .name(let n, let l) = base, case .attribute(let a, _) = accessor {
+                out.append(Reference(root: n, firstAttribute: a, location: l))
+            } else {
+                base.collectReferences(into: &out)
+            }
+            if case .index(let e, _) = accessor { e.collectReferences(into: &out) }
+        case .splat(let base, let accessors, _):
+            base.collectReferences(into: &out)
+            for case .index(let e, _) in accessors { e.collectReferences(into: &out) }
+        case .call(_, let args, _):
+            for a in args { a.collectReferences(into: &out) }
+        case .list(let items, _):
+            for i in items { i.collectReferences(into: &out) }
+        case .map(let pairs, _):
+            for p in pairs {
+                p.key.collectReferences(into: &out)
+                p.value.collectReferences(into: &out)
+            }
+        case .unary(_, let e, _):
+            e.collectReferences(into: &out)
+        case .binary(_, let a, let b, _):
+            a.collectReferences(into: &out)
+            b.collectReferences(into: &out)
+        case .conditional(let c, let a, let b, _):
+            c.collectReferences(into: &out)
+            a.collectReferences(into: &out)
+            b.collectReferences(into: &out)
+        }
+    }
+}
+
+/// A string from the stack file: literal text with `${ … }` expressions in it.
+public struct Template: Sendable {
+    public enum Part: Sendable {
+        case text(String)
+        case expression(Expression)
+    }
+
+    public var parts: [Part]
+    public var location: SourceLocation
+
+    /// A template that is exactly one `${…}` keeps the expression value's type.
+    public var singleExpression: Expression? {
+        if parts.count == 1, case .expression(let e) = parts[0] { return e }
+        return nil
+    }
+
+    public var references: [Reference] {
+        parts.flatMap { part -> [Reference] in
+            if case .expression(let e) = part { return e.references }
+            return []
+        }
+    }
+
+    package init(parts: [Part], location: SourceLocation) {
+        self.parts = parts
+        self.location = location
+    }
+}
