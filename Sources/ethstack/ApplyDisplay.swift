@@ -34,12 +34,11 @@ final class ApplyDisplay: @unchecked Sendable {
 
     static func timestamp() -> String { ISO8601DateFormatter().string(from: Date()) }
 
-    func verb(_ action: String, done: Bool) -> String {
+    func verb(_ action: ProviderOperation, done: Bool) -> String {
         switch action {
-        case "create": return done ? "Creation complete" : "Creating..."
-        case "update": return done ? "Modifications complete" : "Modifying..."
-        case "delete": return done ? "Destruction complete" : "Destroying..."
-        default: return done ? "Done" : action
+        case .create: return done ? "Creation complete" : "Creating..."
+        case .update: return done ? "Modifications complete" : "Modifying..."
+        case .delete: return done ? "Destruction complete" : "Destroying..."
         }
     }
 
@@ -119,18 +118,18 @@ final class ApplyDisplay: @unchecked Sendable {
         var m: [String: Value] = ["@timestamp": .string(ApplyDisplay.timestamp())]
         switch event {
         case .started(let a, let action):
-            m["type"] = "apply_start"; m["address"] = .string(a.description); m["action"] = .string(action)
+            m["type"] = "apply_start"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue)
         case .progress(let a, let action, let message, let elapsed):
-            m["type"] = "apply_progress"; m["address"] = .string(a.description); m["action"] = .string(action)
+            m["type"] = "apply_progress"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue)
             m["message"] = .string(message); m["elapsed_seconds"] = .number(elapsed)
         case .completed(let a, let action, let id, let elapsed):
-            m["type"] = "apply_complete"; m["address"] = .string(a.description); m["action"] = .string(action)
+            m["type"] = "apply_complete"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue)
             m["id"] = id.map(Value.string) ?? .null; m["elapsed_seconds"] = .number(elapsed)
         case .errored(let a, let action, let message, let elapsed):
-            m["type"] = "apply_errored"; m["address"] = .string(a.description); m["action"] = .string(action)
+            m["type"] = "apply_errored"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue)
             m["message"] = .string(message); m["elapsed_seconds"] = .number(elapsed)
         case .skipped(let a, let action, let because):
-            m["type"] = "apply_skipped"; m["address"] = .string(a.description); m["action"] = .string(action); m["because"] = .string(because)
+            m["type"] = "apply_skipped"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue); m["because"] = .string(because)
         case .recovered(let a, let message):
             m["type"] = "recovered"; m["address"] = .string(a.description); m["message"] = .string(message)
         case .interrupted(let r):
@@ -139,7 +138,7 @@ final class ApplyDisplay: @unchecked Sendable {
             m["type"] = "summary"
             m["changes"] = .map(["add": .number(Double(s.created)), "change": .number(Double(s.updated)),
                                  "replace": .number(Double(s.replaced)), "remove": .number(Double(s.deleted))])
-            m["failures"] = .list(s.failures.map { .map(["address": .string($0.address.description), "action": .string($0.action), "message": .string($0.message)]) })
+            m["failures"] = .list(s.failures.map { .map(["address": .string($0.address.description), "action": .string($0.action.rawValue), "message": .string($0.message)]) })
             m["skipped"] = .list(s.skipped.map { .string($0.description) })
             m["interrupted"] = .bool(s.interrupted)
             m["elapsed_seconds"] = .number(s.elapsed)

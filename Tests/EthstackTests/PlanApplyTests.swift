@@ -236,7 +236,7 @@ outputs:
         // A previous run recorded its intent, wrote the file, and died before saving the result.
         let store = try ws.store()
         _ = try store.journalStart(stack: "recover", address: ResourceAddress("file")!, type: "local.file", provider: "local",
-                                   action: "create", token: "t-1",
+                                   action: .create, token: "t-1",
                                    planned: ["path": "made.txt", "content": "hello", "file_permission": "0644"])
         ws.write("made.txt", "hello")
         let plan = try await ws.plan()

@@ -242,11 +242,11 @@ struct PostgresStateStoreTests {
         try await withStore { store, _ in
             _ = try await store.beginRun(stack: "s")
             let id = try await store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                                  action: "create", token: "tok-1",
+                                                  action: .create, token: "tok-1",
                                                   planned: ["name": "x", "secret": Value.string("s").markedSensitive, "later": .unknown])
             var open = try await store.unfinishedJournal(stack: "s")
             #expect(open.map(\.id) == [id])
-            #expect(open.first?.token == "tok-1" && open.first?.action == "create")
+            #expect(open.first?.token == "tok-1" && open.first?.action == .create)
             #expect(open.first?.planned == ["name": "x", "secret": "s", "later": .null])
             #expect(open.first?.finished == nil && open.first?.outcome == nil)
             #expect(try await store.load(stack: "s").resources.isEmpty)
@@ -265,13 +265,13 @@ struct PostgresStateStoreTests {
             }
 
             let del = try await store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                                   action: "delete", token: "tok-2", planned: [:])
+                                                   action: .delete, token: "tok-2", planned: [:])
             try await store.journalFinish(stack: "s", journalID: del, outcome: .succeeded, message: "gone", store: nil, remove: addr("web"))
             #expect(try await store.load(stack: "s").resources.isEmpty)
             #expect(try await store.journal(stack: "s").last?.message == "gone")
 
             let rep = try await store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                                   action: "replace", token: "tok-3", planned: [:])
+                                                   action: .create, token: "tok-3", planned: [:])
             try await store.journalFinish(stack: "s", journalID: rep, outcome: .succeeded, message: nil,
                                           store: resource("web", id: "i-456"), remove: addr("web"))
             #expect(try await store.load(stack: "s").resources[addr("web")]?.id == "i-456")
@@ -288,7 +288,7 @@ struct PostgresStateStoreTests {
             }
             #expect(try await store.load(stack: "s").resources.isEmpty)
             // A journal row of another stack is not closed through this one.
-            let id = try await store.journalStart(stack: "a", address: addr("x"), type: "t", provider: "core", action: "create",
+            let id = try await store.journalStart(stack: "a", address: addr("x"), type: "t", provider: "core", action: .create,
                                                   token: "t", planned: [:])
             await #expect(throws: StateError.self) {
                 try await store.journalFinish(stack: "b", journalID: id, outcome: .succeeded, message: nil, store: resource("x"), remove: nil)
@@ -317,10 +317,10 @@ struct PostgresStateStoreTests {
             var ids: [Int64] = []
             for i in 0..<3 {
                 ids.append(try await first.journalStart(stack: "s", address: addr("r[\(i)]"), type: "t", provider: "core",
-                                                        action: "create", token: "tok-\(i)", planned: ["i": .number(Double(i))]))
+                                                        action: .create, token: "tok-\(i)", planned: ["i": .number(Double(i))]))
             }
             _ = try await first.journalStart(stack: "other", address: addr("r"), type: "t", provider: "core",
-                                             action: "create", token: "x", planned: [:])
+                                             action: .create, token: "x", planned: [:])
             try await first.journalFinish(stack: "s", journalID: ids[1], outcome: .failed, message: "boom", store: nil, remove: nil)
             await first.close()
 
@@ -510,7 +510,7 @@ struct PostgresStateStoreTests {
                         for i in 0..<15 {
                             let address = addr("r[\(t * 100 + i)]")
                             let id = try await store.journalStart(stack: "s", address: address, type: "t", provider: "core",
-                                                                  action: "create", token: "\(t)-\(i)", planned: [:])
+                                                                  action: .create, token: "\(t)-\(i)", planned: [:])
                             try await store.journalFinish(stack: "s", journalID: id, outcome: .succeeded, message: nil,
                                                           store: resource(address.description, id: "\(t)-\(i)"), remove: nil)
                         }

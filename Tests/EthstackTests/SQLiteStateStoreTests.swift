@@ -231,12 +231,12 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
         let store = try SQLiteStateStore(path: dir.dbPath)
         _ = try store.beginRun(stack: "s")
         let id = try store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                        action: "create", token: "tok-1",
+                                        action: .create, token: "tok-1",
                                         planned: ["name": "x", "secret": Value.string("s").markedSensitive, "later": .unknown])
         var open = try store.unfinishedJournal(stack: "s")
         #expect(open.count == 1)
         #expect(open.first?.id == id)
-        #expect(open.first?.token == "tok-1" && open.first?.action == "create")
+        #expect(open.first?.token == "tok-1" && open.first?.action == .create)
         #expect(open.first?.planned == ["name": "x", "secret": "s", "later": .null])
         #expect(open.first?.finished == nil && open.first?.outcome == nil)
         #expect(try store.load(stack: "s").resources.isEmpty)
@@ -257,14 +257,14 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
 
         // A delete: closes the row and removes the resource in one go.
         let del = try store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                         action: "delete", token: "tok-2", planned: [:])
+                                         action: .delete, token: "tok-2", planned: [:])
         try store.journalFinish(stack: "s", journalID: del, outcome: .succeeded, message: "gone", store: nil, remove: addr("web"))
         #expect(try store.load(stack: "s").resources.isEmpty)
         #expect(try store.journal(stack: "s").last?.message == "gone")
 
         // A replacement at the same address: remove then store.
         let rep = try store.journalStart(stack: "s", address: addr("web"), type: "core.thing", provider: "core",
-                                         action: "replace", token: "tok-3", planned: [:])
+                                         action: .create, token: "tok-3", planned: [:])
         try store.journalFinish(stack: "s", journalID: rep, outcome: .succeeded, message: nil,
                                 store: resource("web", id: "i-456"), remove: addr("web"))
         #expect(try store.load(stack: "s").resources[addr("web")]?.id == "i-456")
@@ -280,7 +280,7 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
         }
         #expect(try store.load(stack: "s").resources.isEmpty)
         // A journal row of another stack is not closed through this one.
-        let id = try store.journalStart(stack: "a", address: addr("x"), type: "t", provider: "core", action: "create",
+        let id = try store.journalStart(stack: "a", address: addr("x"), type: "t", provider: "core", action: .create,
                                         token: "t", planned: [:])
         #expect(throws: StateError.self) {
             try store.journalFinish(stack: "b", journalID: id, outcome: .succeeded, message: nil, store: resource("x"), remove: nil)
@@ -296,10 +296,10 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
             let store = try SQLiteStateStore(path: dir.dbPath)
             for i in 0..<3 {
                 ids.append(try store.journalStart(stack: "s", address: addr("r[\(i)]"), type: "t", provider: "core",
-                                                  action: "create", token: "tok-\(i)", planned: ["i": .number(Double(i))]))
+                                                  action: .create, token: "tok-\(i)", planned: ["i": .number(Double(i))]))
             }
             _ = try store.journalStart(stack: "other", address: addr("r"), type: "t", provider: "core",
-                                       action: "create", token: "x", planned: [:])
+                                       action: .create, token: "x", planned: [:])
             try store.journalFinish(stack: "s", journalID: ids[1], outcome: .failed, message: "boom", store: nil, remove: nil)
         }
         // As after a crash: a new store on the same file sees what was in flight.
@@ -529,7 +529,7 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
                     for i in 0..<40 {
                         let address = addr("r[\(t * 100 + i)]")
                         let id = try store.journalStart(stack: "s", address: address, type: "t", provider: "core",
-                                                        action: "create", token: "\(t)-\(i)", planned: [:])
+                                                        action: .create, token: "\(t)-\(i)", planned: [:])
                         try store.journalFinish(stack: "s", journalID: id, outcome: .succeeded, message: nil,
                                                 store: resource(address.description, id: "\(t)-\(i)"), remove: nil)
                         _ = try store.unfinishedJournal(stack: "s")
@@ -575,7 +575,7 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
             for i in written..<(written + batch) {
                 let address = ResourceAddress(name: "r", key: .index(i))
                 let id = try store.journalStart(stack: "big", address: address, type: "core.thing", provider: "core",
-                                                action: "create", token: "t\(i)", planned: attributes)
+                                                action: .create, token: "t\(i)", planned: attributes)
                 try store.journalFinish(stack: "big", journalID: id, outcome: .succeeded, message: nil,
                                         store: ResourceState(address: address, type: "core.thing", provider: "core",
                                                              id: "id-\(i)", attributes: attributes),

@@ -51,169 +51,49 @@ public struct Applier: Sendable {
 
     public func apply(_ plan: Plan) async throws -> ApplySummary {
         let started = Date()
-        let ctx = context
-        let stackName = ctx.stack.name
-        let (_, serial) = try await ctx.store.beginRun(stack: stackName)
-        var summary = ApplySummary()
-        summary.destroy = plan.destroy
-        // Objects already deleted outside ethstack: only their records are left to drop.
-        for address in plan.forget where ctx.prior.resources[address] != nil {
-            try await ctx.store.removeResource(stack: stackName, address: address)
-        }
+        let (_, serial) = try await context.store.beginRun(stack: context.stack.name)
+        try await forgetObjectsDeletedOutside(plan)
+        var walk = ApplyWalk(plan: plan, applier: self)
+        try await walk.run()
+        var summary = walk.summary
+        try await recordOutputs(plan, values: &walk.values, succeeded: summary.succeeded)
+        summary.elapsed = Date().timeIntervalSince(started)
+        try await recordHistory(serial: serial, started: started, summary: summary)
+        context.observer(.summary(summary))
+        return summary
+    }
 
-        let declarations = Dictionary(ctx.stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var providerDependencies: [String: [String]] = [:]
-        for node in ctx.graph.order {
-            if case .provider(let name) = node {
-                providerDependencies[name] = ctx.graph.dependencies(of: node).compactMap {
-                    if case .resource(let r) = $0 { return r }
-                    return nil
-                }
-            }
+    /// Objects already deleted outside ethstack: only their records are left to drop.
+    func forgetObjectsDeletedOutside(_ plan: Plan) async throws {
+        for address in plan.forget where context.prior.resources[address] != nil {
+            try await context.store.removeResource(stack: context.stack.name, address: address)
         }
-        let graph = ApplyGraph(plan: plan, providerDependencies: providerDependencies)
-        var values = ValueTable(stack: ctx.stack, prior: ctx.prior, unrecorded: .expanded)
-        // Deletes configure their provider from what existed before this run: a provider pointed at
-        // a cluster that this run destroys (after the objects on it) still reaches that cluster.
-        var priorValues = ValueTable(stack: ctx.stack, prior: ctx.prior, unrecorded: .expanded)
-        for c in plan.changes {
-            // What is being deleted is no longer part of the configuration: expressions don't see it.
-            if c.action == .delete { values.remove(c.address) } else if let after = c.after { values.set(c.address, .map(after)) }
-        }
+    }
 
-        var remaining = graph.nodes.map(\.waitsFor.count)
-        var ready = Heap<Int>(priority: { graph.nodes[$0].priority })
-        for (i, r) in remaining.enumerated() where r == 0 { ready.push(i) }
-        var finished = 0
-        var running: [Int: (String, Date)] = [:]
-        var blocked = Set<Int>()
-        var interruptedReported = false
-
-        func label(_ n: Int) -> (ResourceAddress, String)? {
-            guard let ci = graph.nodes[n].change else { return nil }
-            let c = plan.changes[ci]
-            let action = graph.nodes[n].kind == .destroy ? "delete" : (c.action == .replace ? "create" : c.action.rawValue)
-            return (c.address, action)
-        }
-
-        /// Marks every node downstream of a failed one as blocked.
-        func block(from failed: Int, because reason: String) {
-            var queue = graph.nodes[failed].dependents
-            while let n = queue.popLast() {
-                guard blocked.insert(n).inserted else { continue }
-                finished += 1
-                if let (address, action) = label(n) {
-                    summary.skipped.append(address)
-                    ctx.observer(.skipped(address: address, action: action, because: reason))
-                }
-                queue += graph.nodes[n].dependents
-            }
-        }
-
-        try await withThrowingTaskGroup(of: (Int, Outcome).self) { group in
-            while finished < graph.nodes.count {
-                // Start what is ready, up to the parallelism limit.
-                while running.count < ctx.parallelism, !ctx.interrupt.isRaised, let n = ready.pop() {
-                    if blocked.contains(n) { continue }
-                    let node = graph.nodes[n]
-                    guard let ci = node.change else {
-                        // A barrier completes at once.
-                        finished += 1
-                        for d in node.dependents {
-                            remaining[d] -= 1
-                            if remaining[d] == 0 { ready.push(d) }
-                        }
-                        continue
-                    }
-                    let change = plan.changes[ci]
-                    let (address, action) = label(n)!
-                    // Evaluate here, on the scheduler, with the values of everything finished so far.
-                    let prepared: Result<Launch, Error> = Result {
-                        try prepare(n, node.kind, change, declarations: declarations, values: &values, priorValues: &priorValues)
-                    }
-                    switch prepared {
-                    case .failure(let error):
-                        let message = describe(error)
-                        finished += 1
-                        summary.failures.append(ApplyFailure(address: address, action: action, message: message))
-                        ctx.observer(.errored(address: address, action: action, message: message, elapsed: 0))
-                        block(from: n, because: "\(address) failed")
-                    case .success(let launch):
-                        running[n] = (action, Date())
-                        ctx.observer(.started(address: address, action: action))
-                        group.addTask { (n, await self.execute(launch, plan: plan)) }
-                    }
-                }
-                if running.isEmpty {
-                    if ctx.interrupt.isRaised || finished >= graph.nodes.count { break }
-                    if ready.isEmpty {
-                        throw DiagnosticsError([.error(nil, "apply cannot continue: \(graph.nodes.count - finished) operations wait on each other (a dependency cycle in the plan)")])
-                    }
-                    continue
-                }
-                if ctx.interrupt.isRaised, !interruptedReported {
-                    interruptedReported = true
-                    ctx.observer(.interrupted(running: running.keys.compactMap { label($0).map { "\($0.0)" } }.sorted()))
-                }
-                guard let (n, outcome) = try await group.next() else { break }
-                let (action, start) = running.removeValue(forKey: n) ?? ("", Date())
-                let elapsed = Date().timeIntervalSince(start)
-                finished += 1
-                guard let ci = graph.nodes[n].change else { continue }
-                let change = plan.changes[ci]
-                switch outcome {
-                case .applied(let state):
-                    values.set(change.address, .map(state.markedAttributes))
-                    switch change.action {
-                    case .create: summary.created += 1
-                    case .update: summary.updated += 1
-                    case .replace: summary.replaced += 1
-                    default: break
-                    }
-                    ctx.observer(.completed(address: change.address, action: action, id: state.id, elapsed: elapsed))
-                case .destroyed:
-                    if change.action == .delete {
-                        summary.deleted += 1
-                        values.remove(change.address)
-                    }
-                    ctx.observer(.completed(address: change.address, action: action, id: nil, elapsed: elapsed))
-                case .failed(let message):
-                    summary.failures.append(ApplyFailure(address: change.address, action: action, message: message))
-                    ctx.observer(.errored(address: change.address, action: action, message: message, elapsed: elapsed))
-                    block(from: n, because: "\(change.address) failed")
-                    continue
-                }
-                for d in graph.nodes[n].dependents {
-                    remaining[d] -= 1
-                    if remaining[d] == 0 { ready.push(d) }
-                }
-            }
-        }
-        summary.interrupted = ctx.interrupt.isRaised && finished < graph.nodes.count
-
-        // Outputs, evaluated from what exists now.
+    /// Outputs, evaluated from what exists now; a finished destroy clears them.
+    func recordOutputs(_ plan: Plan, values: inout ValueTable, succeeded: Bool) async throws {
         if !plan.destroy {
             var outputs: [OutputState] = []
             var shown: [String: Value] = [:]
-            let scope = EvaluationScope(variables: ctx.variables, resources: values.allValues(), baseDirectory: ctx.stack.baseDirectory)
-            for o in ctx.stack.outputs {
+            let scope = values.scope(variables: context.variables)
+            for o in context.stack.outputs {
                 if let v = try? Evaluator(scope: scope).evaluate(o.value), !v.containsUnknown {
                     let value = o.sensitive ? v.markedSensitive : v
                     outputs.append(OutputState(name: o.name, value: value, sensitive: o.sensitive || v.containsSensitive))
                     shown[o.name] = value
                 }
             }
-            try await ctx.store.setOutputs(stack: stackName, outputs)
-            ctx.observer(.outputs(shown))
-        } else if summary.succeeded {
-            try await ctx.store.setOutputs(stack: stackName, [])
+            try await context.store.setOutputs(stack: context.stack.name, outputs)
+            context.observer(.outputs(shown))
+        } else if succeeded {
+            try await context.store.setOutputs(stack: context.stack.name, [])
         }
-        summary.elapsed = Date().timeIntervalSince(started)
-        try await ctx.store.appendHistory(stack: stackName, HistoryEntry(
+    }
+
+    func recordHistory(serial: Int, started: Date, summary: ApplySummary) async throws {
+        try await context.store.appendHistory(stack: context.stack.name, HistoryEntry(
             serial: serial, who: ProcessInfo.processInfo.environment["USER"] ?? NSUserName(),
-            host: ProcessInfo.processInfo.hostName, when: started, command: ctx.command, summary: summary.line))
-        ctx.observer(.summary(summary))
-        return summary
+            host: ProcessInfo.processInfo.hostName, when: started, command: context.command, summary: summary.line))
     }
 
     /// Evaluates a node's configuration with the values known now (unknowns from the plan filled in).
@@ -263,9 +143,9 @@ public struct Applier: Sendable {
         let stackName = ctx.stack.name
         let address = change.address
         let started = Date()
-        let actionName = launch.kind == .destroy ? "delete" : (change.action == .replace ? "create" : change.action.rawValue)
+        let operation = launch.kind == .destroy ? ProviderOperation.delete : ApplyGraph.operation(applying: change)
         let progress: ProgressReporter = { message in
-            ctx.observer(.progress(address: address, action: actionName, message: message, elapsed: Date().timeIntervalSince(started)))
+            ctx.observer(.progress(address: address, action: operation, message: message, elapsed: Date().timeIntervalSince(started)))
         }
         var journalID: Int64?
         do {
@@ -275,7 +155,7 @@ public struct Applier: Sendable {
             if launch.kind == .destroy {
                 let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
                 journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
-                                                       action: "delete", token: token, planned: before)
+                                                       action: .delete, token: token, planned: before)
                 try await session.delete(DeleteRequest(type: change.type, address: address.description, id: change.priorID ?? "",
                                                        prior: before, progress: progress))
                 // With create_before_destroy the address already holds the new object.
@@ -302,7 +182,7 @@ public struct Applier: Sendable {
                 return .failed("the configuration now gives other values than the plan showed for \(drifted.joined(separator: ", ")); make a new plan")
             }
             journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
-                                                   action: actionName, token: token,
+                                                   action: operation, token: token,
                                                    planned: planned.mapValues(\.deepUnmarked))
             let response: ApplyResponse
             if let existing {

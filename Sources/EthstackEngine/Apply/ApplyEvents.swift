@@ -3,11 +3,11 @@ import EthstackModel
 
 /// What apply reports while it works. The CLI renders these as a live display, plain lines or JSON.
 public enum ApplyEvent: Sendable {
-    case started(address: ResourceAddress, action: String)
-    case progress(address: ResourceAddress, action: String, message: String, elapsed: Double)
-    case completed(address: ResourceAddress, action: String, id: String?, elapsed: Double)
-    case errored(address: ResourceAddress, action: String, message: String, elapsed: Double)
-    case skipped(address: ResourceAddress, action: String, because: String)
+    case started(address: ResourceAddress, action: ProviderOperation)
+    case progress(address: ResourceAddress, action: ProviderOperation, message: String, elapsed: Double)
+    case completed(address: ResourceAddress, action: ProviderOperation, id: String?, elapsed: Double)
+    case errored(address: ResourceAddress, action: ProviderOperation, message: String, elapsed: Double)
+    case skipped(address: ResourceAddress, action: ProviderOperation, because: String)
     case recovered(address: ResourceAddress, message: String)
     case interrupted(running: [String])
     case summary(ApplySummary)
@@ -18,7 +18,7 @@ public typealias ApplyObserver = @Sendable (ApplyEvent) -> Void
 
 public struct ApplyFailure: Sendable, CustomStringConvertible {
     public var address: ResourceAddress
-    public var action: String
+    public var action: ProviderOperation
     public var message: String
     public var description: String { "\(address) (\(action)): \(message)" }
 }

@@ -13,6 +13,16 @@ struct ApplyGraph {
         var dependents: [Int] = []
         /// Length of the longest chain of dependents: what to start first.
         var priority = 0
+
+        /// The provider call this node makes for `change` (barriers make none).
+        func operation(_ change: ResourceChange) -> ProviderOperation {
+            kind == .destroy ? .delete : ApplyGraph.operation(applying: change)
+        }
+    }
+
+    /// The call that brings `change` into being: the create half of a replacement is a create.
+    static func operation(applying change: ResourceChange) -> ProviderOperation {
+        change.action == .update ? .update : .create
     }
 
     var nodes: [Node] = []
@@ -98,20 +108,7 @@ struct ApplyGraph {
 
     /// Longest remaining path (in provider calls) from each node, computed over a topological order.
     mutating func computePriorities() {
-        var remaining = nodes.map(\.waitsFor.count)
-        var order: [Int] = []
-        order.reserveCapacity(nodes.count)
-        var queue = nodes.indices.filter { remaining[$0] == 0 }
-        var head = 0
-        while head < queue.count {
-            let n = queue[head]
-            head += 1
-            order.append(n)
-            for d in nodes[n].dependents {
-                remaining[d] -= 1
-                if remaining[d] == 0 { queue.append(d) }
-            }
-        }
+        let order = TopologicalWalk.order(waitsFor: nodes.map(\.waitsFor))
         for n in order.reversed() {
             let own = nodes[n].kind == .barrier ? 0 : 1
             nodes[n].priority = own + (nodes[n].dependents.map { nodes[$0].priority }.max() ?? 0)

@@ -29,7 +29,7 @@ public enum JournalRecovery {
                 continue
             }
             switch entry.action {
-            case "create", "replace":
+            case .create:
                 let mark = ResourceMark(stack: stack.name, address: entry.address.description, token: entry.token)
                 do {
                     if let found = try await session.find(FindRequest(type: entry.type, address: entry.address.description,
@@ -49,7 +49,7 @@ public enum JournalRecovery {
                     resolutions.append(Resolution(entry: entry, adopt: nil, remove: nil, outcome: .abandoned,
                                                   note: "\(entry.address): could not look up the create in flight: \(describe(error))"))
                 }
-            case "delete":
+            case .delete:
                 guard let recorded = state.resources[entry.address] else {
                     resolutions.append(Resolution(entry: entry, adopt: nil, remove: nil, outcome: .recovered,
                                                   note: "\(entry.address): the delete in flight had already been recorded"))
@@ -65,7 +65,7 @@ public enum JournalRecovery {
                     resolutions.append(Resolution(entry: entry, adopt: nil, remove: nil, outcome: .abandoned,
                                                   note: "\(entry.address): the delete in flight did not complete; it still exists"))
                 }
-            default:
+            case .update:
                 resolutions.append(Resolution(entry: entry, adopt: nil, remove: nil, outcome: .abandoned,
                                               note: "\(entry.address): an \(entry.action) was in flight; the refresh shows where it got"))
             }

@@ -84,30 +84,15 @@ public struct StackGraph: Sendable {
         }
     }
 
-    /// Kahn's algorithm, stable (alphabetical among ready nodes is not needed: declaration order
-    /// would do, but sorting keeps output deterministic).
+    /// Orders the nodes so each comes after what it depends on (ties in node order, so the
+    /// result does not depend on hashing); a cycle is an error that names it.
     private mutating func sortTopologically() throws {
-        var remaining: [Node: Int] = [:]
-        var dependents: [Node: [Node]] = [:]
-        for (node, edges) in dependencies {
-            remaining[node] = edges.count
-            for e in edges { dependents[e.to, default: []].append(node) }
-        }
-        var ready = remaining.filter { $0.value == 0 }.map(\.key).sorted()
-        var result: [Node] = []
-        result.reserveCapacity(dependencies.count)
-        var head = 0
-        while head < ready.count {
-            let node = ready[head]
-            head += 1
-            result.append(node)
-            for dependent in dependents[node] ?? [] {
-                remaining[dependent]! -= 1
-                if remaining[dependent] == 0 { ready.append(dependent) }
-            }
-        }
-        if result.count < dependencies.count {
-            throw cycleError(among: Set(remaining.filter { $0.value > 0 }.map(\.key)))
+        let nodes = dependencies.keys.sorted()
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
+        let waitsFor = nodes.map { node in (dependencies[node] ?? []).compactMap { index[$0.to] } }
+        let result = TopologicalWalk.order(waitsFor: waitsFor).map { nodes[$0] }
+        if result.count < nodes.count {
+            throw cycleError(among: Set(nodes).subtracting(result))
         }
         order = result
         var depth: [Node: Int] = [:]

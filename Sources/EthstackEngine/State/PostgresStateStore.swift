@@ -359,14 +359,14 @@ public final class PostgresStateStore: StateStore, Sendable {
         }
     }
 
-    public func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: String,
+    public func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: ProviderOperation,
                              token: String, planned: [String: Value]) async throws -> Int64 {
         try await transaction("journal start \(address)") { c in
             let now = Date().timeIntervalSince1970
             try await ensureStack(c, stack, now: now)
             let result = try await rows(c, """
                 INSERT INTO ethstack.journal (stack, address, type, provider, action, token, planned, started)
-                VALUES (\(stack), \(address.description), \(type), \(provider), \(action), \(token),
+                VALUES (\(stack), \(address.description), \(type), \(provider), \(action.rawValue), \(token),
                         \(SQLiteStateStore.encodeMap(planned)), \(now))
                 RETURNING id
                 """)
@@ -695,7 +695,7 @@ public final class PostgresStateStore: StateStore, Sendable {
         }
         return JournalEntry(
             id: id, address: try decodeAddress(address, "journal.address"), type: type, provider: provider,
-            action: action, token: token, planned: try decodeMap(planned, "journal.planned of row \(id)"),
+            action: try ProviderOperation(journalText: action), token: token, planned: try decodeMap(planned, "journal.planned of row \(id)"),
             started: Date(timeIntervalSince1970: started), finished: finished.map(Date.init(timeIntervalSince1970:)),
             outcome: outcome, message: message)
     }

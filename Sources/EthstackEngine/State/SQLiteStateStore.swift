@@ -209,7 +209,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
         }
     }
 
-    public func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: String,
+    public func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: ProviderOperation,
                              token: String, planned: [String: Value]) throws -> Int64 {
         try locked("journal start \(address)") { db in
             try db.transaction {
@@ -217,7 +217,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
                 try db.run("""
                     INSERT INTO journal (stack, address, type, provider, action, token, planned, started)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(stack), .text(address.description), .text(type), .text(provider), .text(action),
+                    """, [.text(stack), .text(address.description), .text(type), .text(provider), .text(action.rawValue),
                           .text(token), .text(Self.encodeMap(planned)), .date(Date())])
                 return db.lastInsertRowID
             }
@@ -538,7 +538,7 @@ public final class SQLiteStateStore: StateStore, @unchecked Sendable {
             address: try decodeAddress(try row.requiredText(1, "journal.address"), row, "journal.address"),
             type: try row.requiredText(2, "journal.type"),
             provider: try row.requiredText(3, "journal.provider"),
-            action: try row.requiredText(4, "journal.action"),
+            action: try ProviderOperation(journalText: row.requiredText(4, "journal.action")),
             token: try row.requiredText(5, "journal.token"),
             planned: try decodeMap(row, 6, "journal.planned of row \(id)"),
             started: try row.requiredDate(7, "journal.started"),

@@ -1,6 +1,24 @@
 import Foundation
 import EthstackModel
 
+/// A provider call that changes an object: what a journal row records and an apply event names.
+/// A replacement is a create and a delete, each its own call.
+public enum ProviderOperation: String, Sendable, Codable, CustomStringConvertible {
+    case create, update, delete
+
+    public var description: String { rawValue }
+
+    /// Reads the journal's text; rows written before this type existed may say "replace" (a create).
+    public init(journalText text: String) throws {
+        if text == "replace" { self = .create; return }
+        guard let op = ProviderOperation(rawValue: text) else {
+            throw StateError.database(path: "journal", operation: "read the journal",
+                                      message: "action \"\(text)\" is not create, update or delete")
+        }
+        self = op
+    }
+}
+
 /// What ethstack recorded about one resource instance.
 public struct ResourceState: Sendable, Hashable {
     public enum Status: String, Sendable, Codable {
@@ -84,7 +102,7 @@ public struct JournalEntry: Sendable, Hashable {
     public var address: ResourceAddress
     public var type: String
     public var provider: String
-    public var action: String
+    public var action: ProviderOperation
     public var token: String
     /// The attributes the call was made with (sensitive marks dropped).
     public var planned: [String: Value]
@@ -93,7 +111,7 @@ public struct JournalEntry: Sendable, Hashable {
     public var outcome: Outcome?
     public var message: String?
 
-    public init(id: Int64, address: ResourceAddress, type: String, provider: String, action: String, token: String,
+    public init(id: Int64, address: ResourceAddress, type: String, provider: String, action: ProviderOperation, token: String,
                 planned: [String: Value], started: Date, finished: Date? = nil, outcome: Outcome? = nil,
                 message: String? = nil) {
         self.id = id; self.address = address; self.type = type; self.provider = provider; self.action = action
@@ -169,7 +187,7 @@ public protocol StateWriter: Sendable {
     /// Starts an apply/destroy/state edit: fixes the lineage if new, bumps the serial, returns the new serial.
     func beginRun(stack: String) async throws -> (lineage: String, serial: Int)
     /// Records the intent of a provider call before it is made.
-    func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: String,
+    func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: ProviderOperation,
                       token: String, planned: [String: Value]) async throws -> Int64
     /// In one transaction: closes the journal row and stores (or, with `resource == nil` and
     /// `remove` set, deletes) the resource.
