@@ -46,7 +46,16 @@ enum KubeStack {
         \(manifest("fast_ssd", "storageclass-fast-ssd.yaml"))
         \(manifest("snapshot_class", "volumesnapshotclass.yaml"))
         \(manifest("namespace", "namespace.yaml", extra: "      wait: { phase: Active }"))
-        \(manifest("quota", "resourcequota.yaml", dependsOn: ns, extra: extra("quota")))
+          quota:
+            type: kubernetes.manifest
+            depends_on: [namespace]
+            properties:
+              manifest:
+                apiVersion: v1
+                kind: ResourceQuota
+                metadata: { name: testnet-quota, namespace: "${var.namespace}" }
+                spec: { hard: { requests.cpu: "48", limits.cpu: "86000m", persistentvolumeclaims: "40" } }
+        \(extra("quota"))
         \(manifest("limits", "limitrange.yaml", dependsOn: ns))
         \(manifest("deny_all", "networkpolicy-default-deny.yaml", dependsOn: ns))
         \(manifest("allow_testnet", "networkpolicy-allow-testnet.yaml", dependsOn: ns))
@@ -242,7 +251,7 @@ struct KubernetesManifestTests {
                                         ("", "services", "el-ws"), ("networking.k8s.io", "ingresses", "grafana"),
                                         ("monitoring.coreos.com", "servicemonitors", "execution-clients"),
                                         ("monitoring.coreos.com", "prometheusrules", "testnet-alerts"),
-                                        ("snapshot.storage.k8s.io", "volumesnapshots", "el-1-data"), ("batch", "cronjobs", "el-snapshots")] {
+                                        ("snapshot.storage.k8s.io", "volumesnapshots", "data-el-1-reth-lighthouse-initial"), ("batch", "cronjobs", "el-snapshots")] {
             #expect(server.object(group: group, resource: resource, namespace: "eth-testnet", name: name) != nil, "\(resource)/\(name)")
         }
         // Marked with the stack and address; selecting the enclave's pods; TLS on the Ingress.
