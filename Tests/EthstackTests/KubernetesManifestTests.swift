@@ -17,16 +17,21 @@ enum KubeStack {
         return try await KubeTestServer.start(port: 0, options: options)
     }
 
-    static func workspace() -> Workspace { Workspace(providers: [KubernetesProvider(environment: ["HOME": "/nonexistent"])]) }
+    /// A workspace holding a copy of stacks/manifests (templatefile() reads only under the stack's directory).
+    static func workspace() -> Workspace {
+        let ws = Workspace(providers: [KubernetesProvider(environment: ["HOME": "/nonexistent"])])
+        try? FileManager.default.copyItem(atPath: manifests, toPath: "\(ws.dir)/manifests")
+        return ws
+    }
 
-    /// A resource applying `file` from stacks/manifests, with `__NAMESPACE__` and `__GRAFANA_HOST__` filled in.
+    /// A resource applying `file` from stacks/manifests, with `${namespace}` and `${grafana_host}` filled in.
     static func manifest(_ name: String, _ file: String, dependsOn: [String] = [], extra: String = "") -> String {
         """
           \(name):
             type: kubernetes.manifest
         \(dependsOn.isEmpty ? "" : "    depends_on: [\(dependsOn.joined(separator: ", "))]\n")\
             properties:
-              manifest: '${yamldecode(replace(replace(file("\(manifests)/\(file)"), "__NAMESPACE__", var.namespace), "__GRAFANA_HOST__", var.grafana_host))}'
+              manifest: '${yamldecode(templatefile("manifests/\(file)", { namespace = var.namespace, grafana_host = var.grafana_host }))}'
         \(extra)
         """
     }
