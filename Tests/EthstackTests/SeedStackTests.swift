@@ -240,7 +240,7 @@ import Testing
         #expect(variable?["sensitive"] == true)
         #expect(variable?["default"] == nil)
         let args = try Self.yamlFile("args/network_params.yaml")
-        #expect(args["network_params"]?["preregistered_validator_keys_mnemonic"] == "__VALIDATOR_MNEMONIC__")
+        #expect(args["network_params"]?["preregistered_validator_keys_mnemonic"] == "${validator_mnemonic}")
         #expect(!(try Self.plan.get().raw.contains("junk-secret-words")))
     }
 }
