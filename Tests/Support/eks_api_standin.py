@@ -106,14 +106,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 return self.answer(200, {r: {k: {"%s|%s" % key: v for key, v in objs.items()} if k in ("addons", "associations", "entries") else len(objs)
                                              for k, objs in w.items()} for r, w in worlds.items()})
-        try:
-            request = json.loads(body) if body else {}
-        except ValueError:
-            return self.answer(400, {"message": "the request body is not JSON"}, "SerializationException")
         local = (len(parts) >= 3 and parts[0] == "clusters" and parts[2] in ("addons", "pod-identity-associations", "access-entries", "updates")) \
             or (len(parts) >= 2 and parts[0] == "tags" and re.search(r":(addon|podidentityassociation|access-entry)/", parts[1] or ""))
         if not local:
             return self.forward(body)
+        try:
+            request = json.loads(body) if body else {}
+        except ValueError:
+            return self.answer(400, {"message": "the request body is not JSON"}, "SerializationException")
         try:
             if parts[0] == "clusters":
                 self.require_cluster(parts[1])
