@@ -162,7 +162,7 @@ struct EKSClusterResource: AWSResourceType {
             "endpoint_private_access": .bool(vpc?["endpointPrivateAccess"]?.boolValue ?? false),
             "public_access_cidrs": cidrs ?? ["0.0.0.0/0"],
             "enabled_cluster_log_types": .list(Set(logTypes).sorted().map(Value.string)),
-            "authentication_mode": .string(access?["authenticationMode"]?.stringValue ?? prior.string("authentication_mode") ?? "CONFIG_MAP"),
+            "authentication_mode": .string(access?["authenticationMode"]?.stringValue ?? prior.string("authentication_mode") ?? "API_AND_CONFIG_MAP"),
             "bootstrap_cluster_creator_admin_permissions":
                 .bool(access?["bootstrapClusterCreatorAdminPermissions"]?.boolValue ?? prior.bool("bootstrap_cluster_creator_admin_permissions") ?? true),
             "tags": EC2.userTagsValue(EKS.stringMap(c["tags"])),
