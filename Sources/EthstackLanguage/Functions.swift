@@ -8,7 +8,7 @@ public enum Functions {
     public static let names = ["cidrsubnet", "file", "yamldecode", "yamlencode", "jsonencode", "jsondecode",
                                "base64encode", "base64decode", "join", "split", "format", "lookup", "length",
                                "keys", "values", "merge", "concat", "upper", "lower", "replace", "trimspace",
-                               "tostring", "tonumber", "element", "contains", "range"]
+                               "tostring", "tonumber", "element", "contains", "range", "templatefile"]
 
     package static func fail(_ loc: SourceLocation, _ message: String) -> DiagnosticsError {
         DiagnosticsError([.error(loc, message)])
@@ -181,10 +181,74 @@ public enum Functions {
             let (lo, hi) = args.count == 1 ? (0, try int(0)) : (try int(0), try int(1))
             guard hi - lo <= 100_000 else { throw fail(loc, "range(): more than 100000 elements") }
             result = .list(lo < hi ? (lo..<hi).map { .number(Double($0)) } : [])
+        case "templatefile":
+            try arity(2...2)
+            result = .string(try templatefile(try str(0), vars: try map(1), baseDirectory: baseDirectory,
+                                              at: argLoc(0), varsAt: argLoc(1)))
         default:
             throw fail(loc, "unknown function \"\(name)\"")
         }
         return sensitive ? result.markedSensitive : result
+    }
+
+    /// `templatefile("manifests/x.yaml", { namespace = "kt-a" })`, as Terraform renders it for plain
+    /// interpolations: every `${name}` is replaced by `vars[name]` (a string, number or bool), `$${`
+    /// is a literal `${`. The path is relative to the stack file's directory and must stay inside it.
+    /// Template directives (`%{ if }`, `%{ for }`) and expressions other than a name are refused.
+    static func templatefile(_ path: String, vars: [String: Value], baseDirectory: String, at loc: SourceLocation,
+                             varsAt: SourceLocation) throws -> String {
+        let base = URL(fileURLWithPath: baseDirectory).standardizedFileURL.resolvingSymlinksInPath().path
+        let full = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
+            .standardizedFileURL.resolvingSymlinksInPath().path
+        guard !path.hasPrefix("/"), full.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
+            throw fail(loc, "templatefile(): \"\(path)\" is outside the stack's directory \(base); give a path relative to it")
+        }
+        guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
+            throw fail(loc, "templatefile(): cannot read \"\(path)\" as UTF-8 text (looked at \(full))")
+        }
+        var out = ""
+        var rest = Substring(text)
+        var line = 1
+        while let start = rest.firstIndex(where: { $0 == "$" || $0 == "%" || $0 == "\n" }) {
+            out += rest[..<start]
+            let c = rest[start]
+            let after = rest.index(after: start)
+            if c == "\n" {
+                line += 1
+                out.append("\n")
+                rest = rest[after...]
+                continue
+            }
+            if rest[after...].hasPrefix(String(c) + "{") {  // $${ or %%{: a literal ${ / %{
+                out += String(c) + "{"
+                rest = rest[rest.index(after, offsetBy: 2)...]
+                continue
+            }
+            guard rest[after...].hasPrefix("{") else {
+                out.append(c)
+                rest = rest[after...]
+                continue
+            }
+            guard c == "$" else {
+                throw fail(loc, "templatefile(): \(path):\(line): template directives (%{ … }) are not supported; write $${ … } for a literal")
+            }
+            guard let close = rest[after...].firstIndex(of: "}") else {
+                throw fail(loc, "templatefile(): \(path):\(line): \"${\" without a closing \"}\"")
+            }
+            let name = rest[rest.index(after: after)..<close].trimmingCharacters(in: .whitespaces)
+            guard let value = vars[name] else {
+                let known = vars.keys.sorted()
+                throw DiagnosticsError([.error(varsAt, "templatefile(): \(path):\(line) uses ${\(name)}, which the variables map does not have"
+                                                        + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"),
+                                                        hint: didYouMean(name, in: known))])
+            }
+            guard let string = value.interpolatedString else {
+                throw fail(varsAt, "templatefile(): ${\(name)} in \(path):\(line) is a \(value.typeName); only strings, numbers and bools can be interpolated (use jsonencode() in the map)")
+            }
+            out += string
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
     }
 
     /// `cidrsubnet("10.0.0.0/16", 4, 2)` → "10.0.32.0/20", as Terraform computes it (IPv4 and IPv6).

@@ -18,16 +18,21 @@ enum KubeStack {
         return try await KubeTestServer.start(port: 0, options: options)
     }
 
-    static func workspace() -> Workspace { Workspace(providers: [KubernetesProvider(environment: ["HOME": "/nonexistent"])]) }
+    /// A workspace holding a copy of stacks/manifests (templatefile() reads only under the stack's directory).
+    static func workspace() -> Workspace {
+        let ws = Workspace(providers: [KubernetesProvider(environment: ["HOME": "/nonexistent"])])
+        try? FileManager.default.copyItem(atPath: manifests, toPath: "\(ws.dir)/manifests")
+        return ws
+    }
 
-    /// A resource applying `file` from stacks/manifests, with `__NAMESPACE__` and `__GRAFANA_HOST__` filled in.
+    /// A resource applying `file` from stacks/manifests, with `${namespace}` and `${grafana_host}` filled in.
     static func manifest(_ name: String, _ file: String, dependsOn: [String] = [], extra: String = "") -> String {
         """
           \(name):
             type: kubernetes.manifest
         \(dependsOn.isEmpty ? "" : "    depends_on: [\(dependsOn.joined(separator: ", "))]\n")\
             properties:
-              manifest: '${yamldecode(replace(replace(file("\(manifests)/\(file)"), "__NAMESPACE__", var.namespace), "__GRAFANA_HOST__", var.grafana_host))}'
+              manifest: '${yamldecode(templatefile("manifests/\(file)", { namespace = var.namespace, grafana_host = var.grafana_host }))}'
         \(extra)
         """
     }
@@ -47,7 +52,16 @@ enum KubeStack {
         \(manifest("fast_ssd", "storageclass-fast-ssd.yaml"))
         \(manifest("snapshot_class", "volumesnapshotclass.yaml"))
         \(manifest("namespace", "namespace.yaml", extra: "      wait: { phase: Active }"))
-        \(manifest("quota", "resourcequota.yaml", dependsOn: ns, extra: extra("quota")))
+          quota:
+            type: kubernetes.manifest
+            depends_on: [namespace]
+            properties:
+              manifest:
+                apiVersion: v1
+                kind: ResourceQuota
+                metadata: { name: testnet-quota, namespace: "${var.namespace}" }
+                spec: { hard: { requests.cpu: "48", limits.cpu: "86000m", persistentvolumeclaims: "40" } }
+        \(extra("quota"))
         \(manifest("limits", "limitrange.yaml", dependsOn: ns))
         \(manifest("deny_all", "networkpolicy-default-deny.yaml", dependsOn: ns))
         \(manifest("allow_testnet", "networkpolicy-allow-testnet.yaml", dependsOn: ns))
@@ -243,7 +257,7 @@ struct KubernetesManifestTests {
                                         ("", "services", "el-ws"), ("networking.k8s.io", "ingresses", "grafana"),
                                         ("monitoring.coreos.com", "servicemonitors", "execution-clients"),
                                         ("monitoring.coreos.com", "prometheusrules", "testnet-alerts"),
-                                        ("snapshot.storage.k8s.io", "volumesnapshots", "el-1-data"), ("batch", "cronjobs", "el-snapshots")] {
+                                        ("snapshot.storage.k8s.io", "volumesnapshots", "data-el-1-reth-lighthouse-initial"), ("batch", "cronjobs", "el-snapshots")] {
             #expect(server.object(group: group, resource: resource, namespace: "eth-testnet", name: name) != nil, "\(resource)/\(name)")
         }
         // Marked with the stack and address; selecting the enclave's pods; TLS on the Ingress.

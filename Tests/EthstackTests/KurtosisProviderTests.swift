@@ -124,13 +124,22 @@ import Testing
         #expect(replaced.succeeded && replaced.replaced == 1, "\(replaced.failures)")
         #expect(server.objects(resource: "services", namespace: "kt-testnet").count == 26)
 
-        // A pod deleted behind ethstack's back: drift, and the enclave is planned anew.
+        // A pod deleted behind ethstack's back: drift with the reason and a warning saying how to
+        // repair it, but no new enclave (that would be a new genesis) unless asked with --replace.
         try server.delete(resource: "pods", namespace: "kt-testnet", name: "el-3-reth-lighthouse")
         let drift = try await ws.plan(vars: ["genesis_delay=300"])
         let entry = try #require(drift.drift.first { $0.address.description == "testnet" })
         #expect(entry.attributes.contains("status"))
-        #expect(entry.after?["status"]?.stringValue?.contains("el-3-reth-lighthouse") == true)
-        #expect(drift.changes.first { $0.address.description == "testnet" }?.action == .replace)
+        #expect(entry.after?["status"]?.stringValue?.contains("pod el-3-reth-lighthouse missing") == true)
+        #expect(drift.changes.first { $0.address.description == "testnet" }?.action == .noop)
+        #expect(drift.warnings.contains { $0.contains("testnet: enclave testnet is degraded: pod el-3-reth-lighthouse missing; it is not replaced")
+                                          && $0.contains("kurtosis service start testnet SERVICE") && $0.contains("--replace testnet") },
+                "\(drift.warnings)")
+        #expect(!drift.hasResourceChanges)
+        var replaceOptions = PlanOptions()
+        replaceOptions.replace = [try #require(ResourceAddress("testnet"))]
+        let asked = try await ws.plan(vars: ["genesis_delay=300"], options: replaceOptions)
+        #expect(asked.changes.first { $0.address.description == "testnet" }?.action == .replace)
 
         // Destroy removes all of it.
         let destroyed = try await ws.apply(vars: ["genesis_delay=300"], destroy: true)

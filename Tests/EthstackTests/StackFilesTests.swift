@@ -19,7 +19,8 @@ import Testing
         for file in Self.stackFiles {
             // ETHSTACK_VAR_ values of variables a stack does not declare are ignored.
             let result = try EthstackBinary.run(["validate", "--stack", "stacks/\(file)"], in: Self.repository,
-                                                environment: ["ETHSTACK_VAR_grafana_htpasswd": "admin:x"])
+                                                environment: ["ETHSTACK_VAR_grafana_htpasswd": "admin:x",
+                                                              "ETHSTACK_VAR_validator_mnemonic": "test words"])
             #expect(result.status == 0, "\(file): \(result.stderr)")
         }
     }
@@ -27,7 +28,8 @@ import Testing
     @Test func theWholeSeedPlansInOneRunWithProvidersConfiguredFromTheCluster() throws {
         let ws = Workspace()
         let r = try EthstackBinary.run(["plan", "--stack", "stacks/ethereum-testnet.yaml", "--state", "\(ws.dir)/seed.db",
-                                        "--var", "grafana_htpasswd=admin:$2y$05$secrethash", "--json"],
+                                        "--var", "grafana_htpasswd=admin:$2y$05$secrethash",
+                                        "--var", "validator_mnemonic=test words", "--json"],
                                        in: Self.repository,
                                        environment: ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                                                      "AWS_ENDPOINT_URL": "http://127.0.0.1:9"])

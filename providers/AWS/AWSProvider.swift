@@ -44,6 +44,7 @@ public struct AWSProvider: Provider {
         VPCResource(), SubnetResource(), InternetGatewayResource(), SecurityGroupResource(), S3BucketResource(),
         EIPResource(), NATGatewayResource(), RouteTableResource(),
         IAMRoleResource(), EKSClusterResource(), EKSNodeGroupResource(),
+        EKSAddonResource(), EKSPodIdentityAssociationResource(), EKSAccessEntryResource(),
     ]
 
     public func configure(_ configuration: ProviderConfiguration) async throws -> any ConfiguredProvider {
@@ -109,10 +110,15 @@ protocol AWSResourceType: Sendable {
     /// The id of the object a create with this mark made, if any.
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String?
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value]
+    /// The planned change with validation and forced replacements; by default `planChange` alone.
+    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse
 }
 
 extension AWSResourceType {
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] { proposed }
+    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+        PlanChangeResponse(planned: planChange(prior: prior, proposed: proposed))
+    }
 }
 
 struct ConfiguredAWS: ConfiguredProvider {
@@ -128,7 +134,7 @@ struct ConfiguredAWS: ConfiguredProvider {
 
     func planChange(_ request: PlanChangeRequest) async throws -> PlanChangeResponse {
         try await call("plan", request.address, request.type) { type in
-            PlanChangeResponse(planned: type.planChange(prior: request.prior, proposed: request.proposed))
+            try type.refine(address: request.address, prior: request.prior, proposed: request.proposed)
         }
     }
 

@@ -196,12 +196,18 @@ enum EnclaveArgs {
         return out
     }
 
-    /// `"${yamldecode(file("x.yaml"))}"` → "x.yaml".
+    /// `"${yamldecode(file("x.yaml"))}"` or `"${yamldecode(templatefile("x.yaml", {…}))}"` → "x.yaml"
+    /// (a template's `${name}` placeholders are plain YAML strings, so its keys check as they are).
     static func fileArgument(_ t: Template) -> String? {
-        guard let e = t.singleExpression, case .call("yamldecode", let args, _) = e, args.count == 1,
-              case .call("file", let fileArgs, _) = args[0], fileArgs.count == 1,
-              case .literal(let v, _) = fileArgs[0], let path = v.stringValue else { return nil }
-        return path
+        guard let e = t.singleExpression, case .call("yamldecode", let args, _) = e, args.count == 1 else { return nil }
+        switch args[0] {
+        case .call("file", let fileArgs, _) where fileArgs.count == 1,
+             .call("templatefile", let fileArgs, _) where fileArgs.count == 2:
+            guard case .literal(let v, _) = fileArgs[0], let path = v.stringValue else { return nil }
+            return path
+        default:
+            return nil
+        }
     }
 
     /// Plan-time check of an evaluated value (no positions): args that came from variables.

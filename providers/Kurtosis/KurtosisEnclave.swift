@@ -109,14 +109,17 @@ enum KurtosisEnclave {
             planned["status"] = "running"
             return PlanChangeResponse(planned: planned)
         }
-        // A service gone or a pod not running cannot be repaired in place (a stopped enclave
-        // cannot be restarted): plan a new enclave.
+        // A pod that is not running (a restart, an evicted or deleted pod) is drift, never a reason
+        // to replace the enclave on its own: a new enclave is a new genesis, and the chain is lost.
+        // The status stays what was observed; the plan warns with the reason and the repair, and
+        // `--replace ADDR` replaces the enclave when that is really wanted.
         if let status = prior["status"]?.stringValue, status != "running" {
-            planned["status"] = "running"
-            planned["services"] = .unknown
-            planned["ports"] = .unknown
-            return PlanChangeResponse(planned: planned, requiresReplacement: ["status"],
-                                      replacementReason: "its services are not all running, and Kurtosis cannot restart or repair an enclave in place")
+            for key in ["status", "services", "ports"] { planned[key] = prior[key] ?? .null }
+            let name = planned["name"]?.stringValue ?? request.address
+            return PlanChangeResponse(planned: planned, replacementReason: "Kurtosis cannot update an enclave in place",
+                                      warnings: ["enclave \(name) is \(status); it is not replaced (a new enclave is a new genesis). "
+                                                 + "`kurtosis service start \(name) SERVICE` recreates a deleted service's pod from its stored config "
+                                                 + "and volumes; plan with --replace \(request.address) to start a new chain instead"])
         }
         return PlanChangeResponse(planned: planned, replacementReason: "Kurtosis cannot update an enclave in place")
     }

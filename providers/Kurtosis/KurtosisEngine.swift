@@ -24,7 +24,11 @@ enum KurtosisEngine {
             AttributeSchema("status", .string, .computed, description: "running, or what is wrong"),
         ])
 
-    /// kurtosis-config.yml for the cluster ([uncertain] field names follow Kurtosis 1.x's v6 config).
+    /// kurtosis-config.yml for the cluster, `config-version: 7` (Kurtosis CLI ≥ 1.16.0): the v7 keys
+    /// are `kubernetes-cluster-name`, `storage-class`, `enclave-size-in-megabytes`, `engine-node-name`,
+    /// `node-selectors` and `tolerations` (kurtosis cli/cli/kurtosis_config/overrides_objects/v7/
+    /// kubernetes_cluster_config_v7.go); `node-selectors` place the engine pod. Kurtosis ignores the
+    /// cluster name (it uses the kubeconfig's current context) and never passes the enclave size on.
     static func configFile(_ planned: [String: Value], cluster: String) -> String {
         func q(_ s: String) -> String { Value.string(s).jsonString() }
         var config = "      kubernetes-cluster-name: \(q(cluster))\n"
@@ -32,11 +36,11 @@ enum KurtosisEngine {
         if let size = planned["enclave_size_mb"]?.intValue { config += "      enclave-size-in-megabytes: \(size)\n" }
         let selectors = planned["node_selectors"]?.mapValue ?? [:]
         if !selectors.isEmpty {
-            config += "      engine-node-selectors:\n"
+            config += "      node-selectors:\n"
             for k in selectors.keys.sorted() { config += "        \(q(k)): \(q(selectors[k]?.stringValue ?? ""))\n" }
         }
         return """
-        config-version: 6
+        config-version: 7
         should-send-metrics: false
         kurtosis-clusters:
           \(q(cluster)):

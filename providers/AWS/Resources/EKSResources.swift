@@ -5,7 +5,9 @@ import EthstackProviderAPI
 
 /// Helpers shared by the EKS resource types (REST/JSON API).
 enum EKS {
-    static func path(_ parts: String...) -> String {
+    static func path(_ parts: String...) -> String { path(parts) }
+
+    static func path(_ parts: [String]) -> String {
         "/" + parts.map { SigV4Signer.uriEncode($0, keepSlash: false) }.joined(separator: "/")
     }
 
@@ -36,6 +38,26 @@ enum EKS {
         }
     }
 
+    /// Polls DescribeUpdate until the update is Successful; Failed or Cancelled throw with EKS's errors.
+    static func waitForUpdate(cluster: String, updateID: String, query: [(String, String)], _ ctx: AWSContext, operation: String,
+                              progress: ProgressReporter) async throws {
+        _ = try await waitUntil("update \(updateID) of \(cluster) to finish", timeout: ctx.waitTimeout, operation: operation,
+                                progress: progress, initialDelay: 2) { () -> Bool? in
+            let update = try await ctx.client.json("eks", "DescribeUpdate", method: "GET", path: path("clusters", cluster, "updates", updateID),
+                                                   query: query)["update"]
+            switch update?["status"]?.stringValue {
+            case "Successful": return true
+            case "Failed", "Cancelled":
+                let errors = (update?["errors"]?.listValue ?? []).map {
+                    "\($0["errorCode"]?.stringValue ?? "error"): \($0["errorMessage"]?.stringValue ?? "")"
+                }
+                throw AWSAPIError(service: "eks", operation: operation, status: 200, code: "UpdateFailed",
+                                  message: "update \(updateID) is \(update?["status"]?.stringValue ?? ""): " + errors.joined(separator: "; "))
+            default: return nil
+            }
+        }
+    }
+
     static func strings(_ value: Value?) -> Value {
         .list((value?.listValue ?? []).compactMap(\.stringValue).map(Value.string))
     }
@@ -46,7 +68,9 @@ enum EKS {
 }
 
 /// `aws.eks_cluster`. Create carries `clientRequestToken` and waits for ACTIVE; the Kubernetes
-/// version and endpoint access change in place; delete waits until the cluster is gone.
+/// version, endpoint access and its CIDRs, control-plane logging and the authentication mode change
+/// in place, one UpdateClusterConfig kind per call (EKS refuses mixed updates), each waited for;
+/// delete waits until the cluster is gone.
 struct EKSClusterResource: AWSResourceType {
     let schema = ResourceSchema(type: "aws.eks_cluster", description: "An EKS control plane.", attributes: [
         AttributeSchema("name", .string, .required, forcesReplacement: true),
@@ -56,6 +80,14 @@ struct EKSClusterResource: AWSResourceType {
         AttributeSchema("security_group_ids", .list(.string), .optional(default: .list([])), forcesReplacement: true),
         AttributeSchema("endpoint_public_access", .bool, .optional(default: true)),
         AttributeSchema("endpoint_private_access", .bool, .optional(default: false)),
+        AttributeSchema("public_access_cidrs", .list(.string), .optional(default: .list(["0.0.0.0/0"])),
+                        description: "Who may reach the public endpoint (EKS's publicAccessCidrs); without private access it must include the nodes' NAT addresses."),
+        AttributeSchema("enabled_cluster_log_types", .list(.string), .optional(default: .list([])),
+                        description: "Control-plane logs sent to CloudWatch /aws/eks/<name>/cluster: api, audit, authenticator, controllerManager, scheduler."),
+        AttributeSchema("authentication_mode", .string, .optional(default: "API_AND_CONFIG_MAP"),
+                        description: "CONFIG_MAP, API_AND_CONFIG_MAP or API (access entries need API*). Changes only towards API; going back replaces the cluster."),
+        AttributeSchema("bootstrap_cluster_creator_admin_permissions", .bool, .optional(default: true), forcesReplacement: true,
+                        description: "Whether the creating identity gets a cluster-admin access entry."),
         AttributeSchema("tags", .map(.string), .optional(default: .map([:]))),
         AttributeSchema("id", .string, .computed, description: "The cluster name."),
         AttributeSchema("arn", .string, .computed),
@@ -67,12 +99,42 @@ struct EKSClusterResource: AWSResourceType {
         AttributeSchema("cluster_security_group_id", .string, .computed),
     ])
 
+    static let logTypes = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    /// The order in which EKS lets the authentication mode move (never back).
+    static let authenticationModes = ["CONFIG_MAP", "API_AND_CONFIG_MAP", "API"]
+
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] {
         var planned = proposed
-        for key in ["subnet_ids", "security_group_ids"] where proposed[key].map({ !$0.containsUnknown && !$0.isNull }) == true {
+        for key in ["subnet_ids", "security_group_ids", "public_access_cidrs", "enabled_cluster_log_types"]
+        where proposed[key].map({ !$0.containsUnknown && !$0.isNull }) == true {
             planned[key] = EKS.sortedStrings(proposed[key])
         }
         return planned
+    }
+
+    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+        let planned = planChange(prior: prior, proposed: proposed)
+        let unknownLogTypes = planned.strings("enabled_cluster_log_types").filter { !Self.logTypes.contains($0) }
+        if !unknownLogTypes.isEmpty {
+            throw ProviderError(.invalidInput, operation: "plan", address: address,
+                                message: "enabled_cluster_log_types: \(unknownLogTypes.joined(separator: ", ")) is not one of \(Self.logTypes.joined(separator: ", "))")
+        }
+        for cidr in planned.strings("public_access_cidrs") where !cidr.contains("/") {
+            throw ProviderError(.invalidInput, operation: "plan", address: address,
+                                message: "public_access_cidrs: \"\(cidr)\" is not a CIDR block (a.b.c.d/n)")
+        }
+        guard let mode = planned.string("authentication_mode"), !(planned["authentication_mode"]?.containsUnknown ?? false) else {
+            return PlanChangeResponse(planned: planned)
+        }
+        guard let rank = Self.authenticationModes.firstIndex(of: mode) else {
+            throw ProviderError(.invalidInput, operation: "plan", address: address,
+                                message: "authentication_mode must be one of \(Self.authenticationModes.joined(separator: ", ")), not \"\(mode)\"")
+        }
+        if let old = prior?.string("authentication_mode"), let oldRank = Self.authenticationModes.firstIndex(of: old), rank < oldRank {
+            return PlanChangeResponse(planned: planned, requiresReplacement: ["authentication_mode"],
+                                      replacementReason: "EKS changes the authentication mode only towards API (\(old) → \(mode) is refused)")
+        }
+        return PlanChangeResponse(planned: planned)
     }
 
     func describe(_ name: String, _ ctx: AWSContext) async throws -> Value? {
@@ -86,6 +148,11 @@ struct EKSClusterResource: AWSResourceType {
     func read(id: String, prior: [String: Value], _ ctx: AWSContext) async throws -> [String: Value]? {
         guard let c = try await describe(id, ctx) else { return nil }
         let vpc = c["resourcesVpcConfig"]
+        let cidrs = vpc?["publicAccessCidrs"]?.listValue.map { EKS.sortedStrings(.list($0)) }
+        let logTypes = (c["logging"]?["clusterLogging"]?.listValue ?? [])
+            .filter { $0["enabled"]?.boolValue == true }.flatMap { $0["types"]?.listValue ?? [] }.compactMap(\.stringValue)
+        // Real EKS always answers accessConfig; moto drops it (then the prior value stands).
+        let access = c["accessConfig"]
         return [
             "id": .string(id),
             "name": .string(c["name"]?.stringValue ?? id),
@@ -95,6 +162,11 @@ struct EKSClusterResource: AWSResourceType {
             "security_group_ids": EKS.sortedStrings(vpc?["securityGroupIds"]),
             "endpoint_public_access": .bool(vpc?["endpointPublicAccess"]?.boolValue ?? true),
             "endpoint_private_access": .bool(vpc?["endpointPrivateAccess"]?.boolValue ?? false),
+            "public_access_cidrs": cidrs ?? ["0.0.0.0/0"],
+            "enabled_cluster_log_types": .list(Set(logTypes).sorted().map(Value.string)),
+            "authentication_mode": .string(access?["authenticationMode"]?.stringValue ?? prior.string("authentication_mode") ?? "API_AND_CONFIG_MAP"),
+            "bootstrap_cluster_creator_admin_permissions":
+                .bool(access?["bootstrapClusterCreatorAdminPermissions"]?.boolValue ?? prior.bool("bootstrap_cluster_creator_admin_permissions") ?? true),
             "tags": EC2.userTagsValue(EKS.stringMap(c["tags"])),
             "arn": .string(c["arn"]?.stringValue ?? ""),
             "endpoint": .string(c["endpoint"]?.stringValue ?? ""),
@@ -116,10 +188,17 @@ struct EKSClusterResource: AWSResourceType {
                 "securityGroupIds": EKS.strings(planned["security_group_ids"]),
                 "endpointPublicAccess": .bool(planned.bool("endpoint_public_access") ?? true),
                 "endpointPrivateAccess": .bool(planned.bool("endpoint_private_access") ?? false),
+                "publicAccessCidrs": EKS.strings(planned["public_access_cidrs"] ?? ["0.0.0.0/0"]),
+            ],
+            "accessConfig": [
+                "authenticationMode": .string(planned.string("authentication_mode") ?? "API_AND_CONFIG_MAP"),
+                "bootstrapClusterCreatorAdminPermissions": .bool(planned.bool("bootstrap_cluster_creator_admin_permissions") ?? true),
             ],
             "tags": EKS.tagsBody(EC2.userTags(planned).merging(MarkTags.tags(mark)) { _, m in m }),
             "clientRequestToken": .string(EKS.token(mark)),
         ]
+        let logTypes = planned.strings("enabled_cluster_log_types")
+        if !logTypes.isEmpty { body["logging"] = Self.logging(enabled: logTypes) }
         if let version = planned.string("version"), !version.isEmpty { body["version"] = .string(version) }
         do {
             _ = try await ctx.client.json("eks", "CreateCluster", method: "POST", path: "/clusters", body: .map(body))
@@ -146,24 +225,60 @@ struct EKSClusterResource: AWSResourceType {
         }
     }
 
+    /// `logging.clusterLogging`: the enabled types, and the others explicitly disabled.
+    static func logging(enabled: [String]) -> Value {
+        let on = Set(enabled)
+        var setups: [Value] = []
+        if !on.isEmpty { setups.append(["types": .list(on.sorted().map(Value.string)), "enabled": true]) }
+        let off = logTypes.filter { !on.contains($0) }
+        if !off.isEmpty { setups.append(["types": .list(off.map(Value.string)), "enabled": false]) }
+        return ["clusterLogging": .list(setups)]
+    }
+
     func update(id: String, prior: [String: Value], planned: [String: Value], mark: ResourceMark, _ ctx: AWSContext,
                 progress: ProgressReporter) async throws {
         if let version = planned.string("version"), !version.isEmpty, version != prior.string("version") {
-            _ = try await ctx.client.json("eks", "UpdateClusterVersion", method: "POST", path: EKS.path("clusters", id, "updates"),
-                                          body: ["version": .string(version), "clientRequestToken": .string(EKS.token(mark, "-v\(version)"))])
-            try await waitActive(id, ctx, operation: "UpdateClusterVersion", progress: progress)
+            let answer = try await ctx.client.json("eks", "UpdateClusterVersion", method: "POST", path: EKS.path("clusters", id, "updates"),
+                                                   body: ["version": .string(version), "clientRequestToken": .string(EKS.token(mark, "-v\(version)"))])
+            try await waitUpdate(id, answer, ctx, operation: "UpdateClusterVersion", progress: progress)
         }
+        // EKS allows one kind of update per UpdateClusterConfig call, refuses a new one while another
+        // runs, and refuses values that are already set: only what changed, one kind at a time.
+        var vpc: [String: Value] = [:]
         let publicAccess = planned.bool("endpoint_public_access") ?? true
         let privateAccess = planned.bool("endpoint_private_access") ?? false
-        if publicAccess != (prior.bool("endpoint_public_access") ?? true) || privateAccess != (prior.bool("endpoint_private_access") ?? false) {
-            _ = try await ctx.client.json("eks", "UpdateClusterConfig", method: "POST", path: EKS.path("clusters", id, "update-config"),
-                                          body: ["resourcesVpcConfig": ["endpointPublicAccess": .bool(publicAccess),
-                                                                        "endpointPrivateAccess": .bool(privateAccess)]])
-            try await waitActive(id, ctx, operation: "UpdateClusterConfig", progress: progress)
+        if publicAccess != (prior.bool("endpoint_public_access") ?? true) { vpc["endpointPublicAccess"] = .bool(publicAccess) }
+        if privateAccess != (prior.bool("endpoint_private_access") ?? false) { vpc["endpointPrivateAccess"] = .bool(privateAccess) }
+        let cidrs = EKS.sortedStrings(planned["public_access_cidrs"] ?? ["0.0.0.0/0"])
+        if cidrs != EKS.sortedStrings(prior["public_access_cidrs"] ?? ["0.0.0.0/0"]) { vpc["publicAccessCidrs"] = cidrs }
+        var updates: [(kind: String, body: [String: Value])] = []
+        if !vpc.isEmpty { updates.append(("endpoint", ["resourcesVpcConfig": .map(vpc)])) }
+        let logTypes = planned.strings("enabled_cluster_log_types")
+        if Set(logTypes) != Set(prior.strings("enabled_cluster_log_types")) {
+            updates.append(("logging", ["logging": Self.logging(enabled: logTypes)]))
+        }
+        if let mode = planned.string("authentication_mode"), mode != prior.string("authentication_mode") {
+            updates.append(("access", ["accessConfig": ["authenticationMode": .string(mode)]]))
+        }
+        for update in updates {
+            var body = update.body
+            body["clientRequestToken"] = .string(EKS.token(mark, "-\(update.kind)-\(UUID().uuidString.prefix(8))"))
+            let answer = try await ctx.client.json("eks", "UpdateClusterConfig", method: "POST", path: EKS.path("clusters", id, "update-config"),
+                                                   body: .map(body))
+            try await waitUpdate(id, answer, ctx, operation: "UpdateClusterConfig", progress: progress)
         }
         if let arn = prior.string("arn"), !arn.isEmpty {
             try await EKS.syncTags(arn: arn, old: EC2.userTags(prior), new: EC2.userTags(planned), ctx)
         }
+    }
+
+    /// Waits for the update an Update* call answered (DescribeUpdate until Successful), then for the
+    /// cluster to be ACTIVE. An answer without an update (moto) waits for ACTIVE only.
+    private func waitUpdate(_ name: String, _ answer: Value, _ ctx: AWSContext, operation: String, progress: ProgressReporter) async throws {
+        if let updateID = answer["update"]?["id"]?.stringValue {
+            try await EKS.waitForUpdate(cluster: name, updateID: updateID, query: [], ctx, operation: operation, progress: progress)
+        }
+        try await waitActive(name, ctx, operation: operation, progress: progress)
     }
 
     func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws {

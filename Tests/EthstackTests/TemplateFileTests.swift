@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import EthstackEngine
+
+/// `templatefile(path, vars)`: Terraform's plain interpolation, confined to the stack's directory.
+@Suite struct TemplateFileTests {
+    static func dir() throws -> String {
+        let dir = NSTemporaryDirectory() + "templatefile-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir + "/manifests", withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func call(_ args: [Value], base: String) throws -> Value {
+        let loc = SourceLocation(file: "stack.yaml", line: 3, column: 7)
+        return try Functions.call("templatefile", args, at: loc, argumentLocations: [loc, loc], baseDirectory: base)
+    }
+
+    static func message(_ body: () throws -> Value) -> String {
+        do {
+            _ = try body()
+            return ""
+        } catch let error as DiagnosticsError {
+            return error.diagnostics.map(\.description).joined(separator: "\n")
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func rendersNamesFromTheMapAndKeepsEscapes() throws {
+        let base = try Self.dir()
+        try "metadata: { namespace: ${namespace} }\nspec: { replicas: ${ replicas }, literal: \"$${namespace}\", pct: 50% }\n"
+            .write(toFile: base + "/manifests/a.yaml", atomically: true, encoding: .utf8)
+        let out = try Self.call(["manifests/a.yaml", ["namespace": "kt-testnet", "replicas": 3]], base: base)
+        #expect(out == "metadata: { namespace: kt-testnet }\nspec: { replicas: 3, literal: \"${namespace}\", pct: 50% }\n")
+        // A sensitive variable makes the result sensitive.
+        let secret = try Self.call(["manifests/a.yaml", ["namespace": Value.string("x").markedSensitive, "replicas": 1]], base: base)
+        #expect(secret.containsSensitive)
+        // Unknown values make it unknown (known after apply), as in Terraform.
+        #expect(try Self.call(["manifests/a.yaml", ["namespace": .unknown, "replicas": 1]], base: base).isUnknown)
+    }
+
+    @Test func missingNamesPathsOutsideAndDirectivesAreClearErrors() throws {
+        let base = try Self.dir()
+        try "a: ${namespace}\nb: ${namspace}\n".write(toFile: base + "/manifests/b.yaml", atomically: true, encoding: .utf8)
+        let missing = Self.message { try Self.call(["manifests/b.yaml", ["namespace": "kt"]], base: base) }
+        #expect(missing.contains("manifests/b.yaml:2 uses ${namspace}, which the variables map does not have (it has namespace)"), "\(missing)")
+        #expect(missing.contains("did you mean \"namespace\"?"), "\(missing)")
+        let outside = Self.message { try Self.call(["../etc/passwd", [:]], base: base + "/manifests") }
+        #expect(outside.contains("is outside the stack's directory"), "\(outside)")
+        #expect(Self.message { try Self.call(["/etc/passwd", [:]], base: base) }.contains("is outside the stack's directory"))
+        try "%{ if x }y%{ endif }\n".write(toFile: base + "/manifests/c.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.message { try Self.call(["manifests/c.yaml", [:]], base: base) }.contains("template directives"))
+        try "a: ${list}\n".write(toFile: base + "/manifests/d.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.message { try Self.call(["manifests/d.yaml", ["list": ["x"]]], base: base) }.contains("only strings, numbers and bools"))
+    }
+}
