@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import AWSProvider
 import EthstackEngine
+import EthstackModel
+import EthstackProviderAPI
 
 /// What EKS needs beyond a cluster and node groups: control-plane logging, endpoint CIDRs and the
 /// authentication mode on `aws.eks_cluster` (moto implements CreateCluster/UpdateClusterConfig),

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackLanguage
+@testable import EthstackModel
+import EthstackYAML
+import EthstackProviderAPI
 @testable import KurtosisProvider
 
 /// `stacks/ethereum-testnet.yaml` planned with the real binary, and what a real apply on EKS needs

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackLanguage
+@testable import EthstackModel
+import EthstackProviderAPI
 
 /// `templatefile(path, vars)`: Terraform's plain interpolation, confined to the stack's directory.
 @Suite struct TemplateFileTests {

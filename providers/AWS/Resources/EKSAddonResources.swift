@@ -1,5 +1,6 @@
-import EthstackEngine
 import Foundation
+import EthstackModel
+import EthstackProviderAPI
 
 /// Splits `CLUSTER:REST` ids (EKS cluster names have no colon; REST may, e.g. an ARN).
 private func splitID(_ id: String, _ type: String, _ operation: String, shape: String) throws -> (cluster: String, rest: String) {
