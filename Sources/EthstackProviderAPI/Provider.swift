@@ -57,11 +57,11 @@ public struct ProviderConfiguration: Sendable {
 /// Kubernetes labels…) so that crash recovery and orphan detection can find it.
 public struct ResourceMark: Sendable, Hashable, Codable {
     public var stack: String
-    public var address: String
+    public var address: ResourceAddress
     /// The idempotency token of the create call that made the object.
     public var token: String
 
-    public init(stack: String, address: String, token: String) {
+    public init(stack: String, address: ResourceAddress, token: String) {
         self.stack = stack
         self.address = address
         self.token = token
@@ -73,11 +73,11 @@ public typealias ProgressReporter = @Sendable (String) -> Void
 
 public struct ReadRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var id: String
     /// What state recorded last time.
     public var prior: [String: Value]
-    public init(type: String, address: String, id: String, prior: [String: Value]) {
+    public init(type: String, address: ResourceAddress, id: String, prior: [String: Value]) {
         self.type = type; self.address = address; self.id = id; self.prior = prior
     }
 }
@@ -90,7 +90,7 @@ public struct ReadResponse: Sendable {
 
 public struct PlanChangeRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     /// nil when the object is to be created.
     public var prior: [String: Value]?
     /// Configuration merged with prior computed values; unknown where not yet known.
@@ -98,7 +98,7 @@ public struct PlanChangeRequest: Sendable {
     /// True when the engine refines a change just before applying it (the plan was made): the
     /// values are final, and a check the apply call itself makes (a server-side dry run) is wasted.
     public var applying: Bool
-    public init(type: String, address: String, prior: [String: Value]?, proposed: [String: Value], applying: Bool = false) {
+    public init(type: String, address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value], applying: Bool = false) {
         self.type = type; self.address = address; self.prior = prior; self.proposed = proposed; self.applying = applying
     }
 }
@@ -122,11 +122,11 @@ public struct PlanChangeResponse: Sendable {
 
 public struct CreateRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var planned: [String: Value]
     public var mark: ResourceMark
     public var progress: ProgressReporter
-    public init(type: String, address: String, planned: [String: Value], mark: ResourceMark,
+    public init(type: String, address: ResourceAddress, planned: [String: Value], mark: ResourceMark,
                 progress: @escaping ProgressReporter = { _ in }) {
         self.type = type; self.address = address; self.planned = planned; self.mark = mark; self.progress = progress
     }
@@ -134,13 +134,13 @@ public struct CreateRequest: Sendable {
 
 public struct UpdateRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var id: String
     public var prior: [String: Value]
     public var planned: [String: Value]
     public var mark: ResourceMark
     public var progress: ProgressReporter
-    public init(type: String, address: String, id: String, prior: [String: Value], planned: [String: Value],
+    public init(type: String, address: ResourceAddress, id: String, prior: [String: Value], planned: [String: Value],
                 mark: ResourceMark, progress: @escaping ProgressReporter = { _ in }) {
         self.type = type; self.address = address; self.id = id; self.prior = prior; self.planned = planned
         self.mark = mark; self.progress = progress
@@ -149,11 +149,11 @@ public struct UpdateRequest: Sendable {
 
 public struct DeleteRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var id: String
     public var prior: [String: Value]
     public var progress: ProgressReporter
-    public init(type: String, address: String, id: String, prior: [String: Value],
+    public init(type: String, address: ResourceAddress, id: String, prior: [String: Value],
                 progress: @escaping ProgressReporter = { _ in }) {
         self.type = type; self.address = address; self.id = id; self.prior = prior; self.progress = progress
     }
@@ -167,19 +167,19 @@ public struct ApplyResponse: Sendable {
 
 public struct ImportRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var id: String
-    public init(type: String, address: String, id: String) { self.type = type; self.address = address; self.id = id }
+    public init(type: String, address: ResourceAddress, id: String) { self.type = type; self.address = address; self.id = id }
 }
 
 /// Asks a provider whether a create that was in flight when ethstack stopped made an object.
 public struct FindRequest: Sendable {
     public var type: String
-    public var address: String
+    public var address: ResourceAddress
     public var mark: ResourceMark
     /// The attributes the create was called with (as far as recorded).
     public var planned: [String: Value]
-    public init(type: String, address: String, mark: ResourceMark, planned: [String: Value]) {
+    public init(type: String, address: ResourceAddress, mark: ResourceMark, planned: [String: Value]) {
         self.type = type; self.address = address; self.mark = mark; self.planned = planned
     }
 }
@@ -229,11 +229,11 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     public var operation: String
-    public var address: String?
+    public var address: ResourceAddress?
     public var message: String
     public var retryable: Bool
 
-    public init(_ kind: Kind, operation: String, address: String? = nil, message: String, retryable: Bool? = nil) {
+    public init(_ kind: Kind, operation: String, address: ResourceAddress? = nil, message: String, retryable: Bool? = nil) {
         self.kind = kind
         self.operation = operation
         self.address = address

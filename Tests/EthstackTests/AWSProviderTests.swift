@@ -20,9 +20,9 @@ struct AWSProviderTests {
 
     func create(_ aws: any ConfiguredProvider, _ type: String, _ address: String, _ values: [String: Value],
                 mark: ResourceMark? = nil) async throws -> ApplyResponse {
-        let planned = try await aws.planChange(PlanChangeRequest(type: type, address: address, prior: nil,
+        let planned = try await aws.planChange(PlanChangeRequest(type: type, address: ResourceAddress(stringLiteral: address), prior: nil,
                                                                  proposed: Self.planned(type, values))).planned
-        return try await aws.create(CreateRequest(type: type, address: address, planned: planned, mark: mark ?? testMark(address)))
+        return try await aws.create(CreateRequest(type: type, address: ResourceAddress(stringLiteral: address), planned: planned, mark: mark ?? testMark(address)))
     }
 
     func read(_ aws: any ConfiguredProvider, _ type: String, _ id: String, prior: [String: Value] = [:]) async throws -> ReadResponse? {

@@ -154,5 +154,5 @@ actor MotoServer {
 
 /// A fresh mark for a test create.
 func testMark(_ address: String) -> ResourceMark {
-    ResourceMark(stack: "aws-test", address: address, token: UUID().uuidString.lowercased())
+    ResourceMark(stack: "aws-test", address: ResourceAddress(stringLiteral: address), token: UUID().uuidString.lowercased())
 }

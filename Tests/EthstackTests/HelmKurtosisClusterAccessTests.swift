@@ -199,8 +199,8 @@ import Testing
         let applied = try await ws.apply()
         #expect(applied.succeeded && applied.created == 2, "\(applied.failures)")
         let state = try ws.state("access")
-        #expect(state.resources[ResourceAddress("net")!]?.attributes["status"] == "running")
-        #expect(state.resources[ResourceAddress("engine")!]?.attributes["status"] == "running")
+        #expect(state.resources[("net" as ResourceAddress)]?.attributes["status"] == "running")
+        #expect(state.resources[("engine" as ResourceAddress)]?.attributes["status"] == "running")
 
         let lines = try String(contentsOfFile: "\(configDir)/kurtosis/standin-kubeconfig.log", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)  // cluster set, engine start, run

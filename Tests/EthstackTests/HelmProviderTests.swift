@@ -87,7 +87,7 @@ enum CLITools {
         #expect(deployment.at("status.readyReplicas") == 2)
         let replicaSet = try #require(server.objects(group: "apps", resource: "replicasets", namespace: "default").first)
         #expect(replicaSet.at("status.readyReplicas") == 2)
-        #expect(try ws.state("helmwait").resources[ResourceAddress("web")!]?.attributes["status"] == "deployed")
+        #expect(try ws.state("helmwait").resources[("web" as ResourceAddress)]?.attributes["status"] == "deployed")
     }
 
     @Test(.timeLimit(.minutes(3))) func releaseInstallsUpdatesInPlaceAndUninstalls() async throws {
@@ -126,7 +126,7 @@ enum CLITools {
         #expect(cm.at("data.greeting") == "hello")
         #expect(cm.at("data.password") == "s3cret-pw-42")
         let state = try ws.state("helmtest")
-        let app = try #require(state.resources[ResourceAddress("app")!])
+        let app = try #require(state.resources[("app" as ResourceAddress)])
         #expect(app.id == "apps/app")
         #expect(app.attributes["status"] == "deployed")
         #expect(app.attributes["version"] == "0.1.0")
@@ -155,7 +155,7 @@ enum CLITools {
         let updated = try await ws.apply(vars: ["greeting=bonjour"])
         #expect(updated.succeeded && updated.updated == 1, "\(updated.failures)")
         #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config")?.at("data.greeting") == "bonjour")
-        #expect(try ws.state("helmtest").resources[ResourceAddress("app")!]?.attributes["revision"]?.intValue == 2)
+        #expect(try ws.state("helmtest").resources[("app" as ResourceAddress)]?.attributes["revision"]?.intValue == 2)
 
         // Deleted behind ethstack's back (the release record is a Secret): drift, and created again.
         for secret in server.objects(resource: "secrets", namespace: "apps") {

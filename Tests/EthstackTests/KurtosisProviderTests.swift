@@ -92,7 +92,7 @@ import Testing
         #expect(runLine.contains(#""--production", "--image-download", "missing", "github.com/ethpandaops/ethereum-package@6.1.0"]"#))
 
         let state = try ws.state("testnet")
-        let enclave = try #require(state.resources[ResourceAddress("testnet")!])
+        let enclave = try #require(state.resources[("testnet" as ResourceAddress)])
         #expect(enclave.attributes["namespace"] == "kt-testnet")
         #expect(enclave.attributes["status"] == "running")
         let names = enclave.attributes["services"]?.listValue?.compactMap(\.stringValue) ?? []
@@ -101,7 +101,7 @@ import Testing
         #expect(enclave.attributes["ports"]?["el-1-reth-lighthouse"]?["rpc"]?.intValue == 8545)
         #expect(enclave.attributes["ports"]?["cl-1-lighthouse-reth"]?["http"]?.intValue == 4000)
         #expect(state.outputs["rpc_port"]?.value.intValue == 8545)
-        #expect(state.resources[ResourceAddress("engine")!]?.attributes["status"] == "running")
+        #expect(state.resources[("engine" as ResourceAddress)]?.attributes["status"] == "running")
 
         // Nothing changed: an empty plan.
         let second = try await ws.plan()

@@ -72,7 +72,7 @@ outputs:
         #expect(state.serial == 1 && state.lineage != nil)
         let file = try String(contentsOfFile: "\(ws.dir)/out/config.json", encoding: .utf8)
         #expect(file.contains("node-1 in 10.0.0.0/20"))
-        #expect(state.resources[ResourceAddress("config")!]?.sensitiveAttributes.contains("content") == true)
+        #expect(state.resources[("config" as ResourceAddress)]?.sensitiveAttributes.contains("content") == true)
         #expect(state.outputs["secret"]?.sensitive == true)
 
         let again = try await ws.plan()
@@ -88,7 +88,7 @@ outputs:
 
         // Replacing the network changes its id, which the subnets' triggers use: they are replaced too.
         var options = PlanOptions()
-        options.replace = [ResourceAddress("network")!]
+        options.replace = [("network" as ResourceAddress)]
         let replace = try await ws.plan(options: options)
         #expect(actions(replace)["network"] == .replace)
         #expect(replace.changes.first { $0.address.name == "network" }?.reason == .replaceByRequest)
@@ -135,13 +135,13 @@ outputs:
         #expect(failed.skipped.map(\.description) == ["after_broken"])
         let state = try ws.state("partial")
         #expect(Set(state.resources.keys.map(\.description)) == ["independent"])
-        let independentID = state.resources[ResourceAddress("independent")!]?.id
+        let independentID = state.resources[("independent" as ResourceAddress)]?.id
 
         let fixed = try await ws.apply(vars: ["dir=good"])
         #expect(fixed.succeeded && fixed.created == 2)
         let after = try ws.state("partial")
         #expect(after.resources.count == 3)
-        #expect(after.resources[ResourceAddress("independent")!]?.id == independentID)
+        #expect(after.resources[("independent" as ResourceAddress)]?.id == independentID)
         #expect(try ws.store().unfinishedJournal(stack: "partial").isEmpty)
     }
 
@@ -235,7 +235,7 @@ outputs:
         """)
         // A previous run recorded its intent, wrote the file, and died before saving the result.
         let store = try ws.store()
-        _ = try store.journalStart(stack: "recover", address: ResourceAddress("file")!, type: "local.file", provider: "local",
+        _ = try store.journalStart(stack: "recover", address: ("file" as ResourceAddress), type: "local.file", provider: "local",
                                    action: .create, token: "t-1",
                                    planned: ["path": "made.txt", "content": "hello", "file_permission": "0644"])
         ws.write("made.txt", "hello")

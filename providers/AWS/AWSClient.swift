@@ -23,7 +23,7 @@ struct AWSAPIError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The typed error the engine sees, carrying the API's code and message and the resource's address.
-    func providerError(address: String?) -> ProviderError {
+    func providerError(address: ResourceAddress?) -> ProviderError {
         let kind: ProviderError.Kind
         if isThrottling {
             kind = .throttled

@@ -111,12 +111,12 @@ protocol AWSResourceType: Sendable {
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String?
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value]
     /// The planned change with validation and forced replacements; by default `planChange` alone.
-    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse
+    func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse
 }
 
 extension AWSResourceType {
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] { proposed }
-    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+    func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         PlanChangeResponse(planned: planChange(prior: prior, proposed: proposed))
     }
 }
@@ -176,7 +176,7 @@ struct ConfiguredAWS: ConfiguredProvider {
         }
     }
 
-    private func readBack(_ type: any AWSResourceType, id: String, prior: [String: Value], address: String,
+    private func readBack(_ type: any AWSResourceType, id: String, prior: [String: Value], address: ResourceAddress,
                           operation: String) async throws -> [String: Value] {
         guard let attributes = try await type.read(id: id, prior: prior, context) else {
             throw ProviderError(.failed, operation: operation, address: address, message: "\(id) disappeared right after \(operation)")
@@ -185,7 +185,7 @@ struct ConfiguredAWS: ConfiguredProvider {
     }
 
     /// Runs one call for a resource type, turning API and transport errors into `ProviderError`s.
-    private func call<T: Sendable>(_ operation: String, _ address: String, _ typeName: String,
+    private func call<T: Sendable>(_ operation: String, _ address: ResourceAddress, _ typeName: String,
                                    _ body: (any AWSResourceType) async throws -> T) async throws -> T {
         guard let type = types[typeName] else {
             throw ProviderError(.unsupported, operation: operation, address: address, message: "the aws provider has no type \(typeName)")

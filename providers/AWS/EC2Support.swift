@@ -9,13 +9,13 @@ enum MarkTags {
     static let token = "ethstack:token"
 
     static func tags(_ mark: ResourceMark) -> [String: String] {
-        [stack: mark.stack, address: mark.address, token: mark.token]
+        [stack: mark.stack, address: mark.address.description, token: mark.token]
     }
 
     static func isMarkTag(_ key: String) -> Bool { key.hasPrefix("ethstack:") }
 
     static func matches(_ tags: [String: String], _ mark: ResourceMark) -> Bool {
-        tags[stack] == mark.stack && tags[address] == mark.address && tags[token] == mark.token
+        tags[stack] == mark.stack && tags[address] == mark.address.description && tags[token] == mark.token
     }
 }
 

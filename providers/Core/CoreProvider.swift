@@ -83,7 +83,7 @@ struct ConfiguredCore: ConfiguredProvider {
         ReadResponse(id: request.id, attributes: ["id": .string(request.id), "input": .null, "output": .null, "triggers": .null])
     }
 
-    private func sleep(_ text: String, operation: String, address: String, progress: ProgressReporter) async throws {
+    private func sleep(_ text: String, operation: String, address: ResourceAddress, progress: ProgressReporter) async throws {
         guard let seconds = parseDuration(text) else {
             throw ProviderError(.invalidInput, operation: operation, address: address,
                                 message: "\"\(text)\" is not a duration (use e.g. 500ms, 30s, 1m30s, 2h)")

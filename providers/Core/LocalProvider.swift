@@ -102,7 +102,7 @@ struct ConfiguredLocal: ConfiguredProvider {
         return found.attributes["content"]?.stringValue == request.planned["content"]?.stringValue ? found : nil
     }
 
-    private func write(_ planned: [String: Value], address: String, operation: String) throws -> ApplyResponse {
+    private func write(_ planned: [String: Value], address: ResourceAddress, operation: String) throws -> ApplyResponse {
         guard let path = planned["path"]?.stringValue else {
             throw ProviderError(.invalidInput, operation: operation, address: address, message: "path is not set")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import EthstackModel
 import EthstackProviderAPI
 import EthstackSubprocess
 import ProviderSupport
@@ -17,7 +18,7 @@ struct HelmCLI: Sendable {
 
     /// Runs helm with the arguments `build` returns; `build` may write files (values) into the
     /// call's private directory. The directory, with the kubeconfig, is removed afterwards.
-    func run(operation: String, address: String?, timeout: Double, progress: ProgressReporter? = nil,
+    func run(operation: String, address: ResourceAddress?, timeout: Double, progress: ProgressReporter? = nil,
              _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
         try await access.run(executable, environment: Subprocess.inheritedEnvironment(HelmCLI.inherited),
                              workingDirectory: baseDirectory, timeout: timeout, progress: progress,
@@ -29,7 +30,7 @@ struct HelmCLI: Sendable {
     }
 
     /// A failed helm call as a provider error: exit status and helm's last lines.
-    static func failure(_ r: SubprocessResult, operation: String, address: String?) -> ProviderError {
+    static func failure(_ r: SubprocessResult, operation: String, address: ResourceAddress?) -> ProviderError {
         let tail = r.tail(5)
         let retryable = tail.contains("connection refused") || tail.contains("timeout") || tail.contains("another operation")
         return ProviderError(.failed, operation: operation, address: address,

@@ -109,7 +109,7 @@ struct ConfiguredHelm: ConfiguredProvider {
     }
 
     /// The release as helm reports it, or nil when there is none.
-    func fetch(namespace: String, name: String, address: String) async throws -> [String: Value]? {
+    func fetch(namespace: String, name: String, address: ResourceAddress) async throws -> [String: Value]? {
         let meta = try await cli.run(operation: "read", address: address, timeout: readTimeout) { _ in
             ["get", "metadata", name, "--namespace", namespace, "-o", "json"]
         }
@@ -143,7 +143,7 @@ struct ConfiguredHelm: ConfiguredProvider {
         ]
     }
 
-    private func parse(_ text: String, what: String, address: String) throws -> Value {
+    private func parse(_ text: String, what: String, address: ResourceAddress) throws -> Value {
         do {
             return try Value.parseJSON(text)
         } catch {
@@ -187,7 +187,7 @@ struct ConfiguredHelm: ConfiguredProvider {
                                  progress: request.progress)
     }
 
-    private func upgradeInstall(_ planned: [String: Value], mark: ResourceMark, operation: String, address: String,
+    private func upgradeInstall(_ planned: [String: Value], mark: ResourceMark, operation: String, address: ResourceAddress,
                                 progress: @escaping ProgressReporter) async throws -> ApplyResponse {
         guard let name = planned["name"]?.stringValue, let chart = planned["chart"]?.stringValue else {
             throw ProviderError(.invalidInput, operation: operation, address: address, message: "name and chart are required")

@@ -69,7 +69,7 @@ struct ConfiguredKubernetes: ConfiguredProvider {
     }
 
     /// Turns client errors into `ProviderError`s that say what failed and whether a retry helps.
-    private func call<T: Sendable>(_ operation: String, _ address: String, _ body: () async throws -> T) async throws -> T {
+    private func call<T: Sendable>(_ operation: String, _ address: ResourceAddress, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as KubernetesAPIError {

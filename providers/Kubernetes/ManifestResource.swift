@@ -104,7 +104,7 @@ struct ManifestResource: Sendable {
     /// field manager and force), so the plan learns now what the apply would meet: immutable
     /// fields become a replacement, a conflict with another manager a warning, and an object the
     /// server finds invalid an error with the server's message. This is what `kubectl diff` does.
-    func dryRun(_ manifest: Value, proposed: [String: Value], address: String) async throws -> DryRunVerdict {
+    func dryRun(_ manifest: Value, proposed: [String: Value], address: ResourceAddress) async throws -> DryRunVerdict {
         if dryRunsOff.isSet { return .cannotTell }
         let body = Self.marked(manifest.deepUnmarked, stack: stack, address: address)
         do {
@@ -153,7 +153,7 @@ struct ManifestResource: Sendable {
         return a.kind != b.kind || a.name != b.name || (a.namespace ?? "") != (b.namespace ?? "") || a.group != b.group
     }
 
-    static func validate(_ manifest: Value, address: String) throws {
+    static func validate(_ manifest: Value, address: ResourceAddress) throws {
         let o = KubernetesObject(manifest.deepUnmarked)
         var problems: [String] = []
         if manifest.mapValue == nil { problems.append("manifest must be a map (an object)") } else {
@@ -176,7 +176,7 @@ struct ManifestResource: Sendable {
         try await applyObject(planned: request.planned, mark: request.mark, address: request.address, progress: request.progress)
     }
 
-    private func applyObject(planned: [String: Value], mark: ResourceMark, address: String,
+    private func applyObject(planned: [String: Value], mark: ResourceMark, address: ResourceAddress,
                              progress: @escaping ProgressReporter) async throws -> ApplyResponse {
         guard let manifest = planned["manifest"]?.deepUnmarked, manifest.mapValue != nil else {
             throw ProviderError(.invalidInput, operation: "apply", address: address, message: "manifest must be a map")
@@ -275,7 +275,7 @@ struct ManifestResource: Sendable {
         let candidates = try await client.list(apiVersion: o.apiVersion, kind: o.kind,
                                                namespace: info.namespaced ? (o.namespace ?? client.connection.defaultNamespace) : nil,
                                                labelSelector: "\(Self.stackLabel)=\(Self.labelValue(request.mark.stack))")
-        guard let live = candidates.first(where: { $0.annotations[Self.addressAnnotation] == request.mark.address }) else { return nil }
+        guard let live = candidates.first(where: { $0.annotations[Self.addressAnnotation] == request.mark.address.description }) else { return nil }
         return ReadResponse(id: Self.id(of: live), attributes: attributes(manifest: manifest, live: live, config: request.planned))
     }
 
@@ -324,14 +324,14 @@ struct ManifestResource: Sendable {
     }
 
     /// The manifest with ethstack's mark: label `ethstack.io/stack`, annotation `ethstack.io/address`.
-    static func marked(_ manifest: Value, stack: String, address: String) -> Value {
+    static func marked(_ manifest: Value, stack: String, address: ResourceAddress) -> Value {
         guard var map = manifest.mapValue else { return manifest }
         var metadata = map["metadata"]?.mapValue ?? [:]
         var labels = metadata["labels"]?.mapValue ?? [:]
         labels[stackLabel] = .string(labelValue(stack))
         metadata["labels"] = .map(labels)
         var annotations = metadata["annotations"]?.mapValue ?? [:]
-        annotations[addressAnnotation] = .string(address)
+        annotations[addressAnnotation] = .string(address.description)
         metadata["annotations"] = .map(annotations)
         map["metadata"] = .map(metadata)
         return .map(map)

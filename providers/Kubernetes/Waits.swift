@@ -26,7 +26,7 @@ struct WaitSpec: Sendable {
 
     var isEmpty: Bool { !rollout && conditions.isEmpty && fields.isEmpty && !loadBalancer }
 
-    init(_ value: Value, address: String) throws {
+    init(_ value: Value, address: ResourceAddress) throws {
         let v = value.deepUnmarked
         if v.isNull { return }
         guard let map = v.mapValue else {
@@ -68,7 +68,7 @@ struct WaitSpec: Sendable {
         }
     }
 
-    static func invalid(_ address: String, _ message: String) -> ProviderError {
+    static func invalid(_ address: ResourceAddress, _ message: String) -> ProviderError {
         ProviderError(.invalidInput, operation: "plan", address: address, message: message)
     }
 

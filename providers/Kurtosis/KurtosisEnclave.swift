@@ -115,7 +115,7 @@ enum KurtosisEnclave {
         // `--replace ADDR` replaces the enclave when that is really wanted.
         if let status = prior["status"]?.stringValue, status != "running" {
             for key in ["status", "services", "ports"] { planned[key] = prior[key] ?? .null }
-            let name = planned["name"]?.stringValue ?? request.address
+            let name = planned["name"]?.stringValue ?? request.address.description
             return PlanChangeResponse(planned: planned, replacementReason: "Kurtosis cannot update an enclave in place",
                                       warnings: ["enclave \(name) is \(status); it is not replaced (a new enclave is a new genesis). "
                                                  + "`kurtosis service start \(name) SERVICE` recreates a deleted service's pod from its stored config "

@@ -86,7 +86,7 @@ enum KurtosisEngine {
     }
 
     /// Writes the config, selects the cluster, starts (or restarts) the engine, waits for its pod.
-    static func apply(_ planned: [String: Value], restart: Bool, address: String, progress: @escaping ProgressReporter,
+    static func apply(_ planned: [String: Value], restart: Bool, address: ResourceAddress, progress: @escaping ProgressReporter,
                       cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
         let operation = restart ? "update" : "create"
         let cluster = planned["cluster"]?.stringValue ?? "ethstack"

@@ -67,7 +67,7 @@ struct KurtosisCLI: Sendable {
     let configDirectory: String
     let baseDirectory: String
 
-    func run(operation: String, address: String, timeout: Double, progress: ProgressReporter? = nil,
+    func run(operation: String, address: ResourceAddress, timeout: Double, progress: ProgressReporter? = nil,
              _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
         var env = Subprocess.inheritedEnvironment(["PATH", "HOME", "TMPDIR", "LANG", "XDG_DATA_HOME", "XDG_CACHE_HOME",
                                                    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"])
@@ -76,7 +76,7 @@ struct KurtosisCLI: Sendable {
                                     progress: progress, operation: operation, address: address, build)
     }
 
-    static func failure(_ r: SubprocessResult, command: String, operation: String, address: String) -> ProviderError {
+    static func failure(_ r: SubprocessResult, command: String, operation: String, address: ResourceAddress) -> ProviderError {
         let tail = r.tail(8)
         return ProviderError(.failed, operation: operation, address: address,
                              message: "kurtosis \(command) exited with status \(r.status)\(tail.isEmpty ? "" : ":\n\(tail)")")
@@ -157,7 +157,7 @@ extension KubernetesObject {
 }
 
 /// Runs `body`, turning Kubernetes client failures into `ProviderError`s of `operation`.
-func kubernetesCall<T: Sendable>(_ operation: String, _ address: String, _ body: () async throws -> T) async throws -> T {
+func kubernetesCall<T: Sendable>(_ operation: String, _ address: ResourceAddress, _ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch {

@@ -102,7 +102,7 @@ public struct ClusterAccess: Sendable {
     /// redacted from output. `build` returns the arguments and may write files (values, args) into
     /// the directory. Failures to start or time out are `ProviderError`s.
     public func run(_ executable: String, environment: [String: String], workingDirectory: String, timeout: Double,
-                    progress: ProgressReporter?, operation: String, address: String?,
+                    progress: ProgressReporter?, operation: String, address: ResourceAddress?,
                     _ build: (PrivateDirectory) throws -> [String]) async throws -> SubprocessResult {
         do {
             let dir = try PrivateDirectory(prefix: "ethstack-\((executable as NSString).lastPathComponent)")

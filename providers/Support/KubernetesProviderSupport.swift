@@ -30,7 +30,7 @@ extension ProviderError {
     /// A failure of a `KubernetesClient` call as a provider error: the kind from the HTTP status (or
     /// from what failed), retryable as the client says; `message` replaces the error's own text.
     /// A `ProviderError` or any other error is returned unchanged.
-    public static func kubernetes(_ error: any Error, operation: String, address: String?, message: String? = nil) -> any Error {
+    public static func kubernetes(_ error: any Error, operation: String, address: ResourceAddress?, message: String? = nil) -> any Error {
         if let error = error as? KubernetesAPIError {
             let kind: Kind
             switch error.code {

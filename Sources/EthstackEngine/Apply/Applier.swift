@@ -151,12 +151,12 @@ public struct Applier: Sendable {
         do {
             let session = try await ctx.sessions.session(change.provider, values: launch.providerValues)
             let token = UUID().uuidString.lowercased()
-            let mark = ResourceMark(stack: stackName, address: address.description, token: token)
+            let mark = ResourceMark(stack: stackName, address: address, token: token)
             if launch.kind == .destroy {
                 let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
                 journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                        action: .delete, token: token, planned: before)
-                try await session.delete(DeleteRequest(type: change.type, address: address.description, id: change.priorID ?? "",
+                try await session.delete(DeleteRequest(type: change.type, address: address, id: change.priorID ?? "",
                                                        prior: before, progress: progress))
                 // With create_before_destroy the address already holds the new object.
                 let remove = change.action == .replace && change.createBeforeDestroy ? nil : address
@@ -171,7 +171,7 @@ public struct Applier: Sendable {
                 for attr in schema.attributes where attr.isComputed && launch.config[attr.name] == nil { proposed[attr.name] = .unknown }
             }
             let planned = Planner.remark(try await session.planChange(PlanChangeRequest(
-                type: change.type, address: address.description, prior: existing, proposed: proposed, applying: true)).planned,
+                type: change.type, address: address, prior: existing, proposed: proposed, applying: true)).planned,
                 schema: schema)
             // Apply does what the plan showed: a value the plan knew must come out the same now
             // (a file read by the stack may have changed since a saved plan was made).
@@ -186,11 +186,11 @@ public struct Applier: Sendable {
                                                    planned: planned.mapValues(\.deepUnmarked))
             let response: ApplyResponse
             if let existing {
-                response = try await session.update(UpdateRequest(type: change.type, address: address.description,
+                response = try await session.update(UpdateRequest(type: change.type, address: address,
                                                                   id: change.priorID ?? "", prior: existing.mapValues(\.deepUnmarked),
                                                                   planned: planned, mark: mark, progress: progress))
             } else {
-                response = try await session.create(CreateRequest(type: change.type, address: address.description,
+                response = try await session.create(CreateRequest(type: change.type, address: address,
                                                                   planned: planned, mark: mark, progress: progress))
             }
             let state = ResourceState.recording(address: address, type: change.type, provider: change.provider, id: response.id,

@@ -30,9 +30,9 @@ public enum JournalRecovery {
             }
             switch entry.action {
             case .create:
-                let mark = ResourceMark(stack: stack.name, address: entry.address.description, token: entry.token)
+                let mark = ResourceMark(stack: stack.name, address: entry.address, token: entry.token)
                 do {
-                    if let found = try await session.find(FindRequest(type: entry.type, address: entry.address.description,
+                    if let found = try await session.find(FindRequest(type: entry.type, address: entry.address,
                                                                        mark: mark, planned: entry.planned)) {
                         let adopted = ResourceState.recording(address: entry.address, type: entry.type, provider: entry.provider,
                                                               id: found.id, attributes: found.attributes,
@@ -55,7 +55,7 @@ public enum JournalRecovery {
                                                   note: "\(entry.address): the delete in flight had already been recorded"))
                     continue
                 }
-                let now = try? await session.read(ReadRequest(type: entry.type, address: entry.address.description,
+                let now = try? await session.read(ReadRequest(type: entry.type, address: entry.address,
                                                               id: recorded.id, prior: recorded.attributes))
                 if now == nil {
                     result.resources[entry.address] = nil

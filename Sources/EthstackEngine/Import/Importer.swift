@@ -68,7 +68,7 @@ public struct Importer: Sendable {
                 group.addTask {
                     do {
                         let provider = try await sessions.session(decl.providerConfigurationName, values: values)
-                        guard let found = try await provider.importResource(ImportRequest(type: decl.type, address: request.address.description,
+                        guard let found = try await provider.importResource(ImportRequest(type: decl.type, address: request.address,
                                                                                           id: request.id)) else {
                             return Outcome(address: request.address, recorded: nil, failure: "\(decl.type) \(request.id) does not exist")
                         }

@@ -350,7 +350,7 @@ public struct Planner: Sendable {
             var warnings: [String] = []
             for attr in schema.attributes where attr.isComputed && config[attr.name] == nil { planned[attr.name] = .unknown }
             if let session {
-                let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
+                let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address,
                                                                              prior: nil, proposed: planned))
                 planned = Planner.remark(response.planned, schema: schema)
                 warnings = response.warnings
@@ -376,7 +376,7 @@ public struct Planner: Sendable {
         var replacementReason: String?
         var warnings: [String] = []
         if let session {
-            let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address.description,
+            let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address,
                                                                          prior: before, proposed: proposed))
             planned = Planner.remark(response.planned, schema: schema)
             providerForced = response.requiresReplacement
@@ -520,7 +520,7 @@ public struct Planner: Sendable {
             let state = work[index]
             guard let session = sessions[state.provider] else { return .success(nil) }
             do {
-                return .success(try await session.read(ReadRequest(type: state.type, address: state.address.description,
+                return .success(try await session.read(ReadRequest(type: state.type, address: state.address,
                                                                    id: state.id, prior: state.attributes)))
             } catch {
                 return .failure(error)

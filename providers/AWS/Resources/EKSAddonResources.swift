@@ -37,7 +37,7 @@ struct EKSAddonResource: AWSResourceType {
 
     static let resolveModes = ["OVERWRITE", "NONE", "PRESERVE"]
 
-    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+    func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         var planned = proposed
         if let mode = proposed.string("resolve_conflicts"), !Self.resolveModes.contains(mode) {
             throw ProviderError(.invalidInput, operation: "plan", address: address,
@@ -343,7 +343,7 @@ struct EKSAccessEntryResource: AWSResourceType {
         .list(list.sorted { ($0["policy_arn"]?.stringValue ?? "") < ($1["policy_arn"]?.stringValue ?? "") })
     }
 
-    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+    func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         var planned = proposed
         if let list = proposed["access_policies"], !list.containsUnknown {
             var policies: [Value] = []

@@ -112,7 +112,7 @@ struct EKSClusterResource: AWSResourceType {
         return planned
     }
 
-    func refine(address: String, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
+    func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         let planned = planChange(prior: prior, proposed: proposed)
         let unknownLogTypes = planned.strings("enabled_cluster_log_types").filter { !Self.logTypes.contains($0) }
         if !unknownLogTypes.isEmpty {
