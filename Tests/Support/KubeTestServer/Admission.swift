@@ -76,6 +76,15 @@ extension Store {
             if o.at("status.phase") == nil { o.set(["status", "phase"], "Pending") }
         case ("", "pods"):
             if o.at("status.phase") == nil { o.set(["status", "phase"], "Pending") }
+            for list in ["containers", "initContainers"] {  // a container's requests default to its limits
+                guard var containers = o.at("spec.\(list)")?.arrayValue else { continue }
+                for i in containers.indices {
+                    for (k, v) in containers[i].at("resources.limits")?.objectValue ?? [:] where containers[i].at("resources.requests.\(k)") == nil {
+                        containers[i].set(["resources", "requests", k], v)
+                    }
+                }
+                o.set(["spec", list], .array(containers))
+            }
         case ("apiextensions.k8s.io", "customresourcedefinitions"):
             let names = o.at("spec.names") ?? [:]
             var storedVersions: [KubeJSON] = []

@@ -1,5 +1,5 @@
 // Simulated controllers: the garbage collector, namespace deletion, load balancers, workload
-// readiness, the deployment controller's ReplicaSets, volume binding and pod start-up.
+// readiness and the deployment controller's ReplicaSets (volumes: Volumes.swift; pods: Pods.swift).
 import Foundation
 
 extension Store {
@@ -47,7 +47,9 @@ extension Store {
         case ("", "persistentvolumeclaims"):
             if obj.at("status.phase")?.stringValue != "Bound" { delay = options.volumeBindDelay }
         case ("", "pods"):
-            if obj.at("status.phase")?.stringValue == "Pending" { delay = options.workloadReadyDelay }
+            if Store.podNeedsStart(obj) { schedulePodStart(obj) }
+        case ("storage.k8s.io", "storageclasses"):
+            DispatchQueue.global().asyncAfter(deadline: .now() + options.volumeBindDelay) { [weak self] in self?.bindClaims(ofClass: name) }
         default: break
         }
         guard let delay else { return }
@@ -123,6 +125,7 @@ extension Store {
     }
 
     func runController(_ t: ResourceType, namespace: String?, name: String, uid: String?) {
+        if t.storageKey == "/persistentvolumeclaims" { return bindClaim(namespace: namespace, name: name, uid: uid) }
         guard let obj = lock.withLock({ stopped ? nil : objects[t.storageKey]?[Store.objKey(namespace, name)] }),
               obj.at("metadata.uid")?.stringValue == uid else { return }
         var status = obj["status"]?.objectValue ?? [:]
@@ -149,22 +152,9 @@ extension Store {
                     ["type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": .string("ReplicaSet \"\(name)\" has successfully progressed."), "lastUpdateTime": now, "lastTransitionTime": now],
                 ]
             }
-        case ("", "persistentvolumeclaims"):
-            status["phase"] = "Bound"
-            status["accessModes"] = obj.at("spec.accessModes") ?? ["ReadWriteOnce"]
-            if let storage = obj.at("spec.resources.requests.storage") { status["capacity"] = ["storage": storage] }
-        case ("", "pods"):
-            status["phase"] = "Running"
-            status["podIP"] = "10.244.0.10"
-            status["conditions"] = [["type": "Ready", "status": "True"], ["type": "ContainersReady", "status": "True"]]
         default: return
         }
         _ = try? setStatus(t, namespace: namespace, name: name, status: .object(status), manager: "kube-test-server-controller")
         if t.group == "apps" && t.plural == "deployments" { reconcileReplicaSet(of: obj) }
-        if t.plural == "persistentvolumeclaims" {
-            _ = try? mutate(t, namespace: namespace, name: name, manager: "kube-test-server-controller") { o in
-                if o.at("spec.volumeName") == nil { o.set(["spec", "volumeName"], .string("pvc-\(uid ?? name)")) }
-            }
-        }
     }
 }

@@ -28,6 +28,9 @@ final class Store: @unchecked Sendable {
     var nextWatcher = 0
     var stopped = false
     var ipCounter = 10
+    var podIPCounter = 9
+    /// Outcomes tests scripted for pods, by namespace (nil: any) and name prefix; the last match wins.
+    var podScripts: [(namespace: String?, prefix: String, outcome: PodOutcome)] = []
 
     init(options: KubeTestServer.Options) {
         self.options = options
@@ -35,6 +38,10 @@ final class Store: @unchecked Sendable {
             let t = BuiltinTypes.all[0]
             _ = try? createLocked(t, namespace: nil, body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(ns)]],
                                   ctx: WriteContext(manager: "kube-apiserver"))
+        }
+        if options.defaultStorageClass {
+            _ = try? createLocked(BuiltinTypes.named("storage.k8s.io/storageclasses"), namespace: nil, body: Store.standardStorageClass,
+                                  ctx: WriteContext(manager: "kube-test-server"))
         }
         if options.standardCRDs {
             for crd in StandardCRDs.all { _ = try? createLocked(crdType, namespace: nil, body: crd, ctx: WriteContext(manager: "kube-test-server")) }
@@ -64,7 +71,7 @@ final class Store: @unchecked Sendable {
         lock.withLock { allTypesLocked() }
     }
 
-    private func allTypesLocked() -> [ResourceType] {
+    func allTypesLocked() -> [ResourceType] {
         var out = BuiltinTypes.all
         for name in crdTypes.keys.sorted() { out.append(contentsOf: crdTypes[name] ?? []) }
         return out

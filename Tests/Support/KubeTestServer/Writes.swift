@@ -59,6 +59,7 @@ extension Store {
         if t.hasStatus && !(t.plural == "customresourcedefinitions") { obj["status"] = nil }
         if t.hasGeneration { obj.set(["metadata", "generation"], .int(1)) } else { obj.set(["metadata", "generation"], nil) }
         obj = applyDefaults(t, obj, old: nil)
+        obj = try admitCreate(t, obj, namespace: namespace, name: name)
         let entries = managed ?? updateManaged([], t: t, old: .object([:]), new: obj, ctx: ctx)
         return commit(t, namespace: namespace, name: name, old: nil, new: obj, entries: entries, ctx: ctx)
     }
@@ -89,6 +90,7 @@ extension Store {
             rv = newRV
             objects[t.storageKey]?[Store.objKey(namespace, name)] = nil
             emit(.deleted, t.storageKey, obj)
+            removed(t.storageKey, obj)
             return obj
         }
         rv = newRV
@@ -98,6 +100,7 @@ extension Store {
             crdTypes[name] = typesFromCRD(obj)
         }
         scheduleControllers(t, obj)
+        if let namespace, affectsQuotas(t.storageKey, namespace: namespace, statusWrite: ctx.statusScope) { refreshQuotas(namespace: namespace) }
         return obj
     }
 
@@ -237,6 +240,16 @@ extension Store {
         obj.set(["metadata", "resourceVersion"], .string(String(rv)))
         emit(.deleted, key, obj)
         if !orphanDependents, let uid = obj.at("metadata.uid")?.stringValue { collectGarbage(owner: uid) }
+        removed(key, obj)
+    }
+
+    /// What the controllers do once an object is gone: a claim's volume is reclaimed, the
+    /// namespace's quotas count one less.
+    func removed(_ key: String, _ obj: KubeJSON) {
+        if key == "/persistentvolumeclaims" { reclaimVolume(of: obj) }
+        if let namespace = obj.at("metadata.namespace")?.stringValue, affectsQuotas(key, namespace: namespace, statusWrite: false) {
+            refreshQuotas(namespace: namespace)
+        }
     }
 
     func deleteCollection(_ t: ResourceType, namespace: String?, labels: LabelSelector?, fields: FieldSelector?, ctx: WriteContext) throws -> [KubeJSON] {
