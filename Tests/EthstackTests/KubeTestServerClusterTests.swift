@@ -30,6 +30,13 @@ import Testing
         return p
     }
 
+    /// A server and the real kubectl for it, with a fresh home; nil (an issue recorded) without kubectl.
+    static func serverWithKubectl(_ prefix: String) async throws -> (KubeTestServer, KubeTestServerClientTests.Kubectl)? {
+        guard FileManager.default.isExecutableFile(atPath: KTS.kubectl) else { Issue.record("kubectl not found at \(KTS.kubectl)"); return nil }
+        let s = try await KubeTestServer.start(port: 0)
+        return (s, KubeTestServerClientTests.Kubectl(server: s, home: try KTS.tempDir(prefix)))
+    }
+
     @Test func claimsBindThroughTheirStorageClass() async throws {
         let s = try await KubeTestServer.start(port: 0)
         defer { s.shutdown() }
@@ -87,12 +94,9 @@ import Testing
     }
 
     @Test func kubectlWaitsForABoundClaim() async throws {
-        guard FileManager.default.isExecutableFile(atPath: KTS.kubectl) else { Issue.record("kubectl not found at \(KTS.kubectl)"); return }
-        let s = try await KubeTestServer.start(port: 0)
-        defer { s.shutdown() }
-        let dir = try KTS.tempDir("kts-volumes")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = KubeTestServerClientTests.Kubectl(server: s, home: dir)
+        guard let (s, k) = try await Self.serverWithKubectl("kts-volumes") else { return }
+        defer { s.shutdown(); try? FileManager.default.removeItem(atPath: k.home) }
+        let dir = k.home
         try KTS.write("""
         apiVersion: storage.k8s.io/v1
         kind: StorageClass
@@ -200,12 +204,9 @@ import Testing
     }
 
     @Test func kubectlShowsTheQuotaRefusal() async throws {
-        guard FileManager.default.isExecutableFile(atPath: KTS.kubectl) else { Issue.record("kubectl not found at \(KTS.kubectl)"); return }
-        let s = try await KubeTestServer.start(port: 0)
-        defer { s.shutdown() }
-        let dir = try KTS.tempDir("kts-quota")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let k = KubeTestServerClientTests.Kubectl(server: s, home: dir)
+        guard let (s, k) = try await Self.serverWithKubectl("kts-quota") else { return }
+        defer { s.shutdown(); try? FileManager.default.removeItem(atPath: k.home) }
+        let dir = k.home
         try KTS.write("""
         apiVersion: v1
         kind: ResourceQuota
