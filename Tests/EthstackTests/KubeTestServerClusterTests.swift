@@ -228,6 +228,48 @@ import Testing
         #expect(used.stdout == "0/1", "\(used.stdout) \(used.stderr)")
     }
 
+    @Test func deploymentPodsMeetTheQuotaToo() async throws {
+        guard let (s, k) = try await Self.serverWithKubectl("kts-rs") else { return }
+        defer { s.shutdown(); try? FileManager.default.removeItem(atPath: k.home) }
+        try await Self.namespace(s, "kt-d")
+        let quota: KubeJSON = ["apiVersion": "v1", "kind": "ResourceQuota", "metadata": ["name": "compute"], "spec": ["hard": ["pods": "2"]]]
+        #expect(try await KTS.request(s, "POST", "/api/v1/namespaces/kt-d/resourcequotas", body: quota).code == 201)
+        try KTS.write("""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: kt-d}
+        spec:
+          replicas: 3
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec: {containers: [{name: nginx, image: nginx}]}
+        """, to: k.home + "/web.yaml")
+        #expect(try await k("apply", "-f", k.home + "/web.yaml").status == 0)
+        // The ReplicaSet's pods go through admission: two fit, the third is refused, and the
+        // Deployment says so as the real controllers do.
+        func failure() -> String? {
+            s.object(group: "apps", resource: "deployments", namespace: "kt-d", name: "web")?.at("status.conditions")?.arrayValue?
+                .first { $0["type"] == "ReplicaFailure" }?["message"]?.stringValue
+        }
+        #expect(try await KTS.eventually { failure() != nil })
+        let message = try #require(failure())
+        #expect(message.hasPrefix(#"pods "web-"#) && message.hasSuffix(#"" is forbidden: exceeded quota: compute, requested: pods=1, used: pods=2, limited: pods=2"#), "\(message)")
+        let deployment = try #require(s.object(group: "apps", resource: "deployments", namespace: "kt-d", name: "web"))
+        #expect(deployment.at("status.readyReplicas") == 2)
+        let pods = s.objects(resource: "pods", namespace: "kt-d")
+        #expect(pods.count == 2 && pods.allSatisfy { $0.at("metadata.labels")?["app"] == "web" && $0.at("metadata.ownerReferences")?.arrayValue?.first?["kind"] == "ReplicaSet" })
+        #expect(try await KTS.eventually { s.objects(resource: "pods", namespace: "kt-d").allSatisfy { $0.at("status.phase") == "Running" } })
+        let shown = try await k("get", "deployment", "web", "-n", "kt-d", "-o", #"jsonpath={.status.conditions[?(@.type=="ReplicaFailure")].reason}"#)
+        #expect(shown.stdout == "FailedCreate", "\(shown.stdout) \(shown.stderr)")
+        // Deleting the Deployment takes its ReplicaSet and pods with it, and frees the quota.
+        #expect(try await k("delete", "deployment", "web", "-n", "kt-d").status == 0)
+        #expect(try await KTS.eventually {
+            s.objects(resource: "pods", namespace: "kt-d").isEmpty
+                && s.object(resource: "resourcequotas", namespace: "kt-d", name: "compute")?.at("status.used.pods") == "0"
+        })
+    }
+
     @Test func barePodsRunWithTheirOwnIPUnlessScripted() async throws {
         let s = try await KubeTestServer.start(port: 0)
         defer { s.shutdown() }

@@ -1,5 +1,6 @@
 // Simulated controllers: the garbage collector, namespace deletion, load balancers, workload
-// readiness and the deployment controller's ReplicaSets (volumes: Volumes.swift; pods: Pods.swift).
+// readiness, the deployment controller's ReplicaSets and their pods (volumes: Volumes.swift; pod
+// start-up: Pods.swift).
 import Foundation
 
 extension Store {
@@ -61,12 +62,13 @@ extension Store {
     /// What the deployment controller keeps for a Deployment: a ReplicaSet per pod template,
     /// named `<deployment>-<hash>`, labelled and selected with `pod-template-hash`, controlled by
     /// the Deployment (ownerReference), the current one scaled to the desired replicas and ready,
-    /// older ones scaled to zero. (`helm --wait` and `kubectl rollout status` look for it.)
-    func reconcileReplicaSet(of deployment: KubeJSON) {
+    /// older ones scaled to zero. (`helm --wait` and `kubectl rollout status` look for it.) Returns
+    /// the current ReplicaSet's name, its pods and the API's refusal of one (a quota).
+    func reconcileReplicaSet(of deployment: KubeJSON) -> (name: String, pods: Int, failure: String?)? {
         guard let t = BuiltinTypes.all.first(where: { $0.group == "apps" && $0.plural == "replicasets" }),
               let namespace = deployment.at("metadata.namespace")?.stringValue,
               let name = deployment.at("metadata.name")?.stringValue,
-              let uid = deployment.at("metadata.uid")?.stringValue else { return }
+              let uid = deployment.at("metadata.uid")?.stringValue else { return nil }
         let template = deployment.at("spec.template") ?? [:]
         let hash = Store.podTemplateHash(template)
         let replicas = deployment.at("spec.replicas") ?? 1
@@ -77,8 +79,8 @@ extension Store {
         let owner: KubeJSON = ["apiVersion": "apps/v1", "kind": "Deployment", "name": .string(name), "uid": .string(uid),
                                "controller": true, "blockOwnerDeletion": true]
         let current = "\(name)-\(hash)"
-        lock.withLock {
-            guard !stopped else { return }
+        return lock.withLock { () -> (name: String, pods: Int, failure: String?)? in
+            guard !stopped else { return nil }
             for (_, rs) in objects[t.storageKey] ?? [:] where rs.at("metadata.namespace")?.stringValue == namespace
                 && (rs.at("metadata.ownerReferences")?.arrayValue ?? []).contains(where: { $0["uid"]?.stringValue == uid })
                 && rs.at("metadata.name")?.stringValue != current {
@@ -87,6 +89,7 @@ extension Store {
                 old["status"] = ["replicas": 0, "observedGeneration": old.at("metadata.generation") ?? 1]
                 _ = try? updateLocked(t, namespace: namespace, name: old.at("metadata.name")?.stringValue ?? "", old: rs,
                                       proposed: old, ctx: WriteContext(manager: "kube-test-server-controller"))
+                _ = scalePods(of: rs, to: 0)
             }
             let body: KubeJSON = [
                 "apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -103,14 +106,61 @@ extension Store {
             } else {
                 stored = try? createLocked(t, namespace: namespace, body: body, ctx: WriteContext(manager: "kube-test-server-controller"))
             }
-            guard let stored else { return }
-            let status: KubeJSON = ["replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": replicas,
-                                    "availableReplicas": replicas, "observedGeneration": stored.at("metadata.generation") ?? 1]
+            guard let stored else { return nil }
+            let (pods, failure) = scalePods(of: stored, to: Int(replicas.intValue ?? 1))
             var ready = stored
-            ready["status"] = status
+            ready["status"] = Store.replicaSetStatus(pods: pods, failure: failure, generation: stored.at("metadata.generation") ?? 1)
             _ = try? updateLocked(t, namespace: namespace, name: current, old: stored, proposed: ready,
                                   ctx: WriteContext(manager: "kube-test-server-controller", statusScope: true))
+            return (current, pods, failure)
         }
+    }
+
+    static func replicaSetStatus(pods: Int, failure: String?, generation: KubeJSON) -> KubeJSON {
+        let n = KubeJSON.int(Int64(pods))
+        var status: KubeJSON = ["replicas": n, "fullyLabeledReplicas": n, "readyReplicas": n, "availableReplicas": n, "observedGeneration": generation]
+        if let failure { status["conditions"] = [Store.replicaFailure(failure)] }
+        return status
+    }
+
+    /// The condition a ReplicaSet (and its Deployment) shows when the API refuses one of its pods.
+    static func replicaFailure(_ message: String) -> KubeJSON {
+        ["type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": .string(message),
+         "lastTransitionTime": .string(nowRFC3339())]
+    }
+
+    /// The ReplicaSet controller's part: `count` pods for `rs` (`<rs>-<suffix>`, labels and spec from
+    /// its template, controlled by it), made through the API like any others — so a quota can refuse
+    /// one, which stops it there. Returns how many it has and the refusal.
+    func scalePods(of rs: KubeJSON, to count: Int) -> (pods: Int, failure: String?) {
+        guard let namespace = rs.at("metadata.namespace")?.stringValue, let rsName = rs.at("metadata.name")?.stringValue,
+              let uid = rs.at("metadata.uid")?.stringValue else { return (0, nil) }
+        var pods = (objects["/pods"] ?? [:]).values.filter { p in
+            p.at("metadata.namespace")?.stringValue == namespace
+                && (p.at("metadata.ownerReferences")?.arrayValue ?? []).contains { $0["uid"]?.stringValue == uid }
+        }.compactMap { $0.at("metadata.name")?.stringValue }.sorted()
+        while pods.count > count { removeLocked("/pods", namespace, pods.removeLast()) }
+        let template = rs.at("spec.template") ?? [:]
+        let owner: KubeJSON = ["apiVersion": "apps/v1", "kind": "ReplicaSet", "name": .string(rsName), "uid": .string(uid),
+                               "controller": true, "blockOwnerDeletion": true]
+        while pods.count < count {
+            var metadata = template["metadata"]?.objectValue ?? [:]
+            let name = "\(rsName)-\(randomSuffix(5))"
+            metadata["name"] = .string(name)
+            metadata["generateName"] = .string("\(rsName)-")
+            metadata["ownerReferences"] = [owner]
+            let body: KubeJSON = ["apiVersion": "v1", "kind": "Pod", "metadata": .object(metadata), "spec": template["spec"] ?? [:]]
+            do {
+                _ = try createLocked(BuiltinTypes.named("/pods"), namespace: namespace, body: body,
+                                     ctx: WriteContext(manager: "kube-test-server-controller"))
+                pods.append(name)
+            } catch let e as APIError {
+                return (pods.count, e.message)
+            } catch {
+                return (pods.count, "\(error)")
+            }
+        }
+        return (pods.count, nil)
     }
 
     /// A short, stable digest of a pod template (the real controller uses FNV-32a and a safe encoding).
@@ -136,16 +186,34 @@ extension Store {
         case ("apps", "daemonsets"):
             status["observedGeneration"] = obj.at("metadata.generation") ?? 1
             for f in ["desiredNumberScheduled", "currentNumberScheduled", "numberReady", "updatedNumberScheduled", "numberAvailable"] { status[f] = 1 }
+        case ("apps", "replicasets"):
+            // A Deployment's ReplicaSets are kept by the deployment controller (reconcileReplicaSet).
+            if (obj.at("metadata.ownerReferences")?.arrayValue ?? []).contains(where: { $0["kind"] == "Deployment" }) { return }
+            let (pods, failure) = lock.withLock { stopped ? (0, nil) : scalePods(of: obj, to: Int(obj.at("spec.replicas")?.intValue ?? 1)) }
+            status = Store.replicaSetStatus(pods: pods, failure: failure, generation: obj.at("metadata.generation") ?? 1).objectValue ?? [:]
         case ("apps", _):
             let replicas = obj.at("spec.replicas") ?? 1
+            let rs = t.plural == "deployments" ? reconcileReplicaSet(of: obj) : nil
+            let ready = rs.map { KubeJSON.int(Int64($0.pods)) } ?? replicas
             status["observedGeneration"] = obj.at("metadata.generation") ?? 1
-            for f in ["replicas", "readyReplicas", "updatedReplicas", "availableReplicas"] { status[f] = replicas }
+            status["replicas"] = ready
+            for f in ["readyReplicas", "updatedReplicas", "availableReplicas"] { status[f] = ready }
             if t.plural == "statefulsets" {
                 status["currentReplicas"] = replicas
                 status["currentRevision"] = .string("\(name)-1")
                 status["updateRevision"] = .string("\(name)-1")
             }
-            if t.plural == "deployments" {
+            if t.plural == "deployments", let rs, let failure = rs.failure {
+                let wanted = Int(replicas.intValue ?? 1), now = KubeJSON.string(nowRFC3339())
+                let available = rs.pods >= wanted - wanted / 4  // the default maxUnavailable, 25% rounded down
+                status["conditions"] = [
+                    available
+                        ? ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now]
+                        : ["type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable", "message": "Deployment does not have minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now],
+                    ["type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated", "message": .string("ReplicaSet \"\(rs.name)\" is progressing."), "lastUpdateTime": now, "lastTransitionTime": now],
+                    Store.replicaFailure(failure),
+                ]
+            } else if t.plural == "deployments" {
                 let now = KubeJSON.string(nowRFC3339())
                 status["conditions"] = [
                     ["type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "Deployment has minimum availability.", "lastUpdateTime": now, "lastTransitionTime": now],
@@ -155,6 +223,5 @@ extension Store {
         default: return
         }
         _ = try? setStatus(t, namespace: namespace, name: name, status: .object(status), manager: "kube-test-server-controller")
-        if t.group == "apps" && t.plural == "deployments" { reconcileReplicaSet(of: obj) }
     }
 }
