@@ -180,6 +180,28 @@ import Testing
                 "\(two.text)")
     }
 
+    @Test func objectCountQuotas() async throws {
+        let s = try await KubeTestServer.start(port: 0)
+        defer { s.shutdown() }
+        try await Self.namespace(s, "kt-c")
+        let quota: KubeJSON = ["apiVersion": "v1", "kind": "ResourceQuota", "metadata": ["name": "objects"],
+                               "spec": ["hard": ["count/configmaps": "1", "count/deployments.apps": "0"]]]
+        #expect(try await KTS.request(s, "POST", "/api/v1/namespaces/kt-c/resourcequotas", body: quota).code == 201)
+        let cm: (String) -> KubeJSON = { ["apiVersion": "v1", "kind": "ConfigMap", "metadata": ["name": .string($0)]] }
+        #expect(try await KTS.request(s, "POST", "/api/v1/namespaces/kt-c/configmaps", body: cm("a")).code == 201)
+        let b = try await KTS.request(s, "POST", "/api/v1/namespaces/kt-c/configmaps", body: cm("b"))
+        #expect(b.code == 403 && b.json?["message"] == #"configmaps "b" is forbidden: exceeded quota: objects, requested: count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1"#,
+                "\(b.text)")
+        let deployment: KubeJSON = ["apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"],
+                                    "spec": ["selector": ["matchLabels": ["app": "web"]],
+                                             "template": ["metadata": ["labels": ["app": "web"]], "spec": ["containers": [["name": "web", "image": "nginx"]]]]]]
+        let web = try await KTS.request(s, "POST", "/apis/apps/v1/namespaces/kt-c/deployments", body: deployment)
+        #expect(web.code == 403 && web.json?["details"] == ["name": "web", "group": "apps", "kind": "deployments"])
+        #expect(web.json?["message"] == #"deployments.apps "web" is forbidden: exceeded quota: objects, requested: count/deployments.apps=1, used: count/deployments.apps=0, limited: count/deployments.apps=0"#,
+                "\(web.text)")
+        #expect(s.object(resource: "resourcequotas", namespace: "kt-c", name: "objects")?.at("status.used") == ["count/configmaps": "1", "count/deployments.apps": "0"])
+    }
+
     @Test func limitRangeDefaultsLetPodsThroughAQuota() async throws {
         let s = try await KubeTestServer.start(port: 0)
         defer { s.shutdown() }
