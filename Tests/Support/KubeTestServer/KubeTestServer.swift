@@ -18,6 +18,9 @@ public final class KubeTestServer: Sendable {
         public var workloadReadyDelay: Double = 0.1
         /// Seconds before a PersistentVolumeClaim is Bound.
         public var volumeBindDelay: Double = 0.1
+        /// Pre-install a default StorageClass `standard` (Immediate binding, reclaim policy Delete), as
+        /// minikube and kind clusters have one; claims naming no class get it.
+        public var defaultStorageClass: Bool = true
         /// Run the simulated controllers above at all.
         public var simulateControllers: Bool = true
         /// Pre-install the CRDs in `StandardCRDs.all` (ServiceMonitor, PrometheusRule, VolumeSnapshot…).
@@ -151,6 +154,13 @@ public final class KubeTestServer: Sendable {
     public func delete(group: String = "", resource: String, namespace: String? = nil, name: String) throws {
         let t = try resolve(group, resource)
         _ = try store.delete(t, namespace: t.namespaced ? namespace ?? "default" : nil, name: name, ctx: WriteContext(manager: "kube-test-server"))
+    }
+
+    /// Scripts what the simulated kubelet makes of pods whose name starts with `namePrefix`, in
+    /// `namespace` or any: crash-looping, failed or unschedulable instead of Running. The latest
+    /// script that matches wins; it applies to pods started from now on.
+    public func scriptPods(namePrefix: String, namespace: String? = nil, _ outcome: PodOutcome) {
+        store.lock.withLock { store.podScripts.append((namespace, namePrefix, outcome)) }
     }
 
     /// The current global resourceVersion.

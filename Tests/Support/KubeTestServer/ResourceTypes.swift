@@ -49,6 +49,12 @@ public struct ResourceType: Sendable, Hashable {
 }
 
 enum BuiltinTypes {
+    /// The built-in resource stored under `storageKey` ("/pods", "apps/deployments").
+    static func named(_ storageKey: String) -> ResourceType {
+        guard let t = all.first(where: { $0.storageKey == storageKey }) else { preconditionFailure("no built-in resource \(storageKey)") }
+        return t
+    }
+
     static func t(_ g: String, _ v: String, _ plural: String, _ kind: String, namespaced: Bool = true,
                   short: [String] = [], status: Bool = false, generation: Bool? = nil) -> ResourceType {
         ResourceType(group: g, version: v, plural: plural, singular: kind.lowercased(), kind: kind, namespaced: namespaced,

@@ -1,7 +1,7 @@
 import Foundation
 import KubeTestServer
 
-// kube-test-server --port N [--with-standard-crds] [--no-controllers]
+// kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class]
 // Plain HTTP on 127.0.0.1; runs until killed. Prints "listening on http://127.0.0.1:PORT".
 var options = KubeTestServer.Options()
 var port = 0
@@ -15,8 +15,9 @@ while let a = args.popFirst() {
         port = p
     case "--with-standard-crds": options.standardCRDs = true
     case "--no-controllers": options.simulateControllers = false
+    case "--no-default-storage-class": options.defaultStorageClass = false
     case "-h", "--help":
-        print("usage: kube-test-server --port N [--with-standard-crds] [--no-controllers]"); exit(0)
+        print("usage: kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class]"); exit(0)
     default:
         FileHandle.standardError.write(Data("unknown argument: \(a)\n".utf8)); exit(2)
     }
