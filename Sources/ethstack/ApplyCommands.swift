@@ -26,36 +26,30 @@ struct ApplyRunner {
         let signals = SignalHandler(interrupt: interrupt, json: output.json)
         defer { signals.cancel() }
         let summary: ApplySummary?
-        do {
-            var saved: PlanFile.Saved?
-            var stackOptions = self.stackOptions
-            if let savedPlan {
-                saved = try PlanFile.read(savedPlan)
-                if stackOptions.stack == nil { stackOptions.stack = saved?.plan.stackFile }
-            }
-            let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
-            let stackName = session.stack.name
-            let timeout = try parseDurationOption(applyOptions.lockTimeout)
-            summary = try await stateOptions.withStore(for: stackName, create: true) { store -> ApplySummary? in
-                guard let store else { return nil }
-                return try await withLock(store, stackName, command, timeout: timeout, ttl: 900, onTakeover: { old in
-                    printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
-                }) { lock in
-                    let renewal = Task {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(nanoseconds: 60_000_000_000)
-                            if Task.isCancelled { break }
-                            _ = try? await store.renew(lock, ttl: 900)
-                        }
+        var saved: PlanFile.Saved?
+        var stackOptions = self.stackOptions
+        if let savedPlan {
+            saved = try PlanFile.read(savedPlan)
+            if stackOptions.stack == nil { stackOptions.stack = saved?.plan.stackFile }
+        }
+        let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
+        let stackName = session.stack.name
+        let timeout = try parseDurationOption(applyOptions.lockTimeout)
+        summary = try await stateOptions.withStore(for: stackName, create: true) { store -> ApplySummary? in
+            guard let store else { return nil }
+            return try await withLock(store, stackName, command, timeout: timeout, ttl: 900, onTakeover: { old in
+                printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
+            }) { lock in
+                let renewal = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(nanoseconds: 60_000_000_000)
+                        if Task.isCancelled { break }
+                        _ = try? await store.renew(lock, ttl: 900)
                     }
-                    defer { renewal.cancel() }
-                    return try await applyLocked(store: store, session: session, saved: saved, interrupt: interrupt)
                 }
+                defer { renewal.cancel() }
+                return try await applyLocked(store: store, session: session, saved: saved, interrupt: interrupt)
             }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw report(error)
         }
         guard let summary else { return }
         if summary.interrupted { throw ExitCode(130) }
@@ -116,7 +110,7 @@ func recordedCommandLine() -> String {
     CommandLine.arguments.dropFirst().map { $0.contains("://") ? PostgresStateURL.redact($0) : $0 }.joined(separator: " ")
 }
 
-struct ApplyCommand: AsyncParsableCommand {
+struct ApplyCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Make the changes the plan shows.",
@@ -144,14 +138,14 @@ struct ApplyCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var applyOptions: ApplyOptions
 
-    func run() async throws {
+    func execute() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: false, savedPlan: planFile,
                               command: recordedCommandLine()).run()
     }
 }
 
-struct DestroyCommand: AsyncParsableCommand {
+struct DestroyCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy",
         abstract: "Destroy everything the stack's state holds, dependents first.",
@@ -169,7 +163,7 @@ struct DestroyCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var applyOptions: ApplyOptions
 
-    func run() async throws {
+    func execute() async throws {
         try await ApplyRunner(stackOptions: stackOptions, stateOptions: stateOptions, planning: planning, output: output,
                               applyOptions: applyOptions, destroy: true, savedPlan: nil,
                               command: recordedCommandLine()).run()

@@ -4,7 +4,7 @@ import Foundation
 import EthstackCheck
 import EthstackModel
 
-struct CheckCommand: AsyncParsableCommand {
+struct CheckCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Verify the running deployment: run the stack's checks against what state recorded.",
@@ -40,24 +40,18 @@ struct CheckCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var output: OutputOptions
 
-    func run() async throws {
-        let results: [CheckResult]
-        let stackName: String
-        do {
-            let session = try stackOptions.open()
-            stackName = session.stack.name
-            // The one read of state: checks never write it and take no lock.
-            let state = try await stateOptions.withStore(for: stackName, create: false) { try await $0?.load(stack: stackName) } ?? .empty(stackName)
-            let runner = CheckRunner(stack: session.stack, variables: session.variables, state: state)
-            let checks = try runner.select(names)
-            if checks.isEmpty && !output.json {
-                printOut("\(session.stack.file) declares no checks.\n")
-                return
-            }
-            results = await runner.run(checks)
-        } catch {
-            throw report(error)
+    func execute() async throws {
+        let session = try stackOptions.open()
+        let stackName = session.stack.name
+        // The one read of state: checks never write it and take no lock.
+        let state = try await stateOptions.withStore(for: stackName, create: false) { try await $0?.load(stack: stackName) } ?? .empty(stackName)
+        let runner = CheckRunner(stack: session.stack, variables: session.variables, state: state)
+        let checks = try runner.select(names)
+        if checks.isEmpty && !output.json {
+            printOut("\(session.stack.file) declares no checks.\n")
+            return
         }
+        let results = await runner.run(checks)
 
         if output.json {
             printOut(CheckReport.json(results, stack: stackName).jsonString(pretty: true) + "\n")

@@ -5,7 +5,7 @@ import EthstackLanguage
 import EthstackModel
 import EthstackProviderAPI
 
-struct DriftCommand: AsyncParsableCommand {
+struct DriftCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
         abstract: "Report what changed outside ethstack since the last apply.",
@@ -23,17 +23,12 @@ struct DriftCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var output: OutputOptions
 
-    func run() async throws {
-        let plan: Plan
-        do {
-            let session = try stackOptions.open()
-            let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
-                try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-            }
-            (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
-        } catch {
-            throw report(error)
+    func execute() async throws {
+        let session = try stackOptions.open()
+        let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
+            try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
         }
+        let (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
         if output.json {
             let json = try Value.parseJSON(PlanJSON.render(plan))
             printOut(Value.map(["format_version": .string(Plan.formatVersion), "stack": .string(plan.stack),
@@ -53,7 +48,7 @@ struct DriftCommand: AsyncParsableCommand {
     }
 }
 
-struct ImportCommand: AsyncParsableCommand {
+struct ImportCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Adopt existing objects into state, several at once.",
@@ -74,32 +69,26 @@ struct ImportCommand: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var applyOptions: ApplyOptions
 
-    func run() async throws {
-        do {
-            let session = try stackOptions.open()
-            let importer = Importer(session: session)
-            let requests = try importer.requests(pairs)
-            let timeout = try parseDurationOption(applyOptions.lockTimeout)
-            let outcomes: [Importer.Outcome] = try await stateOptions.withStore(for: session.stack.name, create: true) { store in
-                guard let store else { return [] }
-                return try await withLock(store, session.stack.name, "import", timeout: timeout, ttl: 900, onTakeover: { old in
-                    printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
-                }) { _ in
-                    try await importer.run(requests, store: store) { outcome in
-                        if let recorded = outcome.recorded { printOut("\(outcome.address): imported \(recorded.id)\n") }
-                    }
+    func execute() async throws {
+        let session = try stackOptions.open()
+        let importer = Importer(session: session)
+        let requests = try importer.requests(pairs)
+        let timeout = try parseDurationOption(applyOptions.lockTimeout)
+        let outcomes: [Importer.Outcome] = try await stateOptions.withStore(for: session.stack.name, create: true) { store in
+            guard let store else { return [] }
+            return try await withLock(store, session.stack.name, "import", timeout: timeout, ttl: 900, onTakeover: { old in
+                printErr("warning: took over the stale lock of \(old.holder) (pid \(old.pid) on \(old.host))\n")
+            }) { _ in
+                try await importer.run(requests, store: store) { outcome in
+                    if let recorded = outcome.recorded { printOut("\(outcome.address): imported \(recorded.id)\n") }
                 }
             }
-            let failures = outcomes.compactMap { o in o.failure.map { "\(o.address): \($0)" } }.sorted()
-            if !failures.isEmpty {
-                for f in failures { printErr("error: import \(f)\n") }
-                throw ExitCode(1)
-            }
-            printOut("\nImported \(requests.count) object(s). Run `ethstack plan` to see how they differ from the stack.\n")
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw report(error)
         }
+        let failures = outcomes.compactMap { o in o.failure.map { "\(o.address): \($0)" } }.sorted()
+        if !failures.isEmpty {
+            for f in failures { printErr("error: import \(f)\n") }
+            throw ExitCode(1)
+        }
+        printOut("\nImported \(requests.count) object(s). Run `ethstack plan` to see how they differ from the stack.\n")
     }
 }

@@ -150,6 +150,28 @@ func parseDurationOption(_ text: String) throws -> Double {
     return seconds
 }
 
+/// A command of ethstack: its `execute` does the work; every command reports errors the same way
+/// (the way users read them, exit 1), and exit codes a command chooses pass through.
+protocol EthstackCommand: AsyncParsableCommand {
+    func execute() async throws
+}
+
+extension EthstackCommand {
+    func run() async throws {
+        do {
+            try await execute()
+        } catch let e as ExitCode {
+            throw e
+        } catch let e as CleanExit {
+            throw e
+        } catch let e as ValidationError {
+            throw e
+        } catch {
+            throw report(error)
+        }
+    }
+}
+
 /// Prints errors the way users read them and turns them into exit code 1.
 func report(_ error: Error) -> ExitCode {
     let text: String

@@ -3,7 +3,7 @@ import EthstackEngine
 import Foundation
 import EthstackModel
 
-struct Validate: AsyncParsableCommand {
+struct Validate: EthstackCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a stack file: syntax, types, references, functions, cycles, variables.",
         discussion: """
@@ -17,21 +17,19 @@ struct Validate: AsyncParsableCommand {
     @OptionGroup var stackOptions: StackOptions
     @OptionGroup var output: OutputOptions
 
-    func run() async throws {
+    func execute() async throws {
+        let session: StackSession
         do {
-            let session = try stackOptions.open()
-            if output.json {
-                printOut(Value.map(["valid": true, "stack": .string(session.stack.name),
-                                    "resources": .number(Double(session.stack.resources.count))]).jsonString(pretty: true) + "\n")
-            } else {
-                printOut(output.style.green("Success!") + " \(session.stack.file) is valid: \(session.stack.resources.count) resources.\n")
-            }
-        } catch {
-            if output.json, let d = error as? DiagnosticsError {
-                printOut(Value.map(["valid": false, "diagnostics": .list(d.diagnostics.map(diagnosticJSON))]).jsonString(pretty: true) + "\n")
-                throw ExitCode(1)
-            }
-            throw report(error)
+            session = try stackOptions.open()
+        } catch let d as DiagnosticsError where output.json {
+            printOut(Value.map(["valid": false, "diagnostics": .list(d.diagnostics.map(diagnosticJSON))]).jsonString(pretty: true) + "\n")
+            throw ExitCode(1)
+        }
+        if output.json {
+            printOut(Value.map(["valid": true, "stack": .string(session.stack.name),
+                                "resources": .number(Double(session.stack.resources.count))]).jsonString(pretty: true) + "\n")
+        } else {
+            printOut(output.style.green("Success!") + " \(session.stack.file) is valid: \(session.stack.resources.count) resources.\n")
         }
     }
 }
@@ -45,7 +43,7 @@ func diagnosticJSON(_ d: Diagnostic) -> Value {
     return .map(m)
 }
 
-struct PlanCommand: AsyncParsableCommand {
+struct PlanCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Show what apply would change.",
@@ -75,20 +73,15 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when none.")
     var detailedExitcode = false
 
-    func run() async throws {
-        let plan: Plan
-        do {
-            let session = try stackOptions.open()
-            let options = try planning.planOptions(destroy: destroy)
-            plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
-                let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-                return try await session.plan(state: state, journal: store, sessions: session.makeSessions(parallelism: options.parallelism),
-                                              options: options).0
-            }
-            if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
-        } catch {
-            throw report(error)
+    func execute() async throws {
+        let session = try stackOptions.open()
+        let options = try planning.planOptions(destroy: destroy)
+        let plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
+            let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+            return try await session.plan(state: state, journal: store, sessions: session.makeSessions(parallelism: options.parallelism),
+                                          options: options).0
         }
+        if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
         if output.json {
             printOut(PlanJSON.render(plan) + "\n")
         } else {
@@ -99,7 +92,7 @@ struct PlanCommand: AsyncParsableCommand {
     }
 }
 
-struct GraphCommand: AsyncParsableCommand {
+struct GraphCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "graph",
         abstract: "Print the stack's dependency graph as Graphviz DOT.",
@@ -113,12 +106,8 @@ struct GraphCommand: AsyncParsableCommand {
 
     @OptionGroup var stackOptions: StackOptions
 
-    func run() async throws {
-        do {
-            let session = try stackOptions.open()
-            printOut(GraphDOT.render(session.graph, stack: session.stack, variables: session.variables))
-        } catch {
-            throw report(error)
-        }
+    func execute() async throws {
+        let session = try stackOptions.open()
+        printOut(GraphDOT.render(session.graph, stack: session.stack, variables: session.variables))
     }
 }

@@ -63,7 +63,7 @@ struct RecordedStateOptions: ParsableArguments {
     }
 }
 
-struct OutputCommand: AsyncParsableCommand {
+struct OutputCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "output",
         abstract: "Show the stack's outputs from state.",
@@ -81,41 +81,36 @@ struct OutputCommand: AsyncParsableCommand {
 
     @OptionGroup var recorded: RecordedStateOptions
 
-    @Flag(name: .long, help: "JSON output.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Flag(name: .customLong("show-sensitive"), help: "Show sensitive outputs' values.")
     var showSensitive = false
 
-    func run() async throws {
-        do {
-            let outputs = try await recorded.state().outputs
-            if let name {
-                guard let o = outputs[name] else {
-                    throw CLIError("no output named \"\(name)\"" + (didYouMean(name, in: outputs.keys).map { " (\($0))" } ?? ""))
-                }
-                if json {
-                    printOut(o.value.deepUnmarked.jsonString(pretty: true) + "\n")
-                } else {
-                    printOut((o.value.deepUnmarked.interpolatedString ?? o.value.deepUnmarked.jsonString(pretty: true)) + "\n")
-                }
-                return
+    func execute() async throws {
+        let outputs = try await recorded.state().outputs
+        if let name {
+            guard let o = outputs[name] else {
+                throw CLIError("no output named \"\(name)\"" + (didYouMean(name, in: outputs.keys).map { " (\($0))" } ?? ""))
             }
-            if json {
-                var m: [String: Value] = [:]
-                for (k, o) in outputs {
-                    m[k] = .map(["sensitive": .bool(o.sensitive), "value": o.sensitive && !showSensitive ? .null : o.value.deepUnmarked])
-                }
-                printOut(Value.map(m).jsonString(pretty: true) + "\n")
-                return
+            if output.json {
+                printOut(o.value.deepUnmarked.jsonString(pretty: true) + "\n")
+            } else {
+                printOut((o.value.deepUnmarked.interpolatedString ?? o.value.deepUnmarked.jsonString(pretty: true)) + "\n")
             }
-            let renderer = PlanRenderer(style: TextStyle(color: false))
-            for k in outputs.keys.sorted() {
-                let o = outputs[k]!
-                printOut("\(k) = \(renderer.renderValue(o.value.deepUnmarked, indent: 0, sensitive: o.sensitive && !showSensitive))\n")
+            return
+        }
+        if output.json {
+            var m: [String: Value] = [:]
+            for (k, o) in outputs {
+                m[k] = .map(["sensitive": .bool(o.sensitive), "value": o.sensitive && !showSensitive ? .null : o.value.deepUnmarked])
             }
-        } catch {
-            throw report(error)
+            printOut(Value.map(m).jsonString(pretty: true) + "\n")
+            return
+        }
+        let renderer = PlanRenderer(style: output.style)
+        for k in outputs.keys.sorted() {
+            let o = outputs[k]!
+            printOut("\(k) = \(renderer.renderValue(o.value.deepUnmarked, indent: 0, sensitive: o.sensitive && !showSensitive))\n")
         }
     }
 }
@@ -134,87 +129,77 @@ struct StateCommand: AsyncParsableCommand {
         """,
         subcommands: [List.self, Show.self, Remove.self, Move.self, History.self])
 
-    struct List: AsyncParsableCommand {
+    struct List: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the resources in state.")
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                for a in try await recorded.state().resources.keys.sorted() { printOut("\(a)\n") }
-            } catch { throw report(error) }
+        func execute() async throws {
+            for a in try await recorded.state().resources.keys.sorted() { printOut("\(a)\n") }
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one resource's recorded attributes.")
         @Argument(help: "The resource's address.") var address: String
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
-                let state = try await recorded.state()
-                guard let r = state.resources[a] else {
-                    throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
-                }
-                let renderer = PlanRenderer(style: TextStyle(color: false))
-                printOut("# \(r.address):\nresource \"\(r.type)\" \"\(r.address)\" {\n")
-                let attrs = r.markedAttributes
-                let width = attrs.keys.map(\.count).max() ?? 0
-                for k in attrs.keys.sorted() {
-                    printOut("    \(k.padding(toLength: width, withPad: " ", startingAt: 0)) = \(renderer.renderValue(attrs[k]!, indent: 4))\n")
-                }
-                printOut("}\n# provider: \(r.provider), id: \(r.id), status: \(r.status.rawValue)")
-                if !r.dependencies.isEmpty { printOut(", depends on: \(r.dependencies.map(\.description).joined(separator: ", "))") }
-                printOut("\n")
-            } catch { throw report(error) }
+        func execute() async throws {
+            guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
+            let state = try await recorded.state()
+            guard let r = state.resources[a] else {
+                throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
+            }
+            let renderer = PlanRenderer(style: TextStyle(color: false))
+            printOut("# \(r.address):\nresource \"\(r.type)\" \"\(r.address)\" {\n")
+            let attrs = r.markedAttributes
+            let width = attrs.keys.map(\.count).max() ?? 0
+            for k in attrs.keys.sorted() {
+                printOut("    \(k.padding(toLength: width, withPad: " ", startingAt: 0)) = \(renderer.renderValue(attrs[k]!, indent: 4))\n")
+            }
+            printOut("}\n# provider: \(r.provider), id: \(r.id), status: \(r.status.rawValue)")
+            if !r.dependencies.isEmpty { printOut(", depends on: \(r.dependencies.map(\.description).joined(separator: ", "))") }
+            printOut("\n")
         }
     }
 
-    struct Remove: AsyncParsableCommand {
+    struct Remove: EthstackCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Forget a resource: remove it from state without destroying it.")
         @Argument(help: "Addresses to forget.") var addresses: [String]
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                try await recorded.edit("state rm") { store, stack in
-                    for text in addresses {
-                        guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
-                        try await store.removeResource(stack: stack, address: a)
-                        printOut("Removed \(a)\n")
-                    }
+        func execute() async throws {
+            try await recorded.edit("state rm") { store, stack in
+                for text in addresses {
+                    guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
+                    try await store.removeResource(stack: stack, address: a)
+                    printOut("Removed \(a)\n")
                 }
-            } catch { throw report(error) }
+            }
         }
     }
 
-    struct Move: AsyncParsableCommand {
+    struct Move: EthstackCommand {
         static let configuration = CommandConfiguration(
             commandName: "mv", abstract: "Give a resource in state a new address (after renaming it in the stack).")
         @Argument(help: "The current address.") var from: String
         @Argument(help: "The new address.") var to: String
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
-                try await recorded.edit("state mv") { store, stack in
-                    try await store.moveResource(stack: stack, from: f, to: t)
-                }
-                printOut("Moved \(f) to \(t)\n")
-            } catch { throw report(error) }
+        func execute() async throws {
+            guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
+            try await recorded.edit("state mv") { store, stack in
+                try await store.moveResource(stack: stack, from: f, to: t)
+            }
+            printOut("Moved \(f) to \(t)\n")
         }
     }
 
-    struct History: AsyncParsableCommand {
+    struct History: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "history", abstract: "Every apply and destroy: serial, who, when, what.")
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                let entries = try await recorded.read { store, stack in try await store.history(stack: stack) } ?? []
-                let f = ISO8601DateFormatter()
-                for e in entries {
-                    printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
-                }
-            } catch { throw report(error) }
+        func execute() async throws {
+            let entries = try await recorded.read { store, stack in try await store.history(stack: stack) } ?? []
+            let f = ISO8601DateFormatter()
+            for e in entries {
+                printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
+            }
         }
     }
 }
@@ -238,30 +223,26 @@ struct LockCommand: AsyncParsableCommand {
         """,
         subcommands: [List.self, Release.self])
 
-    struct List: AsyncParsableCommand {
+    struct List: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the locks in the state database.")
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                let locks = try await recorded.read { store, _ in try await store.locks() } ?? []
-                let f = ISO8601DateFormatter()
-                if locks.isEmpty { printOut("No locks.\n") }
-                for l in locks {
-                    printOut("\(l.id)\t\(l.stack)\t\(l.holder)@\(l.host) pid \(l.pid)\t\(l.operation)\tsince \(f.string(from: l.created))\texpires \(f.string(from: l.expires))\n")
-                }
-            } catch { throw report(error) }
+        func execute() async throws {
+            let locks = try await recorded.read { store, _ in try await store.locks() } ?? []
+            let f = ISO8601DateFormatter()
+            if locks.isEmpty { printOut("No locks.\n") }
+            for l in locks {
+                printOut("\(l.id)\t\(l.stack)\t\(l.holder)@\(l.host) pid \(l.pid)\t\(l.operation)\tsince \(f.string(from: l.created))\texpires \(f.string(from: l.expires))\n")
+            }
         }
     }
 
-    struct Release: AsyncParsableCommand {
+    struct Release: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "release", abstract: "Release a lock by id (when its holder is gone).")
         @Argument(help: "The lock's id, from `ethstack lock list`.") var id: String
         @OptionGroup var recorded: RecordedStateOptions
-        func run() async throws {
-            do {
-                try await recorded.withExistingStore { store, _ in try await store.release(lockID: id) }
-                printOut("Released lock \(id)\n")
-            } catch { throw report(error) }
+        func execute() async throws {
+            try await recorded.withExistingStore { store, _ in try await store.release(lockID: id) }
+            printOut("Released lock \(id)\n")
         }
     }
 }
