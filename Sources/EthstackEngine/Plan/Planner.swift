@@ -38,28 +38,59 @@ public struct Planner: Sendable {
         var diagnostics = DiagnosticCollector()
         var warnings: [String] = []
         let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-
-        // 1. Providers, configured from what state knows, for the refresh.
         var priorValues = ValueTable(stack: stack, prior: prior, unrecorded: .unknown)
         let priorScope = priorValues.scope(variables: variables)
-        var refreshSessions: [String: any ConfiguredProvider] = [:]
+
+        let sessions = try await refreshSessions(scope: priorScope, warnings: &warnings)
+        let refreshed = try await refresh(sessions: sessions)
+        let drift = driftEntries(refreshed)
+        let current = currentObjects(refreshed)
+        if options.destroy {
+            return destroyPlan(current: current, drift: drift, warnings: warnings, declarations: declarations)
+        }
+        let targeted = targetClosure(declarations)
+        var walk = await planDeclarations(declarations, targeted: targeted, priorScope: priorScope, sessions: sessions,
+                                          current: current)
+        diagnostics.append(contentsOf: walk.diagnostics.diagnostics)
+        let forget = planDeletions(declarations, targeted: targeted, configured: walk.configured, current: current,
+                                   changes: &walk.changes, diagnostics: &diagnostics)
+        let outputChanges = try planOutputs(scope: walk.scope, diagnostics: &diagnostics)
+        try diagnostics.throwIfErrors()
+
+        var changes = walk.changes
+        changes.sort { $0.address < $1.address }
+        for change in changes { warnings += change.warnings.map { "\(change.address): \($0)" } }
+        var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
+                        serial: prior.serial, destroy: false, variables: variables, changes: changes,
+                        outputChanges: outputChanges, drift: drift, recovered: [], warnings: warnings)
+        plan.forget = forget
+        return plan
+    }
+
+    /// Providers configured from what state knows, for the refresh (none with `--refresh=false`).
+    func refreshSessions(scope: EvaluationScope, warnings: inout [String]) async throws -> [String: any ConfiguredProvider] {
+        var diagnostics = DiagnosticCollector()
+        var sessions: [String: any ConfiguredProvider] = [:]
         let neededConfigurations = Set(prior.resources.values.map(\.provider))
         for name in neededConfigurations.sorted() where options.refresh {
             do {
-                let values = try providerConfiguration(name, scope: priorScope)
+                let values = try providerConfiguration(name, scope: scope)
                 if values.values.contains(where: \.containsUnknown) {
                     warnings.append("provider \(name) is configured from values not known yet: its resources were not refreshed")
                     continue
                 }
-                refreshSessions[name] = try await sessions.session(name, values: values)
+                sessions[name] = try await self.sessions.session(name, values: values)
             } catch let e as DiagnosticsError {
                 diagnostics.append(contentsOf: e.diagnostics)
             }
         }
         try diagnostics.throwIfErrors()
+        return sessions
+    }
 
-        // 2. Refresh, in parallel.
-        let refreshed = try await refresh(sessions: refreshSessions)
+    /// What changed outside ethstack: recorded attributes that differ from the refresh, and
+    /// objects that are gone.
+    func driftEntries(_ refreshed: [ResourceAddress: ReadResponse?]) -> [DriftEntry] {
         var drift: [DriftEntry] = []
         for address in prior.resources.keys.sorted() {
             guard let before = prior.resources[address], let now = refreshed[address] else { continue }
@@ -76,8 +107,12 @@ public struct Planner: Sendable {
                                         before: before.markedAttributes, after: nil))
             }
         }
-        /// What exists now, per refresh (or as recorded, when not refreshed).
-        let current: @Sendable (ResourceAddress) -> ResourceState? = { [prior] address in
+        return drift
+    }
+
+    /// What exists now, per refresh (or as recorded, when not refreshed).
+    func currentObjects(_ refreshed: [ResourceAddress: ReadResponse?]) -> @Sendable (ResourceAddress) -> ResourceState? {
+        { [prior] address in
             guard var state = prior.resources[address] else { return nil }
             if let r = refreshed[address] {
                 guard let now = r else { return nil }
@@ -86,40 +121,45 @@ public struct Planner: Sendable {
             }
             return state
         }
+    }
 
-        if options.destroy {
-            return destroyPlan(current: current, drift: drift, warnings: warnings, declarations: declarations)
-        }
-
-        // 3. Walk declarations in dependency order.
-        let targeted = targetClosure(declarations)
-        var scope = EvaluationScope(variables: variables, resources: [:], baseDirectory: stack.baseDirectory)
-        // Names not planned yet (untargeted) keep their prior values.
-        scope.resources = priorScope.resources
+    /// The declarations' share of a plan: their changes, the instances they configure, and the
+    /// scope with every planned value (for the outputs).
+    struct DeclarationWalk {
         var changes: [ResourceChange] = []
-        changes.reserveCapacity(prior.resources.count + stack.resources.count)
         var configured: Set<ResourceAddress> = []
-        var providerKnown: [String: Bool] = [:]
+        var diagnostics = DiagnosticCollector()
+        var scope: EvaluationScope
+    }
 
-        // Level by level: a level's providers are configured from what earlier levels planned, then
-        // its declarations — which depend only on earlier levels — are planned together, so the
-        // providers' plan-time calls (a Kubernetes server-side dry run) overlap instead of queueing.
+    /// Walks the declarations level by level: a level's providers are configured from what earlier
+    /// levels planned, then its declarations — which depend only on earlier levels — are planned
+    /// together, so the providers' plan-time calls (a Kubernetes server-side dry run) overlap
+    /// instead of queueing.
+    func planDeclarations(_ declarations: [String: ResourceDeclaration], targeted: Set<String>?, priorScope: EvaluationScope,
+                          sessions initial: [String: any ConfiguredProvider],
+                          current: @escaping @Sendable (ResourceAddress) -> ResourceState?) async -> DeclarationWalk {
+        // Names not planned yet (untargeted) keep their prior values.
+        var walk = DeclarationWalk(scope: priorScope)
+        walk.changes.reserveCapacity(prior.resources.count + stack.resources.count)
+        var sessions = initial
+        var providerKnown: [String: Bool] = [:]
         for level in graph.levels {
             for case .provider(let name) in level {
                 // Whether the provider's configuration is known at plan time decides whether it
                 // can refine changes now; otherwise its resources are planned from the schema alone.
                 do {
-                    let values = try providerConfiguration(name, scope: scope)
+                    let values = try providerConfiguration(name, scope: walk.scope)
                     let known = !values.values.contains(where: \.containsUnknown)
                     providerKnown[name] = known
-                    if known, refreshSessions[name] == nil, registry.provider(named: String(name.split(separator: ".").first ?? "")) != nil {
-                        refreshSessions[name] = try await sessions.session(name, values: values)
+                    if known, sessions[name] == nil, registry.provider(named: String(name.split(separator: ".").first ?? "")) != nil {
+                        sessions[name] = try await self.sessions.session(name, values: values)
                     }
                 } catch let e as DiagnosticsError {
-                    diagnostics.append(contentsOf: e.diagnostics)
+                    walk.diagnostics.append(contentsOf: e.diagnostics)
                     providerKnown[name] = false
                 } catch {
-                    diagnostics.error(stack.providers.first { $0.name == name }?.location, "provider \(name): \(error)")
+                    walk.diagnostics.error(stack.providers.first { $0.name == name }?.location, "provider \(name): \(error)")
                     providerKnown[name] = false
                 }
             }
@@ -127,28 +167,33 @@ public struct Planner: Sendable {
             for case .resource(let name) in level {
                 guard let decl = declarations[name], let schema = registry.schema(for: decl.type) else { continue }
                 let provider = decl.providerConfigurationName
-                work.append((decl, schema, providerKnown[provider] == false ? nil : refreshSessions[provider]))
+                work.append((decl, schema, providerKnown[provider] == false ? nil : sessions[provider]))
             }
             if work.count == 1, let only = work.first {
-                // Planned in a separate call, so that no copy of `scope` outlives it: the update of
-                // `scope.resources` below then happens in place instead of copying the dictionary.
-                let values = await planDeclaration(only.decl, schema: only.schema, scope: scope, targeted: targeted, current: current,
-                                                   session: only.session, changes: &changes, configured: &configured,
-                                                   diagnostics: &diagnostics)
-                scope.resources[only.decl.name] = values.map { ValueTable.value(of: only.decl, instances: $0) } ?? .unknown
+                // Planned in a separate call, so that no copy of the scope outlives it: the update of
+                // its resources below then happens in place instead of copying the dictionary.
+                let values = await planDeclaration(only.decl, schema: only.schema, scope: walk.scope, targeted: targeted,
+                                                   current: current, session: only.session, changes: &walk.changes,
+                                                   configured: &walk.configured, diagnostics: &walk.diagnostics)
+                walk.scope.resources[only.decl.name] = values.map { ValueTable.value(of: only.decl, instances: $0) } ?? .unknown
                 continue
             }
-            let results = await planConcurrently(work, scope: scope, targeted: targeted, current: current)
+            let results = await planConcurrently(work, scope: walk.scope, targeted: targeted, current: current)
             // Merged in graph order, so the plan and its diagnostics do not depend on timing.
             for (item, result) in zip(work, results) {
-                changes += result.changes
-                configured.formUnion(result.configured)
-                diagnostics.append(contentsOf: result.diagnostics.diagnostics)
-                scope.resources[item.decl.name] = result.values.map { ValueTable.value(of: item.decl, instances: $0) } ?? .unknown
+                walk.changes += result.changes
+                walk.configured.formUnion(result.configured)
+                walk.diagnostics.append(contentsOf: result.diagnostics.diagnostics)
+                walk.scope.resources[item.decl.name] = result.values.map { ValueTable.value(of: item.decl, instances: $0) } ?? .unknown
             }
         }
+        return walk
+    }
 
-        // 4. Instances in state but not in configuration: delete.
+    /// Instances in state but not in configuration: deleted (or, when already gone, forgotten).
+    func planDeletions(_ declarations: [String: ResourceDeclaration], targeted: Set<String>?, configured: Set<ResourceAddress>,
+                       current: (ResourceAddress) -> ResourceState?, changes: inout [ResourceChange],
+                       diagnostics: inout DiagnosticCollector) -> [ResourceAddress] {
         var forget: [ResourceAddress] = []
         for address in prior.resources.keys.sorted() where !configured.contains(address) {
             guard let state = prior.resources[address] else { continue }
@@ -171,8 +216,11 @@ public struct Planner: Sendable {
                                           dependsOn: state.dependencies.map(\.name), priorID: existing.id,
                                           schemaVersion: state.schemaVersion))
         }
+        return forget
+    }
 
-        // 5. Outputs.
+    /// The outputs' changes, evaluated with every planned value.
+    func planOutputs(scope: EvaluationScope, diagnostics: inout DiagnosticCollector) throws -> [OutputChange] {
         var outputChanges: [OutputChange] = []
         for output in stack.outputs {
             do {
@@ -194,16 +242,7 @@ public struct Planner: Sendable {
         for (name, before) in prior.outputs where !stack.outputs.contains(where: { $0.name == name }) {
             outputChanges.append(OutputChange(name: name, action: .delete, before: before.value, after: nil, sensitive: before.sensitive))
         }
-        try diagnostics.throwIfErrors()
-
-        changes.sort { $0.address < $1.address }
-        for change in changes { warnings += change.warnings.map { "\(change.address): \($0)" } }
-        var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
-                        serial: prior.serial, destroy: false, variables: variables, changes: changes,
-                        outputChanges: outputChanges.sorted { $0.name < $1.name }, drift: drift, recovered: [],
-                        warnings: warnings)
-        plan.forget = forget
-        return plan
+        return outputChanges.sorted { $0.name < $1.name }
     }
 
     /// One declaration's share of a plan, when declarations are planned concurrently.
