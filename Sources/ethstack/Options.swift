@@ -110,10 +110,10 @@ struct OutputOptions: ParsableArguments {
 
 struct PlanningOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Limit the plan to these resources and what they depend on (repeatable).", valueName: "address"))
-    var target: [String] = []
+    var target: [ResourceAddress] = []
 
     @Option(name: .long, help: ArgumentHelp("Plan to replace this resource even if nothing changed (repeatable).", valueName: "address"))
-    var replace: [String] = []
+    var replace: [ResourceAddress] = []
 
     @Option(name: .long, help: "Read the real objects before planning (--refresh=false to skip).")
     var refresh: Bool = true
@@ -124,10 +124,7 @@ struct PlanningOptions: ParsableArguments {
     func planOptions(destroy: Bool) throws -> PlanOptions {
         var o = PlanOptions()
         o.targets = target
-        o.replace = try replace.map {
-            guard let a = ResourceAddress($0) else { throw CLIError("--replace \($0): not a resource address") }
-            return a
-        }
+        o.replace = replace
         o.refresh = refresh
         o.destroy = destroy
         o.parallelism = parallelism
@@ -137,6 +134,11 @@ struct PlanningOptions: ParsableArguments {
     func validate() throws {
         if parallelism < 1 { throw ValidationError("--parallelism must be at least 1") }
     }
+}
+
+/// Addresses are parsed once, here at the edge, and stay typed from there on.
+extension ResourceAddress: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
 }
 
 struct CLIError: Error, CustomStringConvertible {

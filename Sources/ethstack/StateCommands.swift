@@ -139,13 +139,13 @@ struct StateCommand: AsyncParsableCommand {
 
     struct Show: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one resource's recorded attributes.")
-        @Argument(help: "The resource's address.") var address: String
+        @Argument(help: "The resource's address.") var address: ResourceAddress
         @OptionGroup var recorded: RecordedStateOptions
         func execute() async throws {
-            guard let a = ResourceAddress(address) else { throw CLIError("\"\(address)\" is not a resource address") }
+            let a = address
             let state = try await recorded.state()
             guard let r = state.resources[a] else {
-                throw CLIError("no resource \(address) in state" + (didYouMean(address, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
+                throw CLIError("no resource \(address) in state" + (didYouMean(address.description, in: state.resources.keys.map(\.description)).map { " (\($0))" } ?? ""))
             }
             let renderer = PlanRenderer(style: TextStyle(color: false))
             printOut("# \(r.address):\nresource \"\(r.type)\" \"\(r.address)\" {\n")
@@ -163,12 +163,11 @@ struct StateCommand: AsyncParsableCommand {
     struct Remove: EthstackCommand {
         static let configuration = CommandConfiguration(
             commandName: "rm", abstract: "Forget a resource: remove it from state without destroying it.")
-        @Argument(help: "Addresses to forget.") var addresses: [String]
+        @Argument(help: "Addresses to forget.") var addresses: [ResourceAddress]
         @OptionGroup var recorded: RecordedStateOptions
         func execute() async throws {
             try await recorded.edit("state rm") { store, stack in
-                for text in addresses {
-                    guard let a = ResourceAddress(text) else { throw CLIError("\"\(text)\" is not a resource address") }
+                for a in addresses {
                     try await store.removeResource(stack: stack, address: a)
                     printOut("Removed \(a)\n")
                 }
@@ -179,11 +178,11 @@ struct StateCommand: AsyncParsableCommand {
     struct Move: EthstackCommand {
         static let configuration = CommandConfiguration(
             commandName: "mv", abstract: "Give a resource in state a new address (after renaming it in the stack).")
-        @Argument(help: "The current address.") var from: String
-        @Argument(help: "The new address.") var to: String
+        @Argument(help: "The current address.") var from: ResourceAddress
+        @Argument(help: "The new address.") var to: ResourceAddress
         @OptionGroup var recorded: RecordedStateOptions
         func execute() async throws {
-            guard let f = ResourceAddress(from), let t = ResourceAddress(to) else { throw CLIError("not a resource address") }
+            let (f, t) = (from, to)
             try await recorded.edit("state mv") { store, stack in
                 try await store.moveResource(stack: stack, from: f, to: t)
             }

@@ -17,17 +17,32 @@ import Testing
         }
 
         static func start(_ flags: [String] = []) async throws -> StubNode {
-            let port = AWSTestServers.freePort()
             let process = Process()
             process.executableURL = URL(fileURLWithPath: AWSTestServers.which("python3") ?? "/usr/bin/python3")
-            process.arguments = [AWSTestServers.supportDirectory.appendingPathComponent("eth_node_stub.py").path, String(port),
+            process.arguments = [AWSTestServers.supportDirectory.appendingPathComponent("eth_node_stub.py").path, "0",
                                  "--lifetime", "90"] + flags
-            process.standardOutput = FileHandle.nullDevice
+            let out = Pipe()
+            process.standardOutput = out
             process.standardError = FileHandle.nullDevice
             try process.run()
+            // The stub binds port 0 and prints the port it got: no pre-picked port another test can take.
+            let reader = out.fileHandleForReading
+            let watchdog = Task { try await Task.sleep(for: .seconds(60)); if process.isRunning { process.terminate() } }
+            let firstLine: String = await Task.detached {
+                var bytes = Data()
+                while !bytes.contains(UInt8(ascii: "\n")) {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    bytes.append(chunk)
+                }
+                return String(decoding: bytes, as: UTF8.self)
+            }.value
+            watchdog.cancel()
+            let port = firstLine.components(separatedBy: "127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? ""
+            guard !port.isEmpty else { throw TestServerError.notReady("eth_node_stub.py printed \(firstLine.debugDescription)") }
             let node = StubNode(process: process, url: "http://127.0.0.1:\(port)")
             do {
-                try await AWSTestServers.waitUntilAnswering(node.url + "/eth/v1/node/peer_count", timeout: 20)
+                try await AWSTestServers.waitUntilAnswering(node.url + "/eth/v1/node/peer_count", timeout: 60)
             } catch {
                 node.stop()
                 throw error

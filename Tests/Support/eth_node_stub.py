@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny stand-in for an Ethereum node's APIs, for `ethstack check` tests.
 
-    eth_node_stub.py PORT [--stuck] [--peers N] [--token T] [--lifetime SECONDS]
+    eth_node_stub.py PORT|0 [--stuck] [--peers N] [--token T] [--lifetime SECONDS]
 
 Serves on 127.0.0.1:PORT:
   POST /            JSON-RPC: eth_blockNumber (rises by one every 200 ms, or stays put with
@@ -100,5 +100,7 @@ class Server(ThreadingHTTPServer):
 
 server = Server(("127.0.0.1", args.port), Handler)
 server.daemon_threads = True
+# With port 0 the system picks one; the first line says which (no pre-picked port to race for).
+print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
 threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
 server.serve_forever()

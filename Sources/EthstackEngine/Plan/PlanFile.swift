@@ -8,7 +8,7 @@ import EthstackModel
 public enum PlanFile {
     public static let kind = "ethstack-plan"
 
-    public static func write(_ plan: Plan, targets: [String], replace: [String], to path: String) throws {
+    public static func write(_ plan: Plan, targets: [ResourceAddress], replace: [ResourceAddress], to path: String) throws {
         var variables: [String: Value] = [:]
         var sensitiveHashes: [String: Value] = [:]
         for (name, v) in plan.variables {
@@ -25,8 +25,8 @@ public enum PlanFile {
             "destroy": .bool(plan.destroy),
             "variables": .map(variables.mapValues(tag)),
             "sensitive_variable_hashes": .map(sensitiveHashes),
-            "targets": .list(targets.map(Value.string)),
-            "replace": .list(replace.map(Value.string)),
+            "targets": .list(targets.map { .string($0.description) }),
+            "replace": .list(replace.map { .string($0.description) }),
             "changes": .list(plan.changes.map(encode)),
             "forget": .list(plan.forget.map { .string($0.description) }),
         ])
@@ -43,8 +43,8 @@ public enum PlanFile {
     public struct Saved: Sendable {
         public var plan: Plan
         public var sensitiveVariableHashes: [String: String]
-        public var targets: [String]
-        public var replace: [String]
+        public var targets: [ResourceAddress]
+        public var replace: [ResourceAddress]
     }
 
     public static func read(_ path: String) throws -> Saved {
@@ -73,8 +73,8 @@ public enum PlanFile {
         plan.forget = (root["forget"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) }
         return Saved(plan: plan,
                      sensitiveVariableHashes: (root["sensitive_variable_hashes"]?.mapValue ?? [:]).compactMapValues(\.stringValue),
-                     targets: (root["targets"]?.listValue ?? []).compactMap(\.stringValue),
-                     replace: (root["replace"]?.listValue ?? []).compactMap(\.stringValue))
+                     targets: (root["targets"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) },
+                     replace: (root["replace"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) })
     }
 
     public static func hash(_ v: Value) -> String {

@@ -5,7 +5,7 @@ import EthstackProviderAPI
 
 public struct PlanOptions: Sendable {
     public var refresh = true
-    public var targets: [String] = []
+    public var targets: [ResourceAddress] = []
     public var replace: [ResourceAddress] = []
     public var destroy = false
     public var parallelism = 10
@@ -521,7 +521,7 @@ public struct Planner: Sendable {
     func targetClosure(_ declarations: [String: ResourceDeclaration]) -> Set<String>? {
         guard !options.targets.isEmpty else { return nil }
         var result = Set<String>()
-        var queue = options.targets.map { ResourceAddress($0)?.name ?? $0 }
+        var queue = options.targets.map(\.name)
         while let name = queue.popLast() {
             guard result.insert(name).inserted else { continue }
             for dep in graph.dependencies(of: .resource(name)) {
@@ -539,7 +539,7 @@ public struct Planner: Sendable {
             for dep in state.dependencies { dependents[dep.name, default: []].append(state.address.name) }
         }
         var result = Set<String>()
-        var queue = options.targets.map { ResourceAddress($0)?.name ?? $0 }
+        var queue = options.targets.map(\.name)
         while let name = queue.popLast() {
             guard result.insert(name).inserted else { continue }
             queue += dependents[name] ?? []
