@@ -143,7 +143,7 @@ public struct StackLoader {
         return v
     }
 
-    static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "description"]
+    static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "drift", "description"]
 
     private func loadResource(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> ResourceDeclaration? {
         if !isIdentifier(name) {
@@ -252,9 +252,56 @@ public struct StackLoader {
                 d.error(l.value.location, "\"lifecycle\" must be a map")
             }
         }
+        var expectedDrift: DriftIgnore?
+        if let entry = entries["drift"] { expectedDrift = driftIgnore(entry.value, schema: schema, type: type, &d) }
         return ResourceDeclaration(name: name, location: e.keyLocation, type: type, typeLocation: typeEntry.value.location,
                                    properties: properties, propertiesLocation: propertiesLocation,
-                                   dependsOn: dependsOn, forEach: forEach, count: count, provider: provider, lifecycle: lifecycle)
+                                   dependsOn: dependsOn, forEach: forEach, count: count, provider: provider, lifecycle: lifecycle,
+                                   driftIgnore: expectedDrift)
+    }
+
+    /// `drift: { ignore: [attribute, …], reason: "…", until: YYYY-MM-DD }`.
+    private func driftIgnore(_ node: YAMLNode, schema: ResourceSchema?, type: String, _ d: inout DiagnosticCollector) -> DriftIgnore? {
+        guard case .mapping(let pairs, let location) = node else {
+            d.error(node.location, "\"drift\" must be a map: { ignore: [attribute, …], reason: \"…\", until: YYYY-MM-DD }")
+            return nil
+        }
+        let keys = ["ignore", "reason", "until"]
+        let entries = uniqueEntries(pairs, in: "drift", &d)
+        for (key, entry) in entries where !keys.contains(key) {
+            d.error(entry.keyLocation, "unknown key \"\(key)\" in drift", hint: didYouMean(key, in: keys))
+        }
+        var attributes: [String] = []
+        if let ignore = entries["ignore"] {
+            if case .sequence(let items, _) = ignore.value {
+                for item in items {
+                    guard let path = string(item, "drift.ignore", &d) else { continue }
+                    let attr = String(path.split(whereSeparator: { $0 == "." || $0 == "[" }).first ?? "")
+                    if let schema, schema[attr] == nil {
+                        d.error(item.location, "drift.ignore: \(type) has no attribute \"\(attr)\"",
+                                hint: didYouMean(attr, in: schema.attributeNames))
+                    }
+                    attributes.append(path)
+                }
+            } else {
+                d.error(ignore.value.location, "\"drift.ignore\" must be a list of attribute paths")
+            }
+        } else {
+            d.error(location, "\"drift\" needs \"ignore\": the attributes whose drift is expected")
+        }
+        var reason = ""
+        if let entry = entries["reason"] { reason = string(entry.value, "drift.reason", &d) ?? "" }
+        if reason.isEmpty { d.error(location, "\"drift\" needs a \"reason\": say why this drift is expected") }
+        var until: String?
+        if let u = entries["until"] {
+            if let text = string(u.value, "drift.until", &d) {
+                if DriftIgnore.parseDay(text) == nil {
+                    d.error(u.value.location, "drift.until: \"\(text)\" is not a date (YYYY-MM-DD)")
+                }
+                until = text
+            }
+        }
+        return reason.isEmpty ? nil : DriftIgnore(attributes: attributes, reason: reason, until: until, location: location)
     }
 
     private func loadOutput(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> OutputDeclaration? {

@@ -67,17 +67,25 @@ public struct AttributeSchema: Sendable {
     public var forcesReplacement: Bool
     /// The value is a secret: never shown.
     public var sensitive: Bool
+    /// A computed value that tells whether what ethstack manages is healthy (an enclave's status):
+    /// a change of it is drift, though the provider computes it. Other computed values never are.
+    public var observed: Bool
     public var description: String
 
     public init(_ name: String, _ type: AttributeType, _ presence: Presence, forcesReplacement: Bool = false,
-                sensitive: Bool = false, description: String = "") {
+                sensitive: Bool = false, observed: Bool = false, description: String = "") {
         self.name = name
         self.type = type
         self.presence = presence
         self.forcesReplacement = forcesReplacement
         self.sensitive = sensitive
+        self.observed = observed
         self.description = description
     }
+
+    /// Whether a change of this attribute outside ethstack is drift: what the stack sets, and
+    /// observed health; never what the server populates by itself (versions, timestamps).
+    public var isDriftRelevant: Bool { isSettable || observed }
 
     public var isRequired: Bool { if case .required = presence { return true }; return false }
     public var isComputed: Bool {

@@ -108,6 +108,46 @@ public struct Lifecycle: Sendable, Hashable {
     public init() {}
 }
 
+/// Drift a resource's owners expect (`drift: { ignore: [...], reason: "...", until: 2027-03-01 }`):
+/// `ethstack drift` lists it as ignored, with the reason, instead of failing the nightly job.
+public struct DriftIgnore: Sendable, Hashable {
+    /// Attribute paths (`desired_size`, `manifest.metadata.annotations`): a path ignores what is under it.
+    public var attributes: [String]
+    public var reason: String
+    /// The last day (YYYY-MM-DD) the entry applies; after it, drift reports it again with a warning.
+    public var until: String?
+    public var location: SourceLocation
+
+    public init(attributes: [String], reason: String, until: String?, location: SourceLocation) {
+        self.attributes = attributes
+        self.reason = reason
+        self.until = until
+        self.location = location
+    }
+
+    /// `YYYY-MM-DD` as the start of that day, UTC.
+    public static func parseDay(_ text: String) -> Date? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard parts.count == 3, text.count == 10, (1...12).contains(parts[1]), (1...31).contains(parts[2]) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
+        let components = DateComponents(year: parts[0], month: parts[1], day: parts[2])
+        guard components.isValidDate(in: calendar) else { return nil }
+        return calendar.date(from: components)
+    }
+
+    /// Whether the entry has expired at `now` (it covers the whole `until` day).
+    public func expired(at now: Date) -> Bool {
+        guard let until, let day = Self.parseDay(until) else { return false }
+        return now >= day.addingTimeInterval(86_400)
+    }
+
+    /// Whether `path` (dotted) is at or under one of the ignored attributes.
+    public func ignores(_ path: String) -> Bool {
+        attributes.contains { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") }
+    }
+}
+
 /// What the user wrote for one resource.
 public struct ResourceDeclaration: Sendable {
     public var name: String
@@ -122,6 +162,7 @@ public struct ResourceDeclaration: Sendable {
     /// The provider configuration's name, when not the default one for the type.
     public var provider: (name: String, location: SourceLocation)?
     public var lifecycle: Lifecycle
+    public var driftIgnore: DriftIgnore? = nil
 
     /// The provider configuration that manages it: `provider:` or the type's prefix.
     public var providerConfigurationName: String {
@@ -136,7 +177,7 @@ public struct ResourceDeclaration: Sendable {
         return refs
     }
 
-    package init(name: String, location: SourceLocation, type: String, typeLocation: SourceLocation, properties: [ConfigEntry], propertiesLocation: SourceLocation, dependsOn: [(name: String, location: SourceLocation)], forEach: ConfigNode? = nil, count: ConfigNode? = nil, provider: (name: String, location: SourceLocation)? = nil, lifecycle: Lifecycle) {
+    package init(name: String, location: SourceLocation, type: String, typeLocation: SourceLocation, properties: [ConfigEntry], propertiesLocation: SourceLocation, dependsOn: [(name: String, location: SourceLocation)], forEach: ConfigNode? = nil, count: ConfigNode? = nil, provider: (name: String, location: SourceLocation)? = nil, lifecycle: Lifecycle, driftIgnore: DriftIgnore? = nil) {
         self.name = name
         self.location = location
         self.type = type
@@ -148,6 +189,7 @@ public struct ResourceDeclaration: Sendable {
         self.count = count
         self.provider = provider
         self.lifecycle = lifecycle
+        self.driftIgnore = driftIgnore
     }
 }
 

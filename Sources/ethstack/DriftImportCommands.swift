@@ -8,43 +8,71 @@ import EthstackProviderAPI
 struct DriftCommand: EthstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
-        abstract: "Report what changed outside ethstack since the last apply.",
+        abstract: "Report what changed outside ethstack (for nightly CI).",
         discussion: """
-        Refreshes every resource in state through its provider and compares it with what state \
-        recorded. Changes nothing. Meant for nightly CI.
+        Refreshes every recorded resource through its provider and reports, per resource, each \
+        attribute path that changed (recorded -> now) and objects deleted outside ethstack. Only \
+        what the stack sets counts: server-populated fields never do. Writes no state and takes no \
+        lock. Drift a resource expects is declared in the stack (drift: { ignore: [...], reason: ..., \
+        until: YYYY-MM-DD }) and listed as ignored. Changes in the stack that were never applied are \
+        reported apart: they are not drift.
 
-        Exit codes: 0 no drift, 1 error, 2 drift found.
+        Exit codes: 0 no drift, 2 drift, 1 error; 3 with --fail-on-pending when the stack has \
+        unapplied changes and nothing drifted.
 
-        Example:
-          ethstack drift --stack stacks/ethereum-testnet.yaml --json > drift.json || alert
+        Examples:
+          ethstack drift --stack stacks/ethereum-testnet.yaml
+          ethstack drift --markdown --out drift.md
+          ethstack drift --sarif --out drift.sarif
         """)
 
     @OptionGroup var stackOptions: StackOptions
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var output: OutputOptions
 
+    @Flag(name: .long, help: "GitHub-flavoured Markdown, summary first, under 65,536 characters.")
+    var markdown = false
+
+    @Flag(name: .long, help: "SARIF 2.1.0 with a stable fingerprint per (resource, attribute).")
+    var sarif = false
+
+    @Option(name: .long, help: "Write the report to this file instead of standard output.")
+    var out: String?
+
+    @Flag(name: .customLong("fail-on-pending"), help: "Exit 3 when the stack has unapplied changes (and nothing drifted).")
+    var failOnPending = false
+
+    func validate() throws {
+        if [output.json, markdown, sarif].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --json, --markdown and --sarif")
+        }
+    }
+
     func execute() async throws {
         let session = try stackOptions.open()
+        // The one read of state: drift never writes it and takes no lock.
         let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
             try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
         }
         let (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
+        let report = DriftReport(plan: plan, stack: session.stack)
+        let text: String
         if output.json {
-            let json = try Value.parseJSON(PlanJSON.render(plan))
-            printOut(Value.map(["format_version": .string(Plan.formatVersion), "stack": .string(plan.stack),
-                                "resource_drift": json["resource_drift"] ?? .list([]),
-                                "drift": .bool(!plan.drift.isEmpty)]).jsonString(pretty: true) + "\n")
-        } else if plan.drift.isEmpty {
-            printOut("No drift: every resource matches what ethstack recorded.\n")
+            text = report.json() + "\n"
+        } else if markdown {
+            text = report.markdown()
+        } else if sarif {
+            text = report.sarif() + "\n"
         } else {
-            var driftOnly = plan
-            driftOnly.changes = []
-            driftOnly.outputChanges = []
-            let text = PlanRenderer(style: output.style).render(driftOnly)
-            printOut(text.components(separatedBy: "No changes.").first ?? text)
-            printOut("\(plan.drift.count) resource(s) drifted. `ethstack plan` shows what apply would do about it.\n")
+            text = report.text(style: out == nil ? output.style : TextStyle(color: false))
         }
-        if !plan.drift.isEmpty { throw ExitCode(2) }
+        if let out {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+        } else {
+            printOut(text)
+        }
+        if report.hasDrift { throw ExitCode(2) }
+        if failOnPending && !report.pendingChanges.isEmpty { throw ExitCode(3) }
     }
 }
 

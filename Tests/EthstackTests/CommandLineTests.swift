@@ -281,6 +281,98 @@ import Testing
         #expect(json["resource_drift"]?.listValue?.first?["address"] == "files[\"b\"]")
     }
 
+    @Test func driftIsForNightlyCI() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: nightly
+        resources:
+          files:
+            type: local.file
+            for_each: { a: alpha, b: bravo }
+            properties: { path: "out-${each.key}.txt", content: "${each.value}" }
+          expected:
+            type: local.file
+            properties: { path: "out-expected.txt", content: "as written" }
+            drift: { ignore: [content], reason: "the release job rewrites it", until: 2999-12-31 }
+        """)
+        var r = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stdout)")
+
+        // Drift exits 2 and names the attribute once; expected drift is listed, with its reason.
+        ws.write("out-b.txt", "changed by hand")
+        ws.write("out-expected.txt", "rewritten by the release job")
+        let database = ws.dir + "/state/nightly.db"
+        let before = try Data(contentsOf: URL(fileURLWithPath: database))
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 2)
+        #expect(r.stdout.contains(#"content: "bravo" -> "changed by hand""#), "\(r.stdout)")
+        #expect(r.stdout.contains("(ignored) expected: content — the release job rewrites it"), "\(r.stdout)")
+        #expect(!r.stdout.contains("files[\"a\"]"))
+
+        // JSON, Markdown and SARIF; --out writes the file. Drift wrote nothing to state.
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml", "--json"], in: ws.dir)
+        let json = try Value.parseJSON(r.stdout)
+        #expect(json["format_version"] == "2.0")
+        #expect(json["resource_drift"]?.listValue?.first?["changes"]?.listValue?.first?["path"] == "content")
+        #expect(json["ignored_drift"]?.listValue?.first?["address"] == "expected")
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml", "--markdown", "--out", "drift.md"], in: ws.dir)
+        #expect(r.status == 2)
+        let markdown = try String(contentsOfFile: ws.dir + "/drift.md", encoding: .utf8)
+        #expect(markdown.hasPrefix("## ethstack drift: nightly\n\n**1 resource(s) drifted.**"), "\(markdown)")
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml", "--sarif"], in: ws.dir)
+        func fingerprint(_ sarif: String) throws -> Value? {
+            try Value.parseJSON(sarif)["runs"]?.listValue?.first?["results"]?.listValue?.first?["partialFingerprints"]
+        }
+        let first = try fingerprint(r.stdout)
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml", "--sarif"], in: ws.dir)
+        let second = try fingerprint(r.stdout)
+        #expect(first != nil && first == second)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: database)) == before, "drift must not write the state database")
+
+        // A stack edit that was never applied is not drift: exit 0, reported apart; 3 on request.
+        ws.write("out-b.txt", "bravo")
+        ws.write("stack.yaml", try String(contentsOfFile: ws.dir + "/stack.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "b: bravo", with: "b: bravo-2"))
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stdout)")
+        #expect(r.stdout.contains("unapplied changes (not drift): files[\"b\"]"), "\(r.stdout)")
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml", "--fail-on-pending"], in: ws.dir)
+        #expect(r.status == 3)
+    }
+
+    @Test func anExpiredDriftIgnoreReportsTheDriftAgain() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: expired
+        resources:
+          f:
+            type: local.file
+            properties: { path: "out.txt", content: "x" }
+            drift: { ignore: [content], reason: "temporary", until: 2020-01-31 }
+        """)
+        var r = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve"], in: ws.dir)
+        #expect(r.status == 0, "\(r.stderr)")
+        ws.write("out.txt", "y")
+        r = try EthstackBinary.run(["drift", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 2)
+        #expect(r.stdout.contains("expired on 2020-01-31"), "\(r.stdout)")
+        ws.write("stack.yaml", """
+        stack: expired
+        resources:
+          f:
+            type: local.file
+            properties: { path: "out.txt", content: "x" }
+            drift: { ignore: [contnet], reason: "", until: 2020-02-31 }
+        """)
+        r = try EthstackBinary.run(["validate", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("stack.yaml:6:23: error: drift.ignore: local.file has no attribute \"contnet\""), "\(r.stderr)")
+        #expect(r.stderr.contains("\"drift\" needs a \"reason\""), "\(r.stderr)")
+        #expect(r.stderr.contains("drift.until: \"2020-02-31\" is not a date"), "\(r.stderr)")
+    }
+
     @Test func applyJSONEmitsOneEventPerLine() throws {
         let ws = Workspace()
         ws.write("stack.yaml", sleeper)

@@ -294,6 +294,12 @@ struct KubernetesManifestTests {
         #expect(drifted.drift.first?.attributes.contains("manifest") == true)
         #expect(drifted.changes.filter { $0.action != .noop }.map(\.address.description) == ["quota"])
         #expect(drifted.changes.first { $0.address.description == "quota" }?.action == .update)
+        // The drift report names the one field a person changed, once; nothing the server
+        // populates (resourceVersion, managedFields, the live object) is drift.
+        let report = DriftReport(plan: drifted, stack: try ws.session().stack)
+        let paths = report.findings.flatMap(\.changes).map(\.path)
+        #expect(paths == ["manifest.spec.hard.requests.cpu"], "\(paths)")
+        #expect(!report.text(style: TextStyle(color: false)).contains("resourceVersion"))
 
         // The plan already knows, from the server's dry run, that applying it back will conflict.
         #expect(drifted.warnings.contains { $0.hasPrefix("quota: the apply will fail: server-side apply conflict") && $0.contains("someone-else") },

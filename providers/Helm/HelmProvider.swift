@@ -62,7 +62,7 @@ enum HelmRelease {
             AttributeSchema("atomic", .bool, .optional(default: false)),
             AttributeSchema("id", .string, .computed, description: "namespace/name"),
             AttributeSchema("revision", .number, .computed),
-            AttributeSchema("status", .string, .computed, description: "deployed, failed, pending-upgrade…"),
+            AttributeSchema("status", .string, .computed, observed: true, description: "deployed, failed, pending-upgrade…"),
             AttributeSchema("app_version", .string, .computed),
         ])
 

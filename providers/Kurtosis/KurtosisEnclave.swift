@@ -26,7 +26,7 @@ enum KurtosisEnclave {
             AttributeSchema("namespace", .string, .computed, description: "kt-<name>"),
             AttributeSchema("services", .list(.string), .computed, description: "The enclave's service names."),
             AttributeSchema("ports", .map(.map(.number)), .computed, description: "service → {port name → port number}"),
-            AttributeSchema("status", .string, .computed, description: "running, or which service is missing or not running"),
+            AttributeSchema("status", .string, .computed, observed: true, description: "running, or which service is missing or not running"),
         ])
 
     static let userServices = "kurtosistech.com/resource-type=user-service"

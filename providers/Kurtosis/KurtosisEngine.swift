@@ -21,7 +21,7 @@ enum KurtosisEngine {
             AttributeSchema("timeout", .string, .optional(default: "15m")),
             AttributeSchema("id", .string, .computed, description: "The cluster name."),
             AttributeSchema("namespace", .string, .computed, description: "kurtosis-engine-<uuid>"),
-            AttributeSchema("status", .string, .computed, description: "running, or what is wrong"),
+            AttributeSchema("status", .string, .computed, observed: true, description: "running, or what is wrong"),
         ])
 
     /// kurtosis-config.yml for the cluster, `config-version: 7` (Kurtosis CLI ≥ 1.16.0): the v7 keys

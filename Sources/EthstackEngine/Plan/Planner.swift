@@ -95,8 +95,12 @@ public struct Planner: Sendable {
         for address in prior.resources.keys.sorted() {
             guard let before = prior.resources[address], let now = refreshed[address] else { continue }
             if let after = now {
+                // Only what a person changed is drift: attributes the stack sets, and observed health.
+                // What the server populates (versions, timestamps, the live object) changes by itself.
+                let schema = registry.schema(for: before.type)
                 let changed = Set(before.attributes.keys).union(after.attributes.keys).filter {
-                    !(before.attributes[$0] ?? .null).semanticallyEquals(after.attributes[$0] ?? .null)
+                    (schema?[$0]?.isDriftRelevant ?? true)
+                        && !(before.attributes[$0] ?? .null).semanticallyEquals(after.attributes[$0] ?? .null)
                 }.sorted()
                 if !changed.isEmpty {
                     drift.append(DriftEntry(address: address, type: before.type, kind: .changed, attributes: changed,
