@@ -11,17 +11,19 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // Only the test-only Kubernetes API test server (KubeTestServer) uses SwiftNIO.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
-        // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev).
+        // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev, libpq-dev).
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CLibCurl", path: "Sources/CLibCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibSQLite", path: "Sources/CLibSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         // curl_easy_setopt is variadic and cannot be called from Swift: non-variadic wrappers.
         .target(name: "CCurlShim", dependencies: ["CLibCurl"], path: "Sources/CCurlShim"),
 
@@ -29,12 +31,19 @@ let package = Package(
         .target(
             name: "EthstackEngine",
             dependencies: [
-                "CLibYAML", "CLibSQLite", "CCurlShim", "CLibCurl",
+                "CLibYAML", "CCurlShim", "CLibCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/EthstackEngine",
             exclude: ["README.md", "Providers/README.md"]
+        ),
+        // State drivers: one SQL store over SQLite (libsqlite3) and PostgreSQL (libpq); knows the
+        // engine's state protocol and SQL, nothing of providers, plans or the CLI.
+        .target(
+            name: "EthstackState",
+            dependencies: ["EthstackEngine", "CLibSQLite", "CLibPQ"],
+            path: "Sources/EthstackState",
+            exclude: ["README.md"]
         ),
         // Built-in provider: core.data, core.sleep, local.file.
         .target(
@@ -63,14 +72,14 @@ let package = Package(
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "EthstackEngine", "EthstackState", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider",
+                "KurtosisProvider", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
         ),
         .executableTarget(
             name: "ethstack-bench",
-            dependencies: ["EthstackEngine", "CoreProvider", "KubernetesProvider", "KubeTestServer"],
+            dependencies: ["EthstackEngine", "EthstackState", "CoreProvider", "KubernetesProvider", "KubeTestServer"],
             path: "Tests/Benchmarks"
         ),
         // Kubernetes API test server (a fake kube-apiserver for tests), in-process library + executable.
@@ -92,8 +101,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EthstackTests",
-            dependencies: ["EthstackEngine", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider",
-                           "KurtosisProvider", "ethstack", "KubeTestServer"],
+            dependencies: ["EthstackEngine", "EthstackState", "CoreProvider", "AWSProvider", "KubernetesProvider",
+                           "HelmProvider", "KurtosisProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),
     ],

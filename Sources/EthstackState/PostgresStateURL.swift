@@ -1,3 +1,4 @@
+import EthstackEngine
 import Foundation
 
 /// A PostgreSQL state location: `postgres://user:password@host:5432/database?sslmode=require`
