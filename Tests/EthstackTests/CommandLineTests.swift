@@ -109,7 +109,7 @@ import Testing
         #expect(try EthstackBinary.run(["lock", "list", "--stack", "stack.yaml"], in: ws.dir).stdout.contains("No locks."))
     }
 
-    @Test func aStaleSavedPlanIsRefused() throws {
+    @Test func aStaleSavedPlanIsRefused() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", sleeper)
         // Both plans are made from the empty state.
@@ -136,7 +136,7 @@ import Testing
         #expect(r.stderr.contains("changed since the plan was made"))
     }
 
-    @Test func sigkillMidApplyLeavesAConsistentStateAndTheNextApplyConverges() throws {
+    @Test func sigkillMidApplyLeavesAConsistentStateAndTheNextApplyConverges() async throws {
         let ws = Workspace()
         var stack = "stack: crash\nresources:\n"
         for i in 0..<6 { stack += "  quick\(i): { type: core.data, properties: { input: \(i) } }\n" }
@@ -171,7 +171,7 @@ import Testing
         #expect(try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db", "--detailed-exitcode"], in: ws.dir).status == 0)
     }
 
-    @Test func ctrlCFinishesTheCallsInFlightSavesAndExits130() throws {
+    @Test func ctrlCFinishesTheCallsInFlightSavesAndExits130() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", """
         stack: interrupt
@@ -196,7 +196,7 @@ import Testing
         #expect(try await store.locks().isEmpty)
     }
 
-    @Test func aSecondCtrlCAbandonsTheCallsInFlightAndTheJournalKeepsThem() throws {
+    @Test func aSecondCtrlCAbandonsTheCallsInFlightAndTheJournalKeepsThem() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", """
         stack: abandon

@@ -89,7 +89,7 @@ private func withStore(lockPollInterval: Double = 0.05, _ body: (SQLStateStore, 
 }
 
 @Suite(.enabled(if: PostgresTestServer.available, "no PostgreSQL: apt-get install postgresql-15, or set ETHSTACK_TEST_POSTGRES_URL"))
-struct SQLStateStoreTests {
+struct PostgresStateStoreTests {
     // MARK: Migrations
 
     @Test func migrationsAreAppliedAndRecorded() async throws {
