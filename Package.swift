@@ -10,17 +10,19 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        // Only the test-only Kubernetes API test server (KubeTestServer) uses SwiftNIO.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
-        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
-        // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev).
+        // System C libraries the owner chose (Debian: libyaml-dev, libcurl4-openssl-dev, libsqlite3-dev, libpq-dev).
         .systemLibrary(name: "CLibYAML", path: "Sources/CLibYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CLibCurl", path: "Sources/CLibCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CLibSQLite", path: "Sources/CLibSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
         // curl_easy_setopt is variadic and cannot be called from Swift: non-variadic wrappers.
         .target(name: "CCurlShim", dependencies: ["CLibCurl"], path: "Sources/CCurlShim"),
 
@@ -56,9 +58,8 @@ let package = Package(
         .target(
             name: "EthstackEngine",
             dependencies: [
-                "EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "CLibSQLite",
+                "EthstackModel", "EthstackLanguage", "EthstackProviderAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/EthstackEngine",
             exclude: ["README.md"]
@@ -74,6 +75,14 @@ let package = Package(
             name: "ProviderSupport",
             dependencies: ["EthstackModel", "EthstackProviderAPI", "EthstackKubernetesClient", "EthstackSubprocess"],
             path: "providers/Support", exclude: ["README.md"]
+        ),
+        // State drivers: one SQL store over SQLite (libsqlite3) and PostgreSQL (libpq); knows the
+        // engine's state protocol and SQL, nothing of providers, plans or the CLI.
+        .target(
+            name: "EthstackState",
+            dependencies: ["EthstackEngine", "CLibSQLite", "CLibPQ"],
+            path: "Sources/EthstackState",
+            exclude: ["README.md"]
         ),
         // Built-in provider: core.data, core.sleep, local.file.
         .target(
@@ -109,7 +118,7 @@ let package = Package(
         .executableTarget(
             name: "ethstack",
             dependencies: [
-                "EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "EthstackCheck",
+                "EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "EthstackState", "EthstackCheck",
                 "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -117,7 +126,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ethstack-bench",
-            dependencies: ["EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "CoreProvider",
+            dependencies: ["EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "EthstackState", "CoreProvider",
                            "KubernetesProvider", "KubeTestServer"],
             path: "Tests/Benchmarks"
         ),
@@ -141,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "EthstackTests",
             dependencies: ["EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackHTTP",
-                           "EthstackAWSClient", "EthstackKubernetesClient", "EthstackSubprocess", "EthstackEngine",
+                           "EthstackAWSClient", "EthstackKubernetesClient", "EthstackSubprocess", "EthstackEngine", "EthstackState",
                            "EthstackCheck", "ProviderSupport", "CoreProvider", "AWSProvider", "KubernetesProvider",
                            "HelmProvider", "KurtosisProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EthstackEngine
+import EthstackState
 import Foundation
 
 struct ApplyOptions: ParsableArguments {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EthstackEngine
+import EthstackState
 import Foundation
 import EthstackLanguage
 import EthstackModel
@@ -56,9 +57,8 @@ struct StateOptions: ParsableArguments {
     /// Close it with `closeStore`, or use `withStore`.
     func open(for stack: String, create: Bool) async throws -> (any StateStore)? {
         let p = path(for: stack)
-        if PostgresStateURL.isPostgres(p) { return try await PostgresStateStore.open(p) }
-        if !create && !FileManager.default.fileExists(atPath: p) { return nil }
-        return try SQLiteStateStore(path: p)
+        if !create && !SQLStateStore.isPostgres(p) && !FileManager.default.fileExists(atPath: p) { return nil }
+        return try await SQLStateStore.open(p)
     }
 
     /// Opens the store, runs `body` with it, and closes it whether `body` returns or throws.
@@ -75,9 +75,9 @@ struct StateOptions: ParsableArguments {
     }
 }
 
-/// Closes a store's connection (PostgreSQL); SQLite stores close when released.
+/// Closes a store's connection.
 func closeStore(_ store: (any StateStore)?) async {
-    if let postgres = store as? PostgresStateStore { await postgres.close() }
+    if let store = store as? SQLStateStore { await store.close() }
 }
 
 /// Runs `body` holding the stack's lock, and unlocks whether it returns or throws.

@@ -5,6 +5,7 @@
 // Each measurement runs in its own process so that peak memory (ru_maxrss) belongs to it alone.
 import CoreProvider
 import EthstackEngine
+import EthstackState
 import Foundation
 import KubeTestServer
 import KubernetesProvider
@@ -64,9 +65,9 @@ func open(_ n: Int) throws -> StackSession {
     try StackSession.open(file: stackFile(n), registry: registry, inputs: VariableInputs(environment: [:]))
 }
 
-func applyAll(_ session: StackSession, store: SQLiteStateStore, parallelism: Int = 10) async throws -> (ApplySummary, Double, Double) {
+func applyAll(_ session: StackSession, store: SQLStateStore, parallelism: Int = 10) async throws -> (ApplySummary, Double, Double) {
     let sessions = session.makeSessions()
-    let state = try store.load(stack: session.stack.name)
+    let state = try await store.load(stack: session.stack.name)
     let (plan, planTime) = try await time { try await session.plan(state: state, journal: store, sessions: sessions, options: PlanOptions()).0 }
     let applier = Applier(context: Applier.Context(stack: session.stack, graph: session.graph, registry: registry,
                                                    variables: session.variables, prior: state, store: store, sessions: sessions,
@@ -92,12 +93,12 @@ case "apply":
     let db = "\(dir)/state-\(n).db"
     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
     let session = try open(n)
-    let store = try SQLiteStateStore(path: db)
+    let store = try await SQLStateStore.sqlite(path: db)
     let (summary, planTime, applyTime) = try await applyAll(session, store: store)
     let (noop, noopTime) = try await time {
-        try await session.plan(state: try store.load(stack: "bench"), journal: store, sessions: session.makeSessions(), options: PlanOptions()).0
+        try await session.plan(state: try await store.load(stack: "bench"), journal: store, sessions: session.makeSessions(), options: PlanOptions()).0
     }
-    store.close()
+    await store.close()
     let size = ((try? FileManager.default.attributesOfItem(atPath: db)[.size] as? NSNumber)??.doubleValue ?? 0)
         + ((try? FileManager.default.attributesOfItem(atPath: db + "-wal")[.size] as? NSNumber)??.doubleValue ?? 0)
     print(String(format: "apply %6d resources: plan %.2f s, apply %.2f s (%.0f µs/resource), no-op plan %.2f s (changes: %@), state %.1f MB, peak %.0f MB, %d created",
@@ -118,7 +119,7 @@ case "schedule":
         let db = "\(dir)/sched-\(parallelism).db"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
         let session = try StackSession.open(file: path, registry: registry, inputs: VariableInputs(environment: [:]))
-        let (_, _, applyTime) = try await applyAll(session, store: try SQLiteStateStore(path: db), parallelism: parallelism)
+        let (_, _, applyTime) = try await applyAll(session, store: try await SQLStateStore.sqlite(path: db), parallelism: parallelism)
         // Lower bound for 55 equal 200 ms tasks: max(critical path, ⌈55 / parallelism⌉ rounds).
         let bound = max(1.0, (55.0 / Double(parallelism)).rounded(.up) * 0.2)
         print(String(format: "schedule parallelism %2d: wall %.3f s, lower bound %.3f s (critical path 1.000 s), %.1f%% over",
@@ -155,17 +156,17 @@ case "kube-plan":
     // Then apply it and plan again: the no-op plan is a refresh (one GET per object) and nothing else.
     let db = "\(dir)/kube-\(n).db"
     for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
-    let store = try SQLiteStateStore(path: db)
+    let store = try await SQLStateStore.sqlite(path: db)
     let applier = Applier(context: Applier.Context(stack: session.stack, graph: session.graph, registry: kubeRegistry,
                                                    variables: session.variables, prior: .empty("kube-bench"), store: store,
                                                    sessions: session.makeSessions(), parallelism: 10, command: "bench",
                                                    interrupt: InterruptFlag(), observer: { _ in }))
     let (summary, applyTime) = try await time { try await applier.apply(plan) }
     let (noop, noopTime) = try await time {
-        try await session.plan(state: try store.load(stack: "kube-bench"), journal: store, sessions: session.makeSessions(),
+        try await session.plan(state: try await store.load(stack: "kube-bench"), journal: store, sessions: session.makeSessions(),
                                options: PlanOptions()).0
     }
-    store.close()
+    await store.close()
     print(String(format: "kube-plan %4d manifests\(counted ? " (count)" : ""), server delay %.0f ms: plan %.3f s (%d to add, %d warnings), apply %.2f s (%d created), no-op plan %.3f s (changes: %@), peak %.0f MB",
                  n, delayMS, planTime, plan.toAdd, plan.warnings.count, applyTime, summary.created, noopTime,
                  noop.hasChanges ? "yes" : "none", peakMemoryMB()))

@@ -29,7 +29,7 @@ struct AWSStackTests {
         #expect(summary.succeeded, "\(summary.failures)")
         #expect(summary.created == Self.addresses.count)
 
-        let state = try stack.state()
+        let state = try await stack.state()
         #expect(Set(state.resources.keys.map(\.description)) == Self.addresses)
         let aws = try await stack.client()
 
@@ -102,10 +102,10 @@ struct AWSStackTests {
         #expect(text.contains("desired_size"))
         #expect(text.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "\(text)")
 
-        let nodegroupID = try stack.state().resources[ResourceAddress(name: "nodes")]?.id
+        let nodegroupID = try await stack.state().resources[ResourceAddress(name: "nodes")]?.id
         let summary = try await stack.apply(vars: scale)
         #expect(summary.succeeded && summary.updated == 1 && summary.created == 0 && summary.deleted == 0, "\(summary.line)")
-        #expect(try stack.state().resources[ResourceAddress(name: "nodes")]?.id == nodegroupID)
+        #expect(try await stack.state().resources[ResourceAddress(name: "nodes")]?.id == nodegroupID)
         let aws = try await stack.client()
         let nodegroup = try await aws.json("eks", "DescribeNodegroup", method: "GET",
                                            path: EKS.path("clusters", stack.clusterName, "node-groups", "\(stack.clusterName)-workers"))["nodegroup"]
@@ -150,7 +150,7 @@ struct AWSStackTests {
         #expect(text.contains("-/+ resource \"aws.vpc\" \"vpc\""), "\(text)")
 
         // And applying it works: dependents go first, the new VPC comes up, everything is rebuilt in it.
-        let oldVPC = try stack.state().resources[ResourceAddress(name: "vpc")]?.id
+        let oldVPC = try await stack.state().resources[ResourceAddress(name: "vpc")]?.id
         let summary = try await stack.apply(vars: ["vpc_cidr=10.1.0.0/16"])
         #expect(summary.succeeded, "\(summary.line) \(summary.failures)")
         #expect(summary.replaced == replaced.count && summary.updated == 1, "\(summary.line)")
@@ -177,7 +177,7 @@ struct AWSStackTests {
         let stack = try await AWSStack(region: "eu-south-2")
         let created = try await stack.apply()
         #expect(created.succeeded, "\(created.failures)")
-        let state = try stack.state()
+        let state = try await stack.state()
         func id(_ address: String) -> String { state.resources.first { $0.key.description == address }?.value.id ?? "" }
         let aws = try await stack.client()
 
@@ -251,7 +251,7 @@ struct AWSStackTests {
         expectDeletedAfter("node_role", ["nodes"])
         expectDeletedAfter("cluster_access", ["cluster"])
 
-        #expect(try stack.state().resources.isEmpty)
+        #expect(try await stack.state().resources.isEmpty)
         try await stack.expectNothingLeft(try await stack.client())
         // Destroying again is a no-op.
         #expect(try await !stack.plan(destroy: true).hasResourceChanges)
@@ -385,7 +385,7 @@ struct AWSStack {
         try await workspace.apply(vars: vars(extra), destroy: destroy, events: events)
     }
 
-    func state() throws -> StackState { try workspace.state(stackName) }
+    func state() async throws -> StackState { try await workspace.state(stackName) }
 
     /// A client for direct API calls (what someone does "behind ethstack's back").
     func client() async throws -> AWSClient {

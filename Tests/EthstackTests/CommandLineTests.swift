@@ -110,7 +110,7 @@ import Testing
         #expect(try EthstackBinary.run(["lock", "list", "--stack", "stack.yaml"], in: ws.dir).stdout.contains("No locks."))
     }
 
-    @Test func aStaleSavedPlanIsRefused() throws {
+    @Test func aStaleSavedPlanIsRefused() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", sleeper)
         // Both plans are made from the empty state.
@@ -123,12 +123,12 @@ import Testing
         #expect(!(try String(contentsOfFile: "\(ws.dir)/a.plan", encoding: .utf8)).contains("s3cr3t-value"))
         r = try EthstackBinary.run(["apply", "a.plan"], in: ws.dir)
         #expect(r.status == 0, "\(r.stderr)")
-        let created = try ws.store().load(stack: "cli")
+        let created = try await ws.store().load(stack: "cli")
         // Someone else applied: the plan made from the empty state must not apply twice.
         r = try EthstackBinary.run(["apply", "b.plan"], in: ws.dir)
         #expect(r.status == 1)
         #expect(r.stderr.contains("the saved plan is stale"))
-        #expect(try ws.store().load(stack: "cli").resources.mapValues(\.id) == created.resources.mapValues(\.id))
+        #expect(try await ws.store().load(stack: "cli").resources.mapValues(\.id) == created.resources.mapValues(\.id))
         // A plan made now applies; after the stack file changes it does not.
         r = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--out", "c.plan", "--var", "wait=20ms"], in: ws.dir)
         ws.write("stack.yaml", sleeper + "\n# edited\n")
@@ -137,7 +137,7 @@ import Testing
         #expect(r.stderr.contains("changed since the plan was made"))
     }
 
-    @Test func sigkillMidApplyLeavesAConsistentStateAndTheNextApplyConverges() throws {
+    @Test func sigkillMidApplyLeavesAConsistentStateAndTheNextApplyConverges() async throws {
         let ws = Workspace()
         var stack = "stack: crash\nresources:\n"
         for i in 0..<6 { stack += "  quick\(i): { type: core.data, properties: { input: \(i) } }\n" }
@@ -151,11 +151,11 @@ import Testing
         first.process.waitUntilExit()
         #expect(first.process.terminationReason == .uncaughtSignal)
 
-        let store = try ws.store()
-        #expect(try store.integrityCheck() == "ok")
-        let before = try store.load(stack: "crash")
+        let store = try await ws.store()
+        #expect(try await store.integrityCheck() == "ok")
+        let before = try await store.load(stack: "crash")
         #expect(before.resources.count >= 6, "what finished before the kill was saved")
-        #expect(try store.unfinishedJournal(stack: "crash").count > 0, "the calls in flight are in the journal")
+        #expect(try await store.unfinishedJournal(stack: "crash").count > 0, "the calls in flight are in the journal")
 
         // The next run reports what was in flight, converges, and re-creates nothing that existed.
         let plan = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db"], in: ws.dir)
@@ -163,16 +163,16 @@ import Testing
         ws.write("stack.yaml", stack.replacingOccurrences(of: "20s", with: "10ms"))
         let second = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"], in: ws.dir)
         #expect(second.status == 0, "\(second.stderr)")
-        let after = try store.load(stack: "crash")
+        let after = try await store.load(stack: "crash")
         #expect(after.resources.count == 12)
         for (address, state) in before.resources where address.name != "slow" || state.attributes["create_duration"] == "50ms" {
             #expect(after.resources[address]?.id == state.id, "\(address) was not created twice")
         }
-        #expect(try store.unfinishedJournal(stack: "crash").isEmpty)
+        #expect(try await store.unfinishedJournal(stack: "crash").isEmpty)
         #expect(try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db", "--detailed-exitcode"], in: ws.dir).status == 0)
     }
 
-    @Test func ctrlCFinishesTheCallsInFlightSavesAndExits130() throws {
+    @Test func ctrlCFinishesTheCallsInFlightSavesAndExits130() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", """
         stack: interrupt
@@ -190,14 +190,14 @@ import Testing
         let r = try EthstackBinary.wait(apply, timeout: 30)
         #expect(r.status == 130)
         #expect(r.stderr.contains("Interrupt received"))
-        let store = try ws.store()
+        let store = try await ws.store()
         // The two calls in flight finished and were saved; nothing else was started.
-        #expect(try store.load(stack: "interrupt").resources.count == 2)
-        #expect(try store.unfinishedJournal(stack: "interrupt").isEmpty)
-        #expect(try store.locks().isEmpty)
+        #expect(try await store.load(stack: "interrupt").resources.count == 2)
+        #expect(try await store.unfinishedJournal(stack: "interrupt").isEmpty)
+        #expect(try await store.locks().isEmpty)
     }
 
-    @Test func aSecondCtrlCAbandonsTheCallsInFlightAndTheJournalKeepsThem() throws {
+    @Test func aSecondCtrlCAbandonsTheCallsInFlightAndTheJournalKeepsThem() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", """
         stack: abandon
@@ -216,16 +216,16 @@ import Testing
         let r = try EthstackBinary.wait(apply, timeout: 10)
         #expect(r.status == 130)
         #expect(r.stderr.contains("Abandoning the calls in flight"))
-        let store = try ws.store()
-        #expect(try store.unfinishedJournal(stack: "abandon").map(\.address.description).sorted() == ["s[0]", "s[1]"])
-        #expect(try store.integrityCheck() == "ok")
+        let store = try await ws.store()
+        #expect(try await store.unfinishedJournal(stack: "abandon").map(\.address.description).sorted() == ["s[0]", "s[1]"])
+        #expect(try await store.integrityCheck() == "ok")
         // Its lock stayed behind; the next run takes it over (the holder is dead) and converges.
         ws.write("stack.yaml", try String(contentsOfFile: "\(ws.dir)/stack.yaml", encoding: .utf8).replacingOccurrences(of: "60s", with: "10ms"))
         let next = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"], in: ws.dir)
         #expect(next.status == 0, "\(next.stderr)")
         #expect(next.stderr.contains("took over the lock"))
-        #expect(try store.load(stack: "abandon").resources.count == 2)
-        #expect(try store.unfinishedJournal(stack: "abandon").isEmpty)
+        #expect(try await store.load(stack: "abandon").resources.count == 2)
+        #expect(try await store.unfinishedJournal(stack: "abandon").isEmpty)
     }
 
     @Test func stateMoveAndRemove() throws {

@@ -198,7 +198,7 @@ import Testing
         """)
         let applied = try await ws.apply()
         #expect(applied.succeeded && applied.created == 2, "\(applied.failures)")
-        let state = try ws.state("access")
+        let state = try await ws.state("access")
         #expect(state.resources[("net" as ResourceAddress)]?.attributes["status"] == "running")
         #expect(state.resources[("engine" as ResourceAddress)]?.attributes["status"] == "running")
 

@@ -87,7 +87,7 @@ enum CLITools {
         #expect(deployment.at("status.readyReplicas") == 2)
         let replicaSet = try #require(server.objects(group: "apps", resource: "replicasets", namespace: "default").first)
         #expect(replicaSet.at("status.readyReplicas") == 2)
-        #expect(try ws.state("helmwait").resources[("web" as ResourceAddress)]?.attributes["status"] == "deployed")
+        #expect(try await ws.state("helmwait").resources[("web" as ResourceAddress)]?.attributes["status"] == "deployed")
     }
 
     @Test(.timeLimit(.minutes(3))) func releaseInstallsUpdatesInPlaceAndUninstalls() async throws {
@@ -125,7 +125,7 @@ enum CLITools {
         let cm = try #require(server.object(resource: "configmaps", namespace: "apps", name: "app-config"))
         #expect(cm.at("data.greeting") == "hello")
         #expect(cm.at("data.password") == "s3cret-pw-42")
-        let state = try ws.state("helmtest")
+        let state = try await ws.state("helmtest")
         let app = try #require(state.resources[("app" as ResourceAddress)])
         #expect(app.id == "apps/app")
         #expect(app.attributes["status"] == "deployed")
@@ -155,7 +155,7 @@ enum CLITools {
         let updated = try await ws.apply(vars: ["greeting=bonjour"])
         #expect(updated.succeeded && updated.updated == 1, "\(updated.failures)")
         #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config")?.at("data.greeting") == "bonjour")
-        #expect(try ws.state("helmtest").resources[("app" as ResourceAddress)]?.attributes["revision"]?.intValue == 2)
+        #expect(try await ws.state("helmtest").resources[("app" as ResourceAddress)]?.attributes["revision"]?.intValue == 2)
 
         // Deleted behind ethstack's back (the release record is a Secret): drift, and created again.
         for secret in server.objects(resource: "secrets", namespace: "apps") {
@@ -170,7 +170,7 @@ enum CLITools {
 
         let destroyed = try await ws.apply(vars: ["greeting=bonjour"], destroy: true)
         #expect(destroyed.succeeded, "\(destroyed.failures)")
-        #expect(try ws.state("helmtest").resources.isEmpty)
+        #expect(try await ws.state("helmtest").resources.isEmpty)
         #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config") == nil)
     }
 

@@ -126,7 +126,7 @@ struct KubernetesEKSTests {
         #expect(server.object(resource: "namespaces", name: "eth-testnet") != nil)
         let service = try #require(server.object(resource: "services", namespace: "eth-testnet", name: "el-rpc"))
         #expect(service["metadata"]?["annotations"]?["ethstack.io/address"]?.stringValue == "el_rpc")
-        let state = try ws.state("eks-same-run")
+        let state = try await ws.state("eks-same-run")
         #expect(state.resources[ResourceAddress(name: "el_rpc")]?.attributes["load_balancer_hostname"]?.stringValue?.isEmpty == false)
 
         // The next plan refreshes both providers and finds nothing to do.
@@ -144,7 +144,7 @@ struct KubernetesEKSTests {
             #expect((order.firstIndex(of: "completed \(object)") ?? Int.max) < clusterStarted, "\(order)")
         }
         #expect(server.object(resource: "namespaces", name: "eth-testnet") == nil)
-        #expect(try ws.state("eks-same-run").resources.isEmpty)
+        #expect(try await ws.state("eks-same-run").resources.isEmpty)
     }
 }
 

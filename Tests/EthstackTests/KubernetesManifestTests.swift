@@ -269,7 +269,7 @@ struct KubernetesManifestTests {
         #expect(ingress["spec"]?["tls"]?.arrayValue?.first?["secretName"]?.stringValue == "grafana-tls")
 
         // Computed attributes in state: the load balancer's hostname, id, uid.
-        let state = try ws.state("kube-seed")
+        let state = try await ws.state("kube-seed")
         let rpcState = try #require(state.resources[ResourceAddress(name: "el_rpc")])
         #expect(rpcState.id == "v1/Service/eth-testnet/el-rpc")
         #expect(rpcState.attributes["load_balancer_hostname"]?.stringValue?.hasSuffix(".lb.kube-test-server.local") == true)
@@ -331,6 +331,6 @@ struct KubernetesManifestTests {
         #expect(server.objects(resource: "services", namespace: "eth-testnet").isEmpty)
         #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd") == nil)
         #expect(server.object(group: "snapshot.storage.k8s.io", resource: "volumesnapshotclasses", name: "ebs-snapshots") == nil)
-        #expect(try ws.state("kube-seed").resources.isEmpty)
+        #expect(try await ws.state("kube-seed").resources.isEmpty)
     }
 }

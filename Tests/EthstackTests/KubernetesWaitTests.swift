@@ -104,7 +104,7 @@ struct KubernetesWaitTests {
         #expect(web.at("status.readyReplicas")?.intValue == 2)
         // Progress was reported while waiting.
         #expect(log.lines.contains { $0.hasPrefix("progress web: waiting for Deployment apps/web") }, "\(log.lines)")
-        let state = try ws.state("kube-waits")
+        let state = try await ws.state("kube-waits")
         #expect(state.resources[ResourceAddress(name: "data")]?.attributes["object"]?["status"]?["phase"]?.stringValue == "Bound")
         #expect(server.object(group: "example.com", resource: "widgets", namespace: "apps", name: "w1") != nil)
         #expect(state.resources[ResourceAddress(name: "widget")]?.id == "example.com/v1/Widget/apps/w1")

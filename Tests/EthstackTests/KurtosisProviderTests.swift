@@ -91,7 +91,7 @@ import Testing
         #expect(runLine.contains(#""--enclave", "testnet", "--args-file""#))
         #expect(runLine.contains(#""--production", "--image-download", "missing", "github.com/ethpandaops/ethereum-package@6.1.0"]"#))
 
-        let state = try ws.state("testnet")
+        let state = try await ws.state("testnet")
         let enclave = try #require(state.resources[("testnet" as ResourceAddress)])
         #expect(enclave.attributes["namespace"] == "kt-testnet")
         #expect(enclave.attributes["status"] == "running")
@@ -147,7 +147,7 @@ import Testing
         #expect(server.object(resource: "namespaces", name: "kt-testnet") == nil)
         #expect(server.objects(resource: "namespaces").allSatisfy { !($0.at("metadata.name")?.stringValue ?? "").hasPrefix("kurtosis-engine-") })
         #expect(server.object(resource: "configmaps", namespace: "monitoring", name: "monitoring-config") == nil)
-        #expect(try ws.state("testnet").resources.isEmpty)
+        #expect(try await ws.state("testnet").resources.isEmpty)
     }
 
     @Test func argsTypoInTheStackFailsWithLineAndColumn() throws {

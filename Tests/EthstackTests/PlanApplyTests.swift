@@ -67,7 +67,7 @@ outputs:
         ws.write("stack.yaml", exampleStack)
         let first = try await ws.apply()
         #expect(first.succeeded && first.created == 6)
-        let state = try ws.state("demo")
+        let state = try await ws.state("demo")
         #expect(state.resources.count == 6)
         #expect(state.serial == 1 && state.lineage != nil)
         let file = try String(contentsOfFile: "\(ws.dir)/out/config.json", encoding: .utf8)
@@ -104,9 +104,9 @@ outputs:
 
         let destroyed = try await ws.apply(vars: ["label=two", "replicas=1"], destroy: true)
         #expect(destroyed.succeeded && destroyed.deleted == 5)
-        #expect(try ws.state("demo").resources.isEmpty)
+        #expect(try await ws.state("demo").resources.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: "\(ws.dir)/out/config.json"))
-        #expect(try ws.store().history(stack: "demo").map(\.serial) == [1, 2, 3])
+        #expect(try await ws.store().history(stack: "demo").map(\.serial) == [1, 2, 3])
     }
 
     @Test func aFailureStopsDependentsAndTheNextApplyCompletesTheRest() async throws {
@@ -133,16 +133,16 @@ outputs:
         #expect(failed.failures.map(\.address.description) == ["broken"])
         #expect(failed.failures.first?.message.contains("blocker") == true)
         #expect(failed.skipped.map(\.description) == ["after_broken"])
-        let state = try ws.state("partial")
+        let state = try await ws.state("partial")
         #expect(Set(state.resources.keys.map(\.description)) == ["independent"])
         let independentID = state.resources[("independent" as ResourceAddress)]?.id
 
         let fixed = try await ws.apply(vars: ["dir=good"])
         #expect(fixed.succeeded && fixed.created == 2)
-        let after = try ws.state("partial")
+        let after = try await ws.state("partial")
         #expect(after.resources.count == 3)
         #expect(after.resources[("independent" as ResourceAddress)]?.id == independentID)
-        #expect(try ws.store().unfinishedJournal(stack: "partial").isEmpty)
+        #expect(try await ws.store().unfinishedJournal(stack: "partial").isEmpty)
     }
 
     @Test func preventDestroyIgnoreChangesAndDrift() async throws {
@@ -197,11 +197,11 @@ outputs:
         #expect(plan.forget.map(\.description) == ["f"])
         #expect(plan.toDestroy == 0)
         #expect(try await ws.apply().succeeded)
-        #expect(try ws.state("gone").resources.keys.map(\.description) == ["g"])
+        #expect(try await ws.state("gone").resources.keys.map(\.description) == ["g"])
         // Destroy after `g` was deleted by hand leaves an empty state.
         try FileManager.default.removeItem(atPath: "\(ws.dir)/g.txt")
         #expect(try await ws.apply(destroy: true).succeeded)
-        #expect(try ws.state("gone").resources.isEmpty)
+        #expect(try await ws.state("gone").resources.isEmpty)
     }
 
     @Test func createBeforeDestroyCreatesTheNewObjectFirst() async throws {
@@ -221,7 +221,7 @@ outputs:
         let summary = try await ws.apply(events: { log.append($0) })
         #expect(summary.succeeded && summary.replaced == 1)
         #expect(log.actions == ["start create thing", "done create thing", "start delete thing", "done delete thing"])
-        #expect(try ws.state("cbd").resources.count == 1)
+        #expect(try await ws.state("cbd").resources.count == 1)
     }
 
     @Test func journalRecoveryAdoptsWhatACreateInFlightMade() async throws {
@@ -234,8 +234,8 @@ outputs:
             properties: { path: made.txt, content: hello }
         """)
         // A previous run recorded its intent, wrote the file, and died before saving the result.
-        let store = try ws.store()
-        _ = try store.journalStart(stack: "recover", address: ("file" as ResourceAddress), type: "local.file", provider: "local",
+        let store = try await ws.store()
+        _ = try await store.journalStart(stack: "recover", address: ("file" as ResourceAddress), type: "local.file", provider: "local",
                                    action: .create, token: "t-1",
                                    planned: ["path": "made.txt", "content": "hello", "file_permission": "0644"])
         ws.write("made.txt", "hello")
@@ -245,8 +245,8 @@ outputs:
         #expect(actions(plan)["file"] == .noop)
         let summary = try await ws.apply()
         #expect(summary.succeeded && summary.created == 0)
-        #expect(try ws.state("recover").resources.count == 1)
-        #expect(try ws.store().unfinishedJournal(stack: "recover").isEmpty)
+        #expect(try await ws.state("recover").resources.count == 1)
+        #expect(try await ws.store().unfinishedJournal(stack: "recover").isEmpty)
     }
 
     @Test func schedulingFollowsTheCriticalPath() async throws {

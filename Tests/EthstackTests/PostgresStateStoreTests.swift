@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import EthstackEngine
 @testable import EthstackModel
+@testable import EthstackState
 
 private func addr(_ text: String) -> ResourceAddress { ResourceAddress(text)! }
 
@@ -20,9 +21,9 @@ private final class Seen<T: Sendable>: @unchecked Sendable {
 }
 
 /// A fresh database and a store on it, closed when `body` ends.
-private func withStore(lockPollInterval: Double = 0.05, _ body: (PostgresStateStore, String) async throws -> Void) async throws {
+private func withStore(lockPollInterval: Double = 0.05, _ body: (SQLStateStore, String) async throws -> Void) async throws {
     let url = try await PostgresTestServer.freshDatabase()
-    let store = try await PostgresStateStore.open(url, lockPollInterval: lockPollInterval)
+    let store = try await SQLStateStore.postgres(url, lockPollInterval: lockPollInterval)
     do {
         try await body(store, url)
         await store.close()
@@ -103,7 +104,7 @@ struct PostgresStateStoreTests {
             #expect(appliedAt.count == 1)
             #expect(abs((appliedAt.first.flatMap(Double.init) ?? 0) - Date().timeIntervalSince1970) < 600)
             // Reopening applies nothing twice.
-            let again = try await PostgresStateStore.open(url)
+            let again = try await SQLStateStore.postgres(url)
             #expect(try await again.appliedMigrations() == PostgresMigrations.all.map(\.version))
             await again.close()
         }
@@ -112,7 +113,7 @@ struct PostgresStateStoreTests {
     @Test func newerSchemaIsRefused() async throws {
         try await withStore { store, url in
             try await store.executeRaw("INSERT INTO ethstack.schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 0)")
-            let error = await #expect(throws: StateError.self) { _ = try await PostgresStateStore.open(url) }
+            let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(url) }
             guard case .newerSchema(let path, let found, let supported)? = error else {
                 Issue.record("expected newerSchema, got \(String(describing: error))")
                 return
@@ -306,7 +307,7 @@ struct PostgresStateStoreTests {
             #expect(try await store.unfinishedJournal(stack: "a").map(\.id) == [id], "the journal row stays open")
             #expect(try await store.load(stack: "a").resources.isEmpty)
             // The connection is usable afterwards, and another store sees the same.
-            let other = try await PostgresStateStore.open(url)
+            let other = try await SQLStateStore.postgres(url)
             #expect(try await other.unfinishedJournal(stack: "a").map(\.id) == [id])
             await other.close()
         }
@@ -325,7 +326,7 @@ struct PostgresStateStoreTests {
             await first.close()
 
             // As after a crash: another client sees what was in flight.
-            let store = try await PostgresStateStore.open(url)
+            let store = try await SQLStateStore.postgres(url)
             let open = try await store.unfinishedJournal(stack: "s")
             #expect(open.map(\.id) == [ids[0], ids[2]])
             #expect(open.map(\.address) == [addr("r[0]"), addr("r[2]")])
@@ -391,7 +392,7 @@ struct PostgresStateStoreTests {
             #expect(try await store.locks() == [lock])
 
             // Another client of the same database (same pid: alive, so no takeover).
-            let other = try await PostgresStateStore.open(url, lockPollInterval: 0.05)
+            let other = try await SQLStateStore.postgres(url, lockPollInterval: 0.05)
             let started = Date()
             let error = await #expect(throws: StateError.self) {
                 try await other.lock(stack: "s", operation: "import", timeout: 0.5, ttl: 60) { _ in }
@@ -422,8 +423,8 @@ struct PostgresStateStoreTests {
 
     @Test func concurrentLockersFromManyClientsExactlyOneWins() async throws {
         try await withStore { _, url in
-            var stores: [PostgresStateStore] = []
-            for _ in 0..<6 { stores.append(try await PostgresStateStore.open(url)) }
+            var stores: [SQLStateStore] = []
+            for _ in 0..<6 { stores.append(try await SQLStateStore.postgres(url)) }
             let clients = stores
             let winners = try await withThrowingTaskGroup(of: LockInfo?.self) { group in
                 for store in clients {
@@ -444,7 +445,7 @@ struct PostgresStateStoreTests {
             let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded())
             let dead = LockInfo(id: "dead-lock", stack: "s", holder: "ghost", pid: 999_999, host: store.host,
                                 operation: "apply", created: now, expires: now.addingTimeInterval(3600))
-            #expect(!SQLiteStateStore.processIsAlive(999_999))
+            #expect(!SQLStateStore.processIsAlive(999_999))
             try await store.insertLock(dead)
             let seen = Seen<LockInfo>()
             let lock = try await store.lock(stack: "s", operation: "apply", timeout: 0, ttl: 60) { seen.append($0) }
@@ -545,7 +546,7 @@ struct PostgresStateStoreTests {
     @Test func reconnectsAfterTheServerDroppedTheConnection() async throws {
         try await withStore { store, url in
             try await store.putResource(stack: "s", resource("a"))
-            let admin = try await PostgresStateStore.open(url)
+            let admin = try await SQLStateStore.postgres(url)
             try await admin.executeRaw("""
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -562,7 +563,7 @@ struct PostgresStateStoreTests {
         // Nothing listens on this port: the error names the database without the password.
         let port = AWSTestServers.freePort()
         let unreachable = "postgres://ann:hunter2-secret@127.0.0.1:\(port)/state?sslmode=disable&connect_timeout=2"
-        let error = await #expect(throws: StateError.self) { _ = try await PostgresStateStore.open(unreachable) }
+        let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(unreachable) }
         let text = error?.description ?? ""
         #expect(!text.contains("hunter2-secret"), "\(text)")
         #expect(text.contains("postgres://ann:***@127.0.0.1:\(port)/state"), "\(text)")
@@ -573,7 +574,7 @@ struct PostgresStateStoreTests {
         let base = PostgresTestServer.url(database, user: PostgresTestServer.passwordRole,
                                           password: PostgresTestServer.passwordRolePassword,
                                           database: URL(string: database)?.lastPathComponent ?? "")
-        let store = try await PostgresStateStore.open(base)
+        let store = try await SQLStateStore.postgres(base)
         #expect(!store.location.contains(PostgresTestServer.passwordRolePassword))
         _ = try await store.beginRun(stack: "s")
         let lock = try await store.lock(stack: "s", operation: "apply", timeout: 0, ttl: 60) { _ in }
@@ -582,7 +583,7 @@ struct PostgresStateStoreTests {
         await store.close()
 
         let wrong = base.replacingOccurrences(of: PostgresTestServer.passwordRolePassword, with: "wrong-pass-42")
-        let denied = await #expect(throws: StateError.self) { _ = try await PostgresStateStore.open(wrong) }
+        let denied = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(wrong) }
         let deniedText = denied?.description ?? ""
         #expect(deniedText.contains("password authentication failed"), "\(deniedText)")
         #expect(!deniedText.contains("wrong-pass-42"), "\(deniedText)")
@@ -641,7 +642,7 @@ struct PostgresStateStoreTests {
         #expect(!r.stdout.contains(secret), "the recorded command line has no password: \(r.stdout)")
 
         // A lock held by another client: lock list shows it, apply waits and names the holder.
-        let other = try await PostgresStateStore.open(url)
+        let other = try await SQLStateStore.postgres(url)
         let held = try await other.lock(stack: "team", operation: "apply", timeout: 0, ttl: 600) { _ in }
         r = try run(["lock", "list", "--stack", "stack.yaml", "--state", url], [:])
         #expect(r.stdout.contains(held.id) && r.stdout.contains("team"))
@@ -699,11 +700,11 @@ struct PostgresTLSTests {
 
     @Test func verifyFullWithTheServersCAWorks() async throws {
         let ca = try await Self.authority()
-        let store = try await PostgresStateStore.open(try await Self.url(host: "localhost", "sslmode=verify-full&sslrootcert=\(ca)"))
+        let store = try await SQLStateStore.postgres(try await Self.url(host: "localhost", "sslmode=verify-full&sslrootcert=\(ca)"))
         try await store.putResource(stack: "s", resource("a"))
         #expect(try await store.load(stack: "s").resources.count == 1)
         await store.close()
-        let required = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=require"))
+        let required = try await SQLStateStore.postgres(try await Self.url(host: "127.0.0.1", "sslmode=require"))
         #expect(try await required.stacks().isEmpty)
         await required.close()
     }
@@ -711,19 +712,19 @@ struct PostgresTLSTests {
     @Test func anUnverifiableCertificateIsRefusedWithAHint() async throws {
         // The system's roots do not know the test CA.
         let unknownCA = await #expect(throws: StateError.self) {
-            _ = try await PostgresStateStore.open(try await Self.url(host: "localhost", "sslmode=verify-full"))
+            _ = try await SQLStateStore.postgres(try await Self.url(host: "localhost", "sslmode=verify-full"))
         }
         let text = unknownCA?.description ?? ""
         #expect(text.lowercased().contains("certificate") && text.contains("sslrootcert"), "\(text)")
         // The right CA, the wrong name: the certificate is for localhost, not 127.0.0.1.
         let ca = try await Self.authority()
         let wrongName = await #expect(throws: StateError.self) {
-            _ = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"))
+            _ = try await SQLStateStore.postgres(try await Self.url(host: "127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"))
         }
         let wrongNameText = wrongName?.description ?? ""
         #expect(wrongNameText.contains("does not name the host") && wrongNameText.contains("verify-ca"), "\(wrongNameText)")
         // verify-ca checks the chain but not the name.
-        let chainOnly = try await PostgresStateStore.open(try await Self.url(host: "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"))
+        let chainOnly = try await SQLStateStore.postgres(try await Self.url(host: "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"))
         await chainOnly.close()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import EthstackEngine
+@testable import EthstackState
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,16 +52,16 @@ enum PostgresTestError: Error, CustomStringConvertible {
 actor PostgresCluster {
     static let shared = PostgresCluster()
 
-    private var starting: Task<PostgresStateStore, any Error>?
+    private var starting: Task<SQLStateStore, any Error>?
     private var adminURL = ""
 
     /// The admin connection (to the `postgres` database, or the external URL's).
-    private func admin() async throws -> PostgresStateStore {
+    private func admin() async throws -> SQLStateStore {
         if let starting { return try await starting.value }
-        let task = Task<PostgresStateStore, any Error> {
+        let task = Task<SQLStateStore, any Error> {
             let url: String
             if let external = PostgresTestServer.externalURL { url = external } else { url = try await Self.launch() }
-            let store = try PostgresStateStore.openWithoutMigrating(url)
+            let store = try SQLStateStore.postgresWithoutMigrating(url)
             // Wait until it accepts connections.
             let deadline = Date().addingTimeInterval(60)
             while true {
@@ -80,7 +81,7 @@ actor PostgresCluster {
         }
         starting = task
         let store = try await task.value
-        adminURL = store.url.redacted
+        adminURL = store.location
         return store
     }
 

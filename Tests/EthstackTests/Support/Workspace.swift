@@ -1,6 +1,7 @@
 import CoreProvider
 import Foundation
 import Testing
+@testable import EthstackState
 @testable import EthstackEngine
 @testable import EthstackLanguage
 @testable import EthstackModel
@@ -35,7 +36,7 @@ final class Workspace: @unchecked Sendable {
 
     var statePath: String { "\(dir)/state.db" }
 
-    func store() throws -> SQLiteStateStore { try SQLiteStateStore(path: statePath) }
+    func store() async throws -> SQLStateStore { try await SQLStateStore.sqlite(path: statePath) }
 
     func session(_ file: String = "stack.yaml", vars: [String] = []) throws -> StackSession {
         try StackSession.open(file: "\(dir)/\(file)", registry: registry,
@@ -56,8 +57,8 @@ final class Workspace: @unchecked Sendable {
 
     func plan(_ file: String = "stack.yaml", vars: [String] = [], options: PlanOptions = PlanOptions()) async throws -> Plan {
         let s = try session(file, vars: vars)
-        let store = try store()
-        let state = try store.load(stack: s.stack.name)
+        let store = try await store()
+        let state = try await store.load(stack: s.stack.name)
         return try await s.plan(state: state, journal: store, sessions: s.makeSessions(parallelism: options.parallelism), options: options).0
     }
 
@@ -65,23 +66,34 @@ final class Workspace: @unchecked Sendable {
     func apply(_ file: String = "stack.yaml", vars: [String] = [], destroy: Bool = false, parallelism: Int = 10,
                events: (@Sendable (ApplyEvent) -> Void)? = nil) async throws -> ApplySummary {
         let s = try session(file, vars: vars)
-        let store = try store()
-        let lock = try store.lock(stack: s.stack.name, operation: "apply", timeout: 0, ttl: 60) { _ in }
-        defer { try? store.unlock(lock) }
+        let store = try await store()
+        let lock = try await store.lock(stack: s.stack.name, operation: "apply", timeout: 0, ttl: 60) { _ in }
+        do {
+            let summary = try await apply(s, store: store, destroy: destroy, parallelism: parallelism, events: events)
+            try? await store.unlock(lock)
+            return summary
+        } catch {
+            try? await store.unlock(lock)
+            throw error
+        }
+    }
+
+    private func apply(_ s: StackSession, store: SQLStateStore, destroy: Bool, parallelism: Int,
+                       events: (@Sendable (ApplyEvent) -> Void)?) async throws -> ApplySummary {
         var options = PlanOptions()
         options.destroy = destroy
-        let state = try store.load(stack: s.stack.name)
+        let state = try await store.load(stack: s.stack.name)
         let sessions = s.makeSessions()
         let (plan, resolutions) = try await s.plan(state: state, journal: store, sessions: sessions, options: options)
         try await JournalRecovery.commit(resolutions, store: store, stack: s.stack.name)
         let applier = Applier(context: Applier.Context(
             stack: s.stack, graph: s.graph, registry: s.registry, variables: s.variables,
-            prior: try store.load(stack: s.stack.name), store: store, sessions: sessions, parallelism: parallelism,
+            prior: try await store.load(stack: s.stack.name), store: store, sessions: sessions, parallelism: parallelism,
             command: "test apply", interrupt: InterruptFlag(), observer: events ?? { _ in }))
         return try await applier.apply(plan)
     }
 
-    func state(_ stack: String) throws -> StackState { try store().load(stack: stack) }
+    func state(_ stack: String) async throws -> StackState { try await store().load(stack: stack) }
 }
 
 /// The built `ethstack` executable, for tests of the command line.
@@ -190,5 +202,17 @@ final class RunningProcess: @unchecked Sendable {
     func errors() -> String {
         lock.lock(); defer { lock.unlock() }
         return String(decoding: err, as: UTF8.self)
+    }
+}
+
+extension SQLStateStore {
+    /// SQLite's `PRAGMA integrity_check`: "ok" when the database is sound, else SQLite's findings.
+    func integrityCheck() async throws -> String {
+        try await queryStrings("PRAGMA integrity_check").joined(separator: "\n")
+    }
+
+    /// `EXPLAIN QUERY PLAN` for a SQLite statement (proving writes use an index, not a scan).
+    func queryPlan(_ sql: String) async throws -> [String] {
+        try await queryStrings("EXPLAIN QUERY PLAN " + sql, column: 3)
     }
 }

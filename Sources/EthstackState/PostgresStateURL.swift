@@ -1,3 +1,5 @@
+import EthstackModel
+import EthstackEngine
 import Foundation
 
 /// A PostgreSQL state location: `postgres://user:password@host:5432/database?sslmode=require`

@@ -1,14 +1,21 @@
+import EthstackModel
 import CLibSQLite
+import EthstackEngine
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `SQLITE_TRANSIENT`: SQLite copies bound text before the call returns. (Not imported into Swift.)
 let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// A thin wrapper over one sqlite3 connection with a prepared-statement cache.
 ///
-/// Not thread-safe: the owner serializes every call (see `SQLiteStateStore`). Every SQLite error
+/// Not thread-safe: `SQLiteDriver` runs every call on its connection's queue. Every SQLite error
 /// becomes `StateError.database` carrying `sqlite3_errmsg`.
-final class SQLiteDatabase {
+final class SQLiteDatabase: SQLConnection {
     let path: String
     private var handle: OpaquePointer?
     private var cache: [String: SQLiteStatement] = [:]
@@ -48,7 +55,7 @@ final class SQLiteDatabase {
     }
 
     /// Runs one or more SQL statements that return no rows we need.
-    func execute(_ sql: String) throws {
+    func executeScript(_ sql: String) throws {
         let db = try db("execute")
         var errmsg: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &errmsg)
@@ -79,7 +86,7 @@ final class SQLiteDatabase {
 
     /// Runs a statement that returns no rows, binding `values` in order; returns the changed row count.
     @discardableResult
-    func run(_ sql: String, _ values: [SQLiteValue] = []) throws -> Int {
+    func execute(_ sql: String, _ values: [SQLValue]) throws -> Int {
         try withStatement(sql) { statement in
             try statement.bind(values)
             while try statement.step() {}
@@ -88,7 +95,7 @@ final class SQLiteDatabase {
     }
 
     /// Runs a query and maps every row.
-    func query<T>(_ sql: String, _ values: [SQLiteValue] = [], _ row: (SQLiteStatement) throws -> T) throws -> [T] {
+    func query<T>(_ sql: String, _ values: [SQLValue] = [], _ row: (SQLiteStatement) throws -> T) throws -> [T] {
         try withStatement(sql) { statement in
             try statement.bind(values)
             var out: [T] = []
@@ -97,44 +104,19 @@ final class SQLiteDatabase {
         }
     }
 
-    var lastInsertRowID: Int64 {
-        handle.map { sqlite3_last_insert_rowid($0) } ?? 0
+    /// Runs a query and reads every row as values.
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [SQLRow] {
+        try query(sql, values) { $0.row() }
     }
 
     var isInTransaction: Bool {
         handle.map { sqlite3_get_autocommit($0) == 0 } ?? false
     }
 
-    /// Runs `body` in a transaction (`BEGIN IMMEDIATE` when it writes, so the write lock is taken
-    /// up front and waits on `busy_timeout` instead of failing on upgrade). Rolls back on error.
-    func transaction<T>(immediate: Bool = true, _ body: () throws -> T) throws -> T {
-        try execute(immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")
-        do {
-            let result = try body()
-            try execute("COMMIT")
-            return result
-        } catch {
-            if isInTransaction { try? execute("ROLLBACK") }
-            throw error
-        }
-    }
-
     static func summary(_ sql: String) -> String {
         let flat = sql.split(whereSeparator: { $0 == "\n" || $0 == " " }).joined(separator: " ")
         return flat.count > 60 ? String(flat.prefix(60)) + "…" : flat
     }
-}
-
-enum SQLiteValue {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-
-    static func int(_ i: Int) -> SQLiteValue { .integer(Int64(i)) }
-    static func date(_ d: Date) -> SQLiteValue { .real(d.timeIntervalSince1970) }
-    static func optionalText(_ s: String?) -> SQLiteValue { s.map { .text($0) } ?? .null }
-    static func optionalDate(_ d: Date?) -> SQLiteValue { d.map { .real($0.timeIntervalSince1970) } ?? .null }
 }
 
 /// A prepared statement owned by `SQLiteDatabase`'s cache.
@@ -167,7 +149,7 @@ final class SQLiteStatement {
         return raw
     }
 
-    func bind(_ values: [SQLiteValue]) throws {
+    func bind(_ values: [SQLValue]) throws {
         let s = try stmt()
         for (i, value) in values.enumerated() {
             let index = Int32(i + 1)
@@ -194,6 +176,19 @@ final class SQLiteStatement {
 
     // MARK: Columns (0-based)
 
+    /// The current row, every column as the value SQLite holds.
+    func row() -> SQLRow {
+        guard let raw else { return SQLRow([]) }
+        return SQLRow((0..<sqlite3_column_count(raw)).map { column in
+            switch sqlite3_column_type(raw, column) {
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(raw, column))
+            case SQLITE_FLOAT: return .real(sqlite3_column_double(raw, column))
+            case SQLITE_NULL: return .null
+            default: return text(column).map(SQLValue.text) ?? .null
+            }
+        })
+    }
+
     func isNull(_ column: Int32) -> Bool {
         guard let raw else { return true }
         return sqlite3_column_type(raw, column) == SQLITE_NULL
@@ -218,25 +213,88 @@ final class SQLiteStatement {
     func date(_ column: Int32) -> Date? {
         double(column).map { Date(timeIntervalSince1970: $0) }
     }
+}
 
-    // Required columns: a NULL (or missing) value is a corrupt database, reported as such.
+/// The embedded state database: one SQLite file (WAL mode), one connection on its own queue.
+/// Several processes (or stores) may open the same file: SQLite's file locks and `busy_timeout`
+/// arbitrate, and a writer waits for them on the connection's queue, not on the Swift pool.
+package final class SQLiteDriver: SQLDriver {
+    package let location: String
+    package var dialect: SQLDialect { .sqlite }
+    private let connection: SQLConnectionQueue<SQLiteDatabase>
 
-    func requiredText(_ column: Int32, _ name: String) throws -> String {
-        guard let v = text(column) else { throw corrupt(name, "is NULL") }
-        return v
+    /// Opens (creating it and its parent directories if needed) the database at `path`;
+    /// `:memory:` opens a private in-memory database. A new file is readable by its owner only.
+    package init(path: String, busyTimeoutMilliseconds: Int) async throws {
+        location = path
+        connection = SQLConnectionQueue(label: "ethstack.state.sqlite")
+        try await connection.run { slot in
+            let inMemory = path == ":memory:" || path.isEmpty
+            var created = false
+            if !inMemory {
+                let parent = URL(fileURLWithPath: path).deletingLastPathComponent()
+                do {
+                    try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+                } catch {
+                    throw StateError.database(path: path, operation: "create directory \(parent.path)", message: "\(error)")
+                }
+                created = !FileManager.default.fileExists(atPath: path)
+            }
+            let db = try SQLiteDatabase(path: path)
+            // State holds secrets: SQLite gives the -wal and -shm files the same permissions.
+            if created { _ = chmod(path, 0o600) }
+            try db.executeScript("PRAGMA busy_timeout = \(max(0, busyTimeoutMilliseconds))")
+            if !inMemory { try db.executeScript("PRAGMA journal_mode = WAL") }
+            try db.executeScript("PRAGMA synchronous = NORMAL")
+            try db.executeScript("PRAGMA foreign_keys = ON")
+            slot = db
+        }
     }
 
-    func requiredInt(_ column: Int32, _ name: String) throws -> Int64 {
-        guard let v = int64(column) else { throw corrupt(name, "is NULL") }
-        return v
+    package func run<T: Sendable>(_ kind: SQLTransaction, _ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        let location = location
+        return try await connection.run { slot in
+            guard let db = slot else {
+                throw StateError.database(path: location, operation: "query", message: "database is closed")
+            }
+            // BEGIN IMMEDIATE takes the write lock up front, so a writer waits on busy_timeout
+            // instead of failing when it upgrades a read lock.
+            switch kind {
+            case .none: return try body(db)
+            case .read: try db.executeScript("BEGIN DEFERRED")
+            case .write: try db.executeScript("BEGIN IMMEDIATE")
+            }
+            do {
+                let result = try body(db)
+                try db.executeScript("COMMIT")
+                return result
+            } catch {
+                if db.isInTransaction { try? db.executeScript("ROLLBACK") }
+                throw error
+            }
+        }
     }
 
-    func requiredDate(_ column: Int32, _ name: String) throws -> Date {
-        guard let v = date(column) else { throw corrupt(name, "is NULL") }
-        return v
+    package func close() async {
+        _ = try? await connection.run { slot in
+            slot?.close()
+            slot = nil
+        }
     }
+}
 
-    func corrupt(_ column: String, _ problem: String) -> StateError {
-        StateError.database(path: database.path, operation: "read \(column)", message: "corrupt state: \(column) \(problem)")
-    }
+package extension SQLDialect {
+    static let sqlite = SQLDialect(
+        migrations: StateMigrations.all,
+        prepareMigrations: ["""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version    INTEGER PRIMARY KEY NOT NULL,
+                name       TEXT NOT NULL,
+                applied_at REAL NOT NULL
+            )
+            """],
+        migrationStatements: { [$0] },
+        stackLockSQL: nil,
+        forUpdate: "",
+        clockSQL: nil)
 }

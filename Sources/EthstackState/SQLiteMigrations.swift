@@ -1,21 +1,12 @@
-import EthstackModel
-/// The state schema migrations, embedded so the engine needs no resource bundle.
+/// The SQLite state schema migrations, embedded so the product needs no resource bundle.
 ///
 /// These MUST equal the files in the repository's top-level `state/` directory (a unit test,
 /// `SQLiteStateStoreTests.embeddedMigrationsMatchFiles`, compares them byte for byte). To change the
 /// schema, add a new numbered file there and append the same text here; never edit a shipped one.
 enum StateMigrations {
-    struct Migration: Sendable {
-        /// The number that prefixes the file name (`001_initial.sql` is 1).
-        let version: Int
-        /// The file name under `state/`.
-        let name: String
-        let sql: String
-    }
-
     /// In ascending version order.
-    static let all: [Migration] = [
-        Migration(version: 1, name: "001_initial.sql", sql: #"""
+    static let all: [SQLMigration] = [
+        SQLMigration(version: 1, name: "001_initial.sql", sql: #"""
 -- ethstack state schema, migration 1: stacks, resources, outputs, history, journal, locks.
 -- Times are REAL unix seconds; JSON columns hold text written by Value.jsonString()
 -- (sensitive marks stripped, unknown values stored as null).

@@ -1,15 +1,15 @@
 import Foundation
 import EthstackModel
 
-/// The PostgreSQL state schema migrations, embedded so the engine needs no resource bundle.
+/// The PostgreSQL state schema migrations, embedded so the product needs no resource bundle.
 ///
 /// These MUST equal the files in the repository's `state/postgres/` directory (a unit test,
 /// `PostgresStateStoreTests.embeddedMigrationsMatchFiles`, compares them byte for byte). To change
 /// the schema, add a new numbered file there and append the same text here; never edit a shipped one.
 enum PostgresMigrations {
     /// In ascending version order.
-    static let all: [StateMigrations.Migration] = [
-        StateMigrations.Migration(version: 1, name: "001_initial.sql", sql: #"""
+    static let all: [SQLMigration] = [
+        SQLMigration(version: 1, name: "001_initial.sql", sql: #"""
 -- ethstack state schema for PostgreSQL, migration 1: stacks, resources, outputs, history, journal, locks.
 -- Everything lives in the schema "ethstack" (created by the store before any migration, with the
 -- ethstack.schema_migrations table). Times are DOUBLE PRECISION unix seconds (to_timestamp(x) to read
