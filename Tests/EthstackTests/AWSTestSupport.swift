@@ -24,7 +24,9 @@ enum AWSTestServers {
         return nil
     }
 
-    static var motoAvailable: Bool { which("moto_server") != nil && which("python3") != nil }
+    /// Whether the moto suites run: moto_server and python3 are on PATH, or CI=true (where their
+    /// absence must fail the run, not skip it).
+    static var motoAvailable: Bool { TestTools.suiteRuns(toolFound: which("moto_server") != nil && which("python3") != nil) }
     static let skipMessage = "moto_server is not on PATH (pip install 'moto[server]>=5.2,<5.3')"
 
     static func freePort() -> Int {
