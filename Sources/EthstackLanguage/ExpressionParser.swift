@@ -93,6 +93,7 @@ public struct ExpressionParser {
     /// deeper input is refused at its position instead of exhausting the stack, here and in the
     /// evaluator, which recurses as deeply.
     public static let maxNesting = 256
+    static let singleSymbols: Set<Character> = Set("()[]{}.,:?!<>+-*/%=")
     var nesting = 0
 
     mutating func enter() throws {
@@ -164,11 +165,14 @@ public struct ExpressionParser {
                 tokens.append((.string(text), start))
                 i = j + 1
             } else {
-                let two = i + 1 < s.count ? String(s[i...(i + 1)]) : ""
-                if ["==", "!=", "<=", ">=", "&&", "||"].contains(two) {
-                    tokens.append((.symbol(two), start))
+                // Compared as characters: building a string per symbol made long input slow.
+                let next: Character? = i + 1 < s.count ? s[i + 1] : nil
+                let twoCharacter = next == "=" && (c == "=" || c == "!" || c == "<" || c == ">")
+                    || (c == "&" && next == "&") || (c == "|" && next == "|")
+                if twoCharacter, let next {
+                    tokens.append((.symbol(String([c, next])), start))
                     i += 2
-                } else if "()[]{}.,:?!<>+-*/%=".contains(c) {
+                } else if ExpressionParser.singleSymbols.contains(c) {
                     tokens.append((.symbol(String(c)), start))
                     i += 1
                 } else {

@@ -96,7 +96,7 @@ public enum Functions {
             let path = try str(0)
             let full = try confinedPath(path, function: "file", baseDirectory: baseDirectory,
                                         allowOutside: allowFileOutsideBase, at: argLoc(0))
-            let text = try readText(full, shown: path, function: "file", at: argLoc(0))
+            let text = try readText(full.path, shown: path, function: "file", at: argLoc(0))
             // What lies outside the stack's tree (a key, a credentials file) is a secret until shown otherwise.
             result = full.outside ? Value.string(text).markedSensitive : .string(text)
         case "yamldecode":

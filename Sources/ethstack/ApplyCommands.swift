@@ -120,7 +120,7 @@ func recordedCommandLine() -> String {
 func maskedCommandLine(_ arguments: [String]) -> String {
     func maskAssignment(_ text: String) -> String {
         guard let eq = text.firstIndex(of: "=") else { return "(masked)" }
-        return text[..<eq] + "=(masked)"
+        return String(text[..<eq]) + "=(masked)"
     }
     var out: [String] = []
     var pending: String?
