@@ -165,7 +165,7 @@ outputs:
         // The plan says it breaks prevent_destroy (a typed violation, not a string), and apply refuses it.
         let guarded = try await ws.plan(vars: ["content=v2"])
         #expect(guarded.violations.map(\.message) == ["keep has lifecycle.prevent_destroy, but the plan would replace it"])
-        #expect(guarded.violations.first?.location?.line == 6)
+        #expect(guarded.violations.first?.location?.line == 5)
         await #expect(throws: DiagnosticsError.self) { try await ws.apply(vars: ["content=v2"]) }
         #expect(try ws.state("guarded").resources["keep"]?.attributes["triggers"] == "v1")
         // Edited behind ethstack's back: drift, and an update to put it back.
