@@ -44,18 +44,13 @@ public enum Functions {
     public static func call(_ name: String, _ args: [Value], at loc: SourceLocation,
                             argumentLocations: [SourceLocation], baseDirectory: String,
                             allowFileOutsideBase: Bool = false) throws -> Value {
+        // The argument count is checked here, once, from `arities`, for every function below.
         if let problem = checkCall(name, argumentCount: args.count, at: loc) { throw DiagnosticsError([problem]) }
         if name != "lookup", args.contains(where: \.containsUnknown) { return .unknown }
         if name == "lookup", args.first?.isUnknown == true { return .unknown }
         let sensitive = args.contains(where: \.containsSensitive)
         let plain = args.map(\.deepUnmarked)
         func argLoc(_ i: Int) -> SourceLocation { i < argumentLocations.count ? argumentLocations[i] : loc }
-        func arity(_ range: ClosedRange<Int>) throws {
-            guard range.contains(args.count) else {
-                let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-                throw fail(loc, "\(name)() takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(args.count)")
-            }
-        }
         func bounded(_ bytes: Int) throws {
             guard bytes <= maxStringBytes else {
                 throw fail(loc, "\(name)() would produce a string of \(bytes) bytes: at most \(maxStringBytes) (64 MiB)")
@@ -89,10 +84,8 @@ public enum Functions {
         let result: Value
         switch name {
         case "cidrsubnet":
-            try arity(3...3)
             result = .string(try cidrsubnet(try str(0), newbits: try int(1), netnum: try int(2), at: loc))
         case "file":
-            try arity(1...1)
             let path = try str(0)
             let full = try confinedPath(path, function: "file", baseDirectory: baseDirectory,
                                         allowOutside: allowFileOutsideBase, at: argLoc(0))
@@ -100,7 +93,6 @@ public enum Functions {
             // What lies outside the stack's tree (a key, a credentials file) is a secret until shown otherwise.
             result = full.outside ? Value.string(text).markedSensitive : .string(text)
         case "yamldecode":
-            try arity(1...1)
             do {
                 let docs = try YAMLParser.parse(try str(0), file: "yamldecode() at \(loc)")
                 result = docs.first?.value ?? .null
@@ -108,27 +100,21 @@ public enum Functions {
                 throw fail(loc, "yamldecode(): \(e.diagnostics.map(\.description).joined(separator: "; "))")
             }
         case "yamlencode":
-            try arity(1...1)
             result = .string(YAMLEmitter.emit(plain[0]))
         case "jsonencode":
-            try arity(1...1)
             result = .string(plain[0].jsonString())
         case "jsondecode":
-            try arity(1...1)
             do { result = try Value.parseJSON(try str(0)) } catch {
                 throw fail(loc, "jsondecode(): the argument is not valid JSON")
             }
         case "base64encode":
-            try arity(1...1)
             result = .string(Data(try str(0).utf8).base64EncodedString())
         case "base64decode":
-            try arity(1...1)
             guard let data = Data(base64Encoded: try str(0)), let s = String(data: data, encoding: .utf8) else {
                 throw fail(loc, "base64decode(): the argument is not base64-encoded UTF-8 text")
             }
             result = .string(s)
         case "join":
-            try arity(2...2)
             let sep = try str(0)
             let items = try list(1)
             var parts: [String] = []
@@ -141,13 +127,10 @@ public enum Functions {
             try bounded(parts.reduce(0) { $0 + $1.utf8.count } + max(0, parts.count - 1) * sep.utf8.count)
             result = .string(parts.joined(separator: sep))
         case "split":
-            try arity(2...2)
             result = .list(try str(1).components(separatedBy: try str(0)).map(Value.string))
         case "format":
-            try arity(1...64)
             result = .string(try format(try str(0), Array(plain.dropFirst()), at: loc))
         case "lookup":
-            try arity(2...3)
             if args[0].isUnknown || args[1].isUnknown { return .unknown }
             let m = try map(0)
             let key = try str(1)
@@ -159,7 +142,6 @@ public enum Functions {
                 throw fail(argLoc(1), "lookup(): no key \"\(key)\" and no default given")
             }
         case "length":
-            try arity(1...1)
             switch plain[0] {
             case .list(let l): result = .number(Double(l.count))
             case .map(let m): result = .number(Double(m.count))
@@ -167,10 +149,8 @@ public enum Functions {
             default: throw fail(argLoc(0), "length() needs a list, map or string, found \(plain[0].typeName)")
             }
         case "keys":
-            try arity(1...1)
             result = .list(try map(0).keys.sorted().map(Value.string))
         case "values":
-            try arity(1...1)
             let m = try map(0)
             result = .list(m.keys.sorted().compactMap { m[$0] })
         case "merge":
@@ -181,11 +161,10 @@ public enum Functions {
             var out: [Value] = []
             for i in args.indices { out += try list(i) }
             result = .list(out)
-        case "upper": try arity(1...1); result = .string(try str(0).uppercased())
-        case "lower": try arity(1...1); result = .string(try str(0).lowercased())
-        case "trimspace": try arity(1...1); result = .string(try str(0).trimmingCharacters(in: .whitespacesAndNewlines))
+        case "upper": result = .string(try str(0).uppercased())
+        case "lower": result = .string(try str(0).lowercased())
+        case "trimspace": result = .string(try str(0).trimmingCharacters(in: .whitespacesAndNewlines))
         case "replace":
-            try arity(3...3)
             let (text, of, with) = (try str(0), try str(1), try str(2))
             if !of.isEmpty, with.utf8.count > of.utf8.count {
                 let occurrences = text.components(separatedBy: of).count - 1
@@ -193,30 +172,24 @@ public enum Functions {
             }
             result = .string(text.replacingOccurrences(of: of, with: with))
         case "tostring":
-            try arity(1...1)
             result = .string(try str(0))
         case "tonumber":
-            try arity(1...1)
             guard let n = plain[0].numberValue ?? plain[0].stringValue.flatMap(Double.init) else {
                 throw fail(argLoc(0), "tonumber(): \(plain[0].jsonString()) is not a number")
             }
             result = .number(n)
         case "element":
-            try arity(2...2)
             let l = try list(0)
             guard !l.isEmpty else { throw fail(argLoc(0), "element(): the list is empty") }
             let i = try int(1)
             result = l[((i % l.count) + l.count) % l.count]
         case "contains":
-            try arity(2...2)
             result = .bool(try list(0).contains { $0.semanticallyEquals(plain[1]) })
         case "range":
-            try arity(1...2)
             let (lo, hi) = args.count == 1 ? (0, try int(0)) : (try int(0), try int(1))
             guard hi - lo <= 100_000 else { throw fail(loc, "range(): more than 100000 elements") }
             result = .list(lo < hi ? (lo..<hi).map { .number(Double($0)) } : [])
         case "templatefile":
-            try arity(2...2)
             result = .string(try templatefile(try str(0), vars: try map(1), baseDirectory: baseDirectory,
                                               at: argLoc(0), varsAt: argLoc(1)))
         default:

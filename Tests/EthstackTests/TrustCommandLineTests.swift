@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import EthstackEngine
+@testable import EthstackLanguage
 @testable import EthstackModel
 
 /// Issue 10 through the real `ethstack` binary: protected resources on every path a plan takes to
@@ -218,6 +219,11 @@ import Testing
         #expect(r.stderr.contains(message), "\(line): \(r.stderr)")
         let position = isProperty ? "stack.yaml:10:" : "stack.yaml:7:"
         #expect(r.stderr.contains(position), "\(line): positioned: \(r.stderr)")
+    }
+
+    /// Argument counts come from one table, checked before evaluation: every function is in it.
+    @Test func everyFunctionHasItsArity() {
+        #expect(Set(Functions.names) == Set(Functions.arities.keys))
     }
 
     // MARK: - file() stays in the stack's tree
