@@ -21,6 +21,21 @@ public func ethstackFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
+/// SwiftPM links an executable's entry point as `<module>_main`; this one hands the command line to
+/// libFuzzer's driver (its own `main` is then not linked).
+@_cdecl("ethstack_fuzz_main")
+public func ethstackFuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in ethstackFuzz(data, size) }
+}
+
+// int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*UserCb)(const uint8_t *Data, size_t Size));
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+
 let scope = EvaluationScope(
     variables: ["x": "10.0.0.0/16", "n": 3, "m": ["a": 1, "b": ["c": true]], "secret": Value.string("s").markedSensitive],
     resources: ["vpc": ["id": "vpc-1", "cidr_block": "10.0.0.0/16"], "subnet": ["a": ["id": .unknown]]],
