@@ -158,3 +158,15 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// A libFuzzer target for the stack loader and the expression parser. It needs -sanitize=fuzzer
+// (libFuzzer supplies `main`), so it exists only when scripts/fuzz builds it (ETHSTACK_FUZZ=1).
+if Context.environment["ETHSTACK_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "ethstack-fuzz",
+        dependencies: ["EthstackModel", "EthstackLanguage", "EthstackProviderAPI", "CoreProvider"],
+        path: "Tests/Fuzz", exclude: ["corpus", "README.md"],
+        swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+    ))
+    package.products.append(.executable(name: "ethstack-fuzz", targets: ["ethstack-fuzz"]))
+}

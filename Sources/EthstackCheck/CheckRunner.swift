@@ -88,7 +88,7 @@ public struct CheckRunner: Sendable {
         for o in stack.outputs { outputs[o.name] = .unknown }
         for (name, o) in state.outputs { outputs[name] = o.sensitive ? o.value.markedSensitive : o.value }
         resources["outputs"] = .map(outputs)
-        return EvaluationScope(variables: variables, resources: resources, baseDirectory: stack.baseDirectory)
+        return EvaluationScope(stack: stack, variables: variables, resources: resources)
     }
 }
 

@@ -12,8 +12,11 @@ public struct StackSession: Sendable {
     public let variables: [String: Value]
 
     /// Loads, validates and builds the graph; every problem in the file is reported at once.
-    public static func open(file: String, registry: ProviderRegistry, inputs: VariableInputs) throws -> StackSession {
-        let stack = try StackLoader(registry: registry).load(file: file)
+    public static func open(file: String, registry: ProviderRegistry, inputs: VariableInputs,
+                            options: StackLoader.Options = StackLoader.Options()) throws -> StackSession {
+        var loader = StackLoader(registry: registry)
+        loader.options = options
+        let stack = try loader.load(file: file)
         try StackValidator(registry: registry).validate(stack)
         let graph = try StackGraph(stack: stack)
         let variables = try VariableValues.resolve(stack.variables, inputs: inputs)

@@ -10,14 +10,23 @@ public struct EvaluationScope: Sendable {
     public var each: (key: Value, value: Value)?
     public var countIndex: Int?
     public var baseDirectory: String
+    /// Whether `file()` may read outside `baseDirectory`'s tree (`--allow-file-outside-stack`).
+    public var allowFileOutsideBase: Bool
 
     public init(variables: [String: Value], resources: [String: Value] = [:], each: (key: Value, value: Value)? = nil,
-                countIndex: Int? = nil, baseDirectory: String = ".") {
+                countIndex: Int? = nil, baseDirectory: String = ".", allowFileOutsideBase: Bool = false) {
         self.variables = variables
         self.resources = resources
         self.each = each
         self.countIndex = countIndex
         self.baseDirectory = baseDirectory
+        self.allowFileOutsideBase = allowFileOutsideBase
+    }
+
+    /// A scope for `stack`: its directory, and whether its files may be read from outside it.
+    public init(stack: StackDeclaration, variables: [String: Value], resources: [String: Value] = [:]) {
+        self.init(variables: variables, resources: resources, baseDirectory: stack.baseDirectory,
+                  allowFileOutsideBase: stack.allowFileOutsideStack)
     }
 }
 
@@ -65,6 +74,9 @@ public struct Evaluator: Sendable {
                     throw fail(e.location, "cannot insert a \(v.typeName) into a string; use jsonencode() or join()")
                 }
                 text += s
+                guard text.utf8.count <= Functions.maxStringBytes else {
+                    throw fail(e.location, "the string would be longer than \(Functions.maxStringBytes) bytes (64 MiB)")
+                }
             }
         }
         let result: Value = unknown ? .unknown : .string(text)
@@ -128,18 +140,22 @@ public struct Evaluator: Sendable {
             return Value.list(out).inheritingSensitivity(from: value)
         case .call(let name, let args, let loc):
             let values = try args.map { try evaluate($0) }
-            return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory)
+            return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory,
+                                      allowFileOutsideBase: scope.allowFileOutsideBase)
         case .list(let items, _):
             return .list(try items.map { try evaluate($0) })
         case .map(let pairs, _):
             var out: [String: Value] = [:]
+            // A key cannot carry a mark of its own: a sensitive key makes the whole map sensitive.
+            var sensitiveKey = false
             for p in pairs {
                 let k = try evaluate(p.key)
                 if k.isUnknown { return .unknown }
                 guard let key = k.interpolatedString else { throw fail(p.key.location, "a map key must be a string, found \(k.typeName)") }
+                if k.containsSensitive { sensitiveKey = true }
                 out[key] = try evaluate(p.value)
             }
-            return .map(out)
+            return sensitiveKey ? Value.map(out).markedSensitive : .map(out)
         case .unary(let op, let e, let loc):
             let v = try evaluate(e)
             if v.isUnknown { return .unknown }

@@ -89,6 +89,19 @@ public struct ExpressionParser {
     package let location: SourceLocation
     package var tokens: [(Token, Int)] = []
     package var position = 0
+    /// How deeply expressions may nest (parentheses, lists, maps, arguments, unary operators):
+    /// deeper input is refused at its position instead of exhausting the stack, here and in the
+    /// evaluator, which recurses as deeply.
+    public static let maxNesting = 256
+    static let singleSymbols: Set<Character> = Set("()[]{}.,:?!<>+-*/%=")
+    var nesting = 0
+
+    mutating func enter() throws {
+        nesting += 1
+        guard nesting <= ExpressionParser.maxNesting else {
+            throw fail(currentOffset, "the expression nests more than \(ExpressionParser.maxNesting) levels deep")
+        }
+    }
 
     package init(source: String, location: SourceLocation) {
         self.location = location
@@ -152,11 +165,14 @@ public struct ExpressionParser {
                 tokens.append((.string(text), start))
                 i = j + 1
             } else {
-                let two = i + 1 < s.count ? String(s[i...(i + 1)]) : ""
-                if ["==", "!=", "<=", ">=", "&&", "||"].contains(two) {
-                    tokens.append((.symbol(two), start))
+                // Compared as characters: building a string per symbol made long input slow.
+                let next: Character? = i + 1 < s.count ? s[i + 1] : nil
+                let twoCharacter = next == "=" && (c == "=" || c == "!" || c == "<" || c == ">")
+                    || (c == "&" && next == "&") || (c == "|" && next == "|")
+                if twoCharacter, let next {
+                    tokens.append((.symbol(String([c, next])), start))
                     i += 2
-                } else if "()[]{}.,:?!<>+-*/%=".contains(c) {
+                } else if ExpressionParser.singleSymbols.contains(c) {
                     tokens.append((.symbol(String(c)), start))
                     i += 1
                 } else {
@@ -202,6 +218,8 @@ public struct ExpressionParser {
     }
 
     mutating func parseConditional() throws -> EthstackModel.Expression {
+        try enter()
+        defer { nesting -= 1 }
         let condition = try parseBinary(level: 0)
         if current == .symbol("?") {
             let at = loc(currentOffset)
@@ -219,8 +237,13 @@ public struct ExpressionParser {
     mutating func parseBinary(level: Int) throws -> EthstackModel.Expression {
         if level == ExpressionParser.levels.count { return try parseUnary() }
         var lhs = try parseBinary(level: level + 1)
+        // A chain `a + b + c …` builds a tree as deep as it is long: each operator counts as a level.
+        var chained = 0
+        defer { nesting -= chained }
         while case .symbol(let op) = current, ExpressionParser.levels[level].contains(op) {
             let at = loc(currentOffset)
+            try enter()
+            chained += 1
             advance()
             let rhs = try parseBinary(level: level + 1)
             lhs = .binary(op, lhs, rhs, at)
@@ -232,6 +255,8 @@ public struct ExpressionParser {
         if case .symbol(let op) = current, op == "!" || op == "-" {
             let at = loc(currentOffset)
             advance()
+            try enter()
+            defer { nesting -= 1 }
             return .unary(op, try parseUnary(), at)
         }
         return try parsePostfix(try parsePrimary())
@@ -239,7 +264,14 @@ public struct ExpressionParser {
 
     mutating func parsePostfix(_ base: EthstackModel.Expression) throws -> EthstackModel.Expression {
         var e = base
+        // Each accessor nests the expression one level deeper (`a.b.c`, `x[0][0]`).
+        var chained = 0
+        defer { nesting -= chained }
         while true {
+            if current == .symbol(".") || current == .symbol("[") {
+                try enter()
+                chained += 1
+            }
             if current == .symbol(".") {
                 advance()
                 let at = loc(currentOffset)

@@ -14,20 +14,46 @@ public enum Functions {
         DiagnosticsError([.error(loc, message)])
     }
 
-    public static func call(_ name: String, _ args: [Value], at loc: SourceLocation,
-                            argumentLocations: [SourceLocation], baseDirectory: String) throws -> Value {
-        guard names.contains(name) else {
-            throw DiagnosticsError([.error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: names))])
+    /// The longest string a function may produce (64 MiB): `replace` or `join` cannot exhaust memory.
+    public static let maxStringBytes = 64 << 20
+    /// The largest file `file()` and `templatefile()` read (16 MiB).
+    public static let maxFileBytes = 16 << 20
+
+    /// How many arguments each function takes, checked before anything is evaluated (so `validate`
+    /// finds a missing argument even when the others are known only at apply).
+    public static let arities: [String: ClosedRange<Int>] = [
+        "cidrsubnet": 3...3, "file": 1...1, "yamldecode": 1...1, "yamlencode": 1...1, "jsonencode": 1...1,
+        "jsondecode": 1...1, "base64encode": 1...1, "base64decode": 1...1, "join": 2...2, "split": 2...2,
+        "format": 1...64, "lookup": 2...3, "length": 1...1, "keys": 1...1, "values": 1...1, "merge": 0...64,
+        "concat": 0...64, "upper": 1...1, "lower": 1...1, "replace": 3...3, "trimspace": 1...1, "tostring": 1...1,
+        "tonumber": 1...1, "element": 2...2, "contains": 2...2, "range": 1...2, "templatefile": 2...2,
+    ]
+
+    /// An unknown function or a wrong number of arguments, as a positioned error.
+    public static func checkCall(_ name: String, argumentCount: Int, at loc: SourceLocation) -> Diagnostic? {
+        guard names.contains(name), let range = arities[name] else {
+            return .error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: names))
         }
+        guard range.contains(argumentCount) else {
+            let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
+            return .error(loc, "\(name)() takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(argumentCount)")
+        }
+        return nil
+    }
+
+    public static func call(_ name: String, _ args: [Value], at loc: SourceLocation,
+                            argumentLocations: [SourceLocation], baseDirectory: String,
+                            allowFileOutsideBase: Bool = false) throws -> Value {
+        // The argument count is checked here, once, from `arities`, for every function below.
+        if let problem = checkCall(name, argumentCount: args.count, at: loc) { throw DiagnosticsError([problem]) }
         if name != "lookup", args.contains(where: \.containsUnknown) { return .unknown }
         if name == "lookup", args.first?.isUnknown == true { return .unknown }
         let sensitive = args.contains(where: \.containsSensitive)
         let plain = args.map(\.deepUnmarked)
         func argLoc(_ i: Int) -> SourceLocation { i < argumentLocations.count ? argumentLocations[i] : loc }
-        func arity(_ range: ClosedRange<Int>) throws {
-            guard range.contains(args.count) else {
-                let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
-                throw fail(loc, "\(name)() takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(args.count)")
+        func bounded(_ bytes: Int) throws {
+            guard bytes <= maxStringBytes else {
+                throw fail(loc, "\(name)() would produce a string of \(bytes) bytes: at most \(maxStringBytes) (64 MiB)")
             }
         }
         func str(_ i: Int) throws -> String {
@@ -58,21 +84,15 @@ public enum Functions {
         let result: Value
         switch name {
         case "cidrsubnet":
-            try arity(3...3)
             result = .string(try cidrsubnet(try str(0), newbits: try int(1), netnum: try int(2), at: loc))
         case "file":
-            try arity(1...1)
             let path = try str(0)
-            let full = path.hasPrefix("/") ? path : (baseDirectory as NSString).appendingPathComponent(path)
-            guard let data = FileManager.default.contents(atPath: full) else {
-                throw fail(argLoc(0), "file(): cannot read \"\(path)\" (looked at \(full))")
-            }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw fail(argLoc(0), "file(): \"\(path)\" is not UTF-8 text")
-            }
-            result = .string(text)
+            let full = try confinedPath(path, function: "file", baseDirectory: baseDirectory,
+                                        allowOutside: allowFileOutsideBase, at: argLoc(0))
+            let text = try readText(full.path, shown: path, function: "file", at: argLoc(0))
+            // What lies outside the stack's tree (a key, a credentials file) is a secret until shown otherwise.
+            result = full.outside ? Value.string(text).markedSensitive : .string(text)
         case "yamldecode":
-            try arity(1...1)
             do {
                 let docs = try YAMLParser.parse(try str(0), file: "yamldecode() at \(loc)")
                 result = docs.first?.value ?? .null
@@ -80,27 +100,21 @@ public enum Functions {
                 throw fail(loc, "yamldecode(): \(e.diagnostics.map(\.description).joined(separator: "; "))")
             }
         case "yamlencode":
-            try arity(1...1)
             result = .string(YAMLEmitter.emit(plain[0]))
         case "jsonencode":
-            try arity(1...1)
             result = .string(plain[0].jsonString())
         case "jsondecode":
-            try arity(1...1)
             do { result = try Value.parseJSON(try str(0)) } catch {
                 throw fail(loc, "jsondecode(): the argument is not valid JSON")
             }
         case "base64encode":
-            try arity(1...1)
             result = .string(Data(try str(0).utf8).base64EncodedString())
         case "base64decode":
-            try arity(1...1)
             guard let data = Data(base64Encoded: try str(0)), let s = String(data: data, encoding: .utf8) else {
                 throw fail(loc, "base64decode(): the argument is not base64-encoded UTF-8 text")
             }
             result = .string(s)
         case "join":
-            try arity(2...2)
             let sep = try str(0)
             let items = try list(1)
             var parts: [String] = []
@@ -110,15 +124,13 @@ public enum Functions {
                 }
                 parts.append(s)
             }
+            try bounded(parts.reduce(0) { $0 + $1.utf8.count } + max(0, parts.count - 1) * sep.utf8.count)
             result = .string(parts.joined(separator: sep))
         case "split":
-            try arity(2...2)
             result = .list(try str(1).components(separatedBy: try str(0)).map(Value.string))
         case "format":
-            try arity(1...64)
             result = .string(try format(try str(0), Array(plain.dropFirst()), at: loc))
         case "lookup":
-            try arity(2...3)
             if args[0].isUnknown || args[1].isUnknown { return .unknown }
             let m = try map(0)
             let key = try str(1)
@@ -130,7 +142,6 @@ public enum Functions {
                 throw fail(argLoc(1), "lookup(): no key \"\(key)\" and no default given")
             }
         case "length":
-            try arity(1...1)
             switch plain[0] {
             case .list(let l): result = .number(Double(l.count))
             case .map(let m): result = .number(Double(m.count))
@@ -138,10 +149,8 @@ public enum Functions {
             default: throw fail(argLoc(0), "length() needs a list, map or string, found \(plain[0].typeName)")
             }
         case "keys":
-            try arity(1...1)
             result = .list(try map(0).keys.sorted().map(Value.string))
         case "values":
-            try arity(1...1)
             let m = try map(0)
             result = .list(m.keys.sorted().compactMap { m[$0] })
         case "merge":
@@ -152,43 +161,74 @@ public enum Functions {
             var out: [Value] = []
             for i in args.indices { out += try list(i) }
             result = .list(out)
-        case "upper": try arity(1...1); result = .string(try str(0).uppercased())
-        case "lower": try arity(1...1); result = .string(try str(0).lowercased())
-        case "trimspace": try arity(1...1); result = .string(try str(0).trimmingCharacters(in: .whitespacesAndNewlines))
+        case "upper": result = .string(try str(0).uppercased())
+        case "lower": result = .string(try str(0).lowercased())
+        case "trimspace": result = .string(try str(0).trimmingCharacters(in: .whitespacesAndNewlines))
         case "replace":
-            try arity(3...3)
-            result = .string(try str(0).replacingOccurrences(of: try str(1), with: try str(2)))
+            let (text, of, with) = (try str(0), try str(1), try str(2))
+            if !of.isEmpty, with.utf8.count > of.utf8.count {
+                let occurrences = text.components(separatedBy: of).count - 1
+                try bounded(text.utf8.count + occurrences * (with.utf8.count - of.utf8.count))
+            }
+            result = .string(text.replacingOccurrences(of: of, with: with))
         case "tostring":
-            try arity(1...1)
             result = .string(try str(0))
         case "tonumber":
-            try arity(1...1)
             guard let n = plain[0].numberValue ?? plain[0].stringValue.flatMap(Double.init) else {
                 throw fail(argLoc(0), "tonumber(): \(plain[0].jsonString()) is not a number")
             }
             result = .number(n)
         case "element":
-            try arity(2...2)
             let l = try list(0)
             guard !l.isEmpty else { throw fail(argLoc(0), "element(): the list is empty") }
             let i = try int(1)
             result = l[((i % l.count) + l.count) % l.count]
         case "contains":
-            try arity(2...2)
             result = .bool(try list(0).contains { $0.semanticallyEquals(plain[1]) })
         case "range":
-            try arity(1...2)
             let (lo, hi) = args.count == 1 ? (0, try int(0)) : (try int(0), try int(1))
             guard hi - lo <= 100_000 else { throw fail(loc, "range(): more than 100000 elements") }
             result = .list(lo < hi ? (lo..<hi).map { .number(Double($0)) } : [])
         case "templatefile":
-            try arity(2...2)
             result = .string(try templatefile(try str(0), vars: try map(1), baseDirectory: baseDirectory,
                                               at: argLoc(0), varsAt: argLoc(1)))
         default:
             throw fail(loc, "unknown function \"\(name)\"")
         }
+        if let s = result.stringValue { try bounded(s.utf8.count) }
         return sensitive ? result.markedSensitive : result
+    }
+
+    /// `path` resolved against the stack's directory (symbolic links followed), refused when it
+    /// leaves that tree unless `allowOutside` (`--allow-file-outside-stack`).
+    static func confinedPath(_ path: String, function: String, baseDirectory: String, allowOutside: Bool,
+                             at loc: SourceLocation) throws -> (path: String, outside: Bool) {
+        let base = URL(fileURLWithPath: baseDirectory).standardizedFileURL.resolvingSymlinksInPath().path
+        let full = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true))
+            .standardizedFileURL.resolvingSymlinksInPath().path
+        let inside = full.hasPrefix(base.hasSuffix("/") ? base : base + "/")
+        if !inside && !allowOutside {
+            throw fail(loc, "\(function)(): \"\(path)\" is outside the stack's directory \(base); give a path inside it, or pass --allow-file-outside-stack")
+        }
+        return (full, !inside)
+    }
+
+    /// A file's text, refused when it is larger than `maxFileBytes` (checked before reading) or not UTF-8.
+    static func readText(_ full: String, shown path: String, function: String, at loc: SourceLocation) throws -> String {
+        var info = stat()
+        guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw fail(loc, "\(function)(): cannot read \"\(path)\" (looked at \(full))")
+        }
+        guard Int(info.st_size) <= maxFileBytes else {
+            throw fail(loc, "\(function)(): \"\(path)\" is \(info.st_size) bytes: at most \(maxFileBytes) (16 MiB)")
+        }
+        guard let data = FileManager.default.contents(atPath: full) else {
+            throw fail(loc, "\(function)(): cannot read \"\(path)\" (looked at \(full))")
+        }
+        guard data.count <= maxFileBytes, let text = String(data: data, encoding: .utf8) else {
+            throw fail(loc, "\(function)(): \"\(path)\" is not UTF-8 text of at most \(maxFileBytes) bytes")
+        }
+        return text
     }
 
     /// `templatefile("manifests/x.yaml", { namespace = "kt-a" })`, as Terraform renders it for plain
@@ -203,9 +243,7 @@ public enum Functions {
         guard !path.hasPrefix("/"), full.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
             throw fail(loc, "templatefile(): \"\(path)\" is outside the stack's directory \(base); give a path relative to it")
         }
-        guard let data = FileManager.default.contents(atPath: full), let text = String(data: data, encoding: .utf8) else {
-            throw fail(loc, "templatefile(): cannot read \"\(path)\" as UTF-8 text (looked at \(full))")
-        }
+        let text = try readText(full, shown: path, function: "templatefile", at: loc)
         var out = ""
         var rest = Substring(text)
         var line = 1
@@ -364,7 +402,11 @@ public enum Functions {
                 guard let n = v.numberValue ?? v.stringValue.flatMap(Double.init) else {
                     throw fail(loc, "format(): %d needs a number, found \(v.typeName)")
                 }
-                out += String(Int(n))
+                // Int(n) traps beyond ±2^63 and on inf/NaN.
+                guard let whole = Int(exactly: n.rounded(.towardZero)) else {
+                    throw fail(loc, "format(): %d needs a whole number between \(Int.min) and \(Int.max), found \(Value.formatNumber(n))")
+                }
+                out += String(whole)
             case "f":
                 let v = try next()
                 guard let n = v.numberValue else { throw fail(loc, "format(): %f needs a number, found \(v.typeName)") }
@@ -373,6 +415,9 @@ public enum Functions {
                 out += Value.string(try next().interpolatedString ?? "").jsonString()
             default:
                 throw fail(loc, "format(): unknown verb %\(verb)")
+            }
+            guard out.utf8.count <= maxStringBytes else {
+                throw fail(loc, "format() would produce a string of more than \(maxStringBytes) bytes (64 MiB)")
             }
         }
         guard argIndex == args.count else {

@@ -6,8 +6,21 @@ import Foundation
 /// Loads a stack file into declarations. Knows one file and the resource schemas; does no
 /// cross-resource work (references are checked by `StackValidator`). Reports every problem at once.
 public struct StackLoader {
+    /// What the loader (and evaluation of the loaded stack) may do with the file system and how
+    /// large an input it takes.
+    public struct Options: Sendable {
+        /// `file()` may read outside the stack file's directory tree (`--allow-file-outside-stack`).
+        public var allowFileOutsideStack = false
+        /// The largest stack file read (16 MiB); a larger one is refused before it is parsed.
+        public var maxFileBytes = 16 << 20
+        /// Limits on the YAML: nesting depth, nodes produced by aliases.
+        public var yaml = YAMLParser.Limits()
+        public init() {}
+    }
+
     public let schemas: @Sendable (String) -> ResourceSchema?
     public let knownTypes: [String]
+    public var options = Options()
 
     /// `schemas` answers for the resource types the providers offer; `knownTypes` names them all
     /// (for "did you mean"). The engine builds both from its provider registry.
@@ -17,6 +30,11 @@ public struct StackLoader {
     }
 
     public func load(file path: String) throws -> StackDeclaration {
+        var info = stat()
+        if stat(path, &info) == 0, Int(info.st_size) > options.maxFileBytes {
+            throw DiagnosticsError([.error(SourceLocation(file: path, line: 1, column: 1),
+                                           "the stack file is \(info.st_size) bytes: at most \(options.maxFileBytes)")])
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DiagnosticsError([.error(nil, "cannot read stack file \(path)")])
         }
@@ -28,7 +46,11 @@ public struct StackLoader {
     }
 
     public func load(text: String, file: String, contentHash: String? = nil) throws -> StackDeclaration {
-        let documents = try YAMLParser.parse(text, file: file)
+        guard text.utf8.count <= options.maxFileBytes else {
+            throw DiagnosticsError([.error(SourceLocation(file: file, line: 1, column: 1),
+                                           "the stack file is \(text.utf8.count) bytes: at most \(options.maxFileBytes)")])
+        }
+        let documents = try YAMLParser.parse(text, file: file, limits: options.yaml)
         var diagnostics = DiagnosticCollector()
         let start = SourceLocation(file: file, line: 1, column: 1)
         guard documents.count <= 1 else {
@@ -105,10 +127,12 @@ public struct StackLoader {
         }
 
         try diagnostics.throwIfErrors()
-        return StackDeclaration(name: name, description: description, file: file,
-                                contentHash: contentHash ?? SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined(),
-                                variables: variables, providers: providers, resources: resources, outputs: outputs,
-                                checks: checks)
+        var stack = StackDeclaration(name: name, description: description, file: file,
+                                     contentHash: contentHash ?? SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined(),
+                                     variables: variables, providers: providers, resources: resources, outputs: outputs,
+                                     checks: checks)
+        stack.allowFileOutsideStack = options.allowFileOutsideStack
+        return stack
     }
 
     // MARK: - Sections

@@ -25,7 +25,7 @@ public struct Backoff: Sendable {
     public func sleep(afterAttempt attempt: Int, atMost limit: Double? = nil) async throws {
         var seconds = delay(afterAttempt: attempt)
         if let limit { seconds = min(seconds, max(0, limit)) }
-        try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+        try await Task.sleep(nanoseconds: saturatingNanoseconds(seconds))
     }
 }
 

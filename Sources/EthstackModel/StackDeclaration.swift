@@ -264,6 +264,8 @@ public struct StackDeclaration: Sendable {
     public var resources: [ResourceDeclaration]
     public var outputs: [OutputDeclaration]
     public var checks: [CheckDeclaration] = []
+    /// Whether `file()` may read outside the stack file's directory tree (`--allow-file-outside-stack`).
+    public var allowFileOutsideStack = false
 
     /// The stack file's directory, absolute: relative paths in the stack are relative to it.
     public var baseDirectory: String {

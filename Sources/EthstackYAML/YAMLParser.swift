@@ -7,7 +7,18 @@ import EthstackModel
 /// Anchors and aliases are resolved by copying the anchored node. A syntax error is reported as a
 /// diagnostic with libyaml's position and message.
 public enum YAMLParser {
-    public static func parse(_ text: String, file: String) throws -> [YAMLNode] {
+    /// Bounds that keep a hostile document from hanging or crashing the process: each is a
+    /// positioned error the moment it is crossed.
+    public struct Limits: Sendable {
+        /// How deeply collections may nest (counting what aliases bring in).
+        public var maxDepth = 512
+        /// How many nodes aliases may produce in all ("billion laughs": nested aliases that
+        /// multiply), counting every node of every aliased tree.
+        public var maxAliasNodes = 1_000_000
+        public init() {}
+    }
+
+    public static func parse(_ text: String, file: String, limits: Limits = Limits()) throws -> [YAMLNode] {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             throw DiagnosticsError([.error(nil, "could not initialise the YAML parser")])
@@ -17,7 +28,7 @@ public enum YAMLParser {
         let bytes = Array(text.utf8)
         return try bytes.withUnsafeBufferPointer { buffer -> [YAMLNode] in
             yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
-            var builder = Builder(file: file)
+            var builder = Builder(file: file, limits: limits)
             while true {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
@@ -43,6 +54,9 @@ public enum YAMLParser {
             let isMapping: Bool
             package let location: SourceLocation
             let anchor: String?
+            /// Nodes in this collection's tree, with aliases expanded; the height of that tree.
+            var size = 1
+            var height = 1
             package var items: [YAMLNode] = []
             package var pairs: [(key: YAMLNode, value: YAMLNode)] = []
             var pendingKey: YAMLNode?
@@ -54,11 +68,17 @@ public enum YAMLParser {
         }
 
         package let file: String
+        let limits: Limits
         package var stack: [Frame] = []
-        package var anchors: [String: YAMLNode] = [:]
+        /// Each anchored node with its size and height (aliases expanded), to bound what aliases produce.
+        package var anchors: [String: (node: YAMLNode, size: Int, height: Int)] = [:]
         package var documents: [YAMLNode] = []
+        var aliasNodes = 0
 
-        package init(file: String) { self.file = file }
+        init(file: String, limits: Limits) {
+            self.file = file
+            self.limits = limits
+        }
 
         package func location(_ mark: yaml_mark_t) -> SourceLocation {
             SourceLocation(file: file, line: mark.line + 1, column: mark.column + 1)
@@ -88,33 +108,45 @@ public enum YAMLParser {
                 default: style = .plain
                 }
                 let node = YAMLNode.scalar(text, style, tag: Builder.string(scalar.tag), loc)
-                if let anchor = Builder.string(scalar.anchor) { anchors[anchor] = node }
-                add(node)
+                if let anchor = Builder.string(scalar.anchor) { anchors[anchor] = (node, 1, 1) }
+                add(node, size: 1, height: 1)
             case YAML_ALIAS_EVENT:
                 let name = Builder.string(event.data.alias.anchor) ?? ""
-                guard let node = anchors[name] else {
+                guard let anchored = anchors[name] else {
                     throw DiagnosticsError([.error(loc, "unknown YAML alias *\(name)")])
                 }
-                add(node)
-            case YAML_SEQUENCE_START_EVENT:
-                stack.append(Frame(isMapping: false, location: loc, anchor: Builder.string(event.data.sequence_start.anchor)))
-            case YAML_MAPPING_START_EVENT:
-                stack.append(Frame(isMapping: true, location: loc, anchor: Builder.string(event.data.mapping_start.anchor)))
+                aliasNodes += anchored.size
+                guard aliasNodes <= limits.maxAliasNodes else {
+                    throw DiagnosticsError([.error(loc, "YAML aliases expand to more than \(limits.maxAliasNodes) nodes (nested aliases that multiply, as in \"billion laughs\"): refused")])
+                }
+                guard stack.count + anchored.height <= limits.maxDepth else {
+                    throw DiagnosticsError([.error(loc, "the alias *\(name) nests values more than \(limits.maxDepth) levels deep")])
+                }
+                add(anchored.node, size: anchored.size, height: anchored.height)
+            case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+                guard stack.count < limits.maxDepth else {
+                    throw DiagnosticsError([.error(loc, "values nest more than \(limits.maxDepth) levels deep")])
+                }
+                let mapping = event.type == YAML_MAPPING_START_EVENT
+                let anchor = mapping ? event.data.mapping_start.anchor : event.data.sequence_start.anchor
+                stack.append(Frame(isMapping: mapping, location: loc, anchor: Builder.string(anchor)))
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 guard let frame = stack.popLast() else { return }
                 let node: YAMLNode = frame.isMapping ? .mapping(frame.pairs, frame.location) : .sequence(frame.items, frame.location)
-                if let anchor = frame.anchor { anchors[anchor] = node }
-                add(node)
+                if let anchor = frame.anchor { anchors[anchor] = (node, frame.size, frame.height) }
+                add(node, size: frame.size, height: frame.height)
             default:
                 break
             }
         }
 
-        package mutating func add(_ node: YAMLNode) {
+        package mutating func add(_ node: YAMLNode, size: Int, height: Int) {
             guard let top = stack.last else {
                 documents.append(node)
                 return
             }
+            top.size += size
+            top.height = max(top.height, height + 1)
             guard top.isMapping else {
                 top.items.append(node)
                 return

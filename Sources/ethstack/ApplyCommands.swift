@@ -77,9 +77,8 @@ struct ApplyRunner {
                 prior = try await store.load(stack: stackName)
             }
             plan = made
-            if destroy, let problem = plan.warnings.first(where: { $0.hasPrefix("cannot destroy") }) {
-                throw CLIError("\(problem): remove prevent_destroy from the stack to destroy it")
-            }
+            // Refused before asking: the applier would refuse it too.
+            try PlanViolation.refuse(plan, stack: session.stack)
             if !output.json { printOut(PlanRenderer(style: output.style).render(plan)) }
             guard plan.hasChanges else { return nil }
             if !applyOptions.autoApprove {
@@ -105,10 +104,37 @@ struct ApplyRunner {
     }
 }
 
-/// The command line as recorded in the lock and the history: any password in a state URL
-/// (`--state postgres://user:pw@…`) replaced by `***`.
+/// The command line as recorded in the lock and the history (which colleagues and CI logs read).
 func recordedCommandLine() -> String {
-    CommandLine.arguments.dropFirst().map { $0.contains("://") ? PostgresStateURL.redact($0) : $0 }.joined(separator: " ")
+    maskedCommandLine(Array(CommandLine.arguments.dropFirst()))
+}
+
+/// `arguments` with every variable value masked (`--var token=(masked)`, `--var=token=(masked)`,
+/// `--var-file (masked)`: a value may be a secret and the command line does not say which) and any
+/// password in a state URL (`--state postgres://user:pw@…`) replaced by `***`.
+func maskedCommandLine(_ arguments: [String]) -> String {
+    func maskAssignment(_ text: String) -> String {
+        guard let eq = text.firstIndex(of: "=") else { return "(masked)" }
+        return String(text[..<eq]) + "=(masked)"
+    }
+    var out: [String] = []
+    var pending: String?
+    for argument in arguments {
+        if let option = pending {
+            out.append(option == "--var" ? maskAssignment(argument) : "(masked)")
+            pending = nil
+        } else if argument == "--var" || argument == "--var-file" {
+            out.append(argument)
+            pending = argument
+        } else if argument.hasPrefix("--var=") {
+            out.append("--var=" + maskAssignment(String(argument.dropFirst("--var=".count))))
+        } else if argument.hasPrefix("--var-file=") {
+            out.append("--var-file=(masked)")
+        } else {
+            out.append(argument.contains("://") ? PostgresStateURL.redact(argument) : argument)
+        }
+    }
+    return out.joined(separator: " ")
 }
 
 struct ApplyCommand: EthstackCommand {

@@ -17,6 +17,9 @@ struct StackOptions: ParsableArguments {
     @Option(name: .customLong("var-file"), help: ArgumentHelp("Read variables from a YAML file (repeatable).", valueName: "file"))
     var varFiles: [String] = []
 
+    @Flag(name: .customLong("allow-file-outside-stack"), help: "Let file() read files outside the stack file's directory tree.")
+    var allowFileOutsideStack = false
+
     func stackFile() throws -> String {
         if let stack { return stack }
         let fm = FileManager.default
@@ -37,7 +40,10 @@ struct StackOptions: ParsableArguments {
     }
 
     func open(preset: [String: Value] = [:]) throws -> StackSession {
-        try StackSession.open(file: try stackFile(), registry: Providers.registry, inputs: inputs(preset: preset))
+        var options = StackLoader.Options()
+        options.allowFileOutsideStack = allowFileOutsideStack
+        return try StackSession.open(file: try stackFile(), registry: Providers.registry, inputs: inputs(preset: preset),
+                                     options: options)
     }
 }
 

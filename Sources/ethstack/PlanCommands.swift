@@ -86,8 +86,14 @@ struct PlanCommand: EthstackCommand {
             printOut(PlanJSON.render(plan) + "\n")
         } else {
             printOut(PlanRenderer(style: output.style).render(plan))
-            if let out { printOut("\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n") }
+            if let out {
+                printOut(plan.violations.isEmpty
+                    ? "\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n"
+                    : "\nSaved the plan to \(out); it breaks lifecycle.prevent_destroy and apply will refuse it.\n")
+            }
         }
+        // A plan that breaks prevent_destroy is an error, as in Terraform; apply refuses it too.
+        if !plan.violations.isEmpty { throw report(DiagnosticsError(plan.violations.map(\.diagnostic))) }
         if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
     }
 }

@@ -24,7 +24,9 @@ enum AWSTestServers {
         return nil
     }
 
-    static var motoAvailable: Bool { which("moto_server") != nil && which("python3") != nil }
+    /// Whether the moto suites run: moto_server and python3 are on PATH, or CI=true (where their
+    /// absence must fail the run, not skip it).
+    static var motoAvailable: Bool { TestTools.suiteRuns(toolFound: which("moto_server") != nil && which("python3") != nil) }
     static let skipMessage = "moto_server is not on PATH (pip install 'moto[server]>=5.2,<5.3')"
 
     static func freePort() -> Int {
@@ -103,7 +105,7 @@ enum AWSTestServers {
     }
 }
 
-enum TestServerError: Error { case notReady(String) }
+enum TestServerError: Error { case notReady(String), missing(String) }
 
 /// Kills the servers the tests started when the test process exits.
 enum TestProcesses {
@@ -138,8 +140,10 @@ actor MotoServer {
         if let url { return url }
         if let starting { return try await starting.value }
         let task = Task<String, any Error> {
+            // Under CI=true the suites run without it, and fail here at once.
+            guard let motoServer = AWSTestServers.which("moto_server") else { throw TestServerError.missing(AWSTestServers.skipMessage) }
             let port = AWSTestServers.freePort()
-            _ = try AWSTestServers.spawn([AWSTestServers.which("moto_server") ?? "moto_server", "-H", "127.0.0.1", "-p", String(port)],
+            _ = try AWSTestServers.spawn([motoServer, "-H", "127.0.0.1", "-p", String(port)],
                                          environment: ["MOTO_IAM_LOAD_MANAGED_POLICIES": "true"])
             let url = "http://127.0.0.1:\(port)"
             try await AWSTestServers.waitUntilAnswering(url + "/moto-api/data.json")

@@ -35,8 +35,15 @@ import CoreProvider
             let text = (0..<n).map { _ in Self.fragments.randomElement(using: &rng)! }.joined()
             do {
                 let template = try ExpressionParser.parseTemplate(text, at: SourceLocation(file: "fuzz", line: 1, column: 1))
-                _ = try? Evaluator(scope: scope).evaluate(template)
-            } catch is DiagnosticsError {
+                // Accepted or diagnosed with a position — any other error is a bug.
+                do {
+                    _ = try Evaluator(scope: scope).evaluate(template)
+                } catch let e as DiagnosticsError {
+                    #expect(!e.diagnostics.isEmpty && e.diagnostics.allSatisfy { $0.location != nil },
+                            "\(text.debugDescription): a diagnostic without a position: \(e)")
+                }
+            } catch let e as DiagnosticsError {
+                #expect(e.diagnostics.allSatisfy { $0.location != nil }, "\(text.debugDescription): \(e)")
             } catch {
                 Issue.record("\(text.debugDescription): unexpected error \(error)")
             }

@@ -162,12 +162,12 @@ outputs:
             properties: { path: f.txt, content: "${var.content}", file_permission: "0600" }
         """)
         #expect(try await ws.apply().succeeded)
-        await #expect(throws: DiagnosticsError.self) { try await ws.plan(vars: ["content=v2"]) }
-        do {
-            _ = try await ws.plan(vars: ["content=v2"])
-        } catch let e as DiagnosticsError {
-            #expect(e.description.contains("keep has lifecycle.prevent_destroy, but the plan would replace it (triggers cannot change in place)"))
-        }
+        // The plan says it breaks prevent_destroy (a typed violation, not a string), and apply refuses it.
+        let guarded = try await ws.plan(vars: ["content=v2"])
+        #expect(guarded.violations.map(\.message) == ["keep has lifecycle.prevent_destroy, but the plan would replace it"])
+        #expect(guarded.violations.first?.location?.line == 5)
+        await #expect(throws: DiagnosticsError.self) { try await ws.apply(vars: ["content=v2"]) }
+        #expect(try await ws.state("guarded").resources["keep"]?.attributes["triggers"] == "v1")
         // Edited behind ethstack's back: drift, and an update to put it back.
         try "tampered".write(toFile: "\(ws.dir)/f.txt", atomically: true, encoding: .utf8)
         chmod("\(ws.dir)/f.txt", 0o644)

@@ -20,8 +20,10 @@ enum PostgresTestServer {
         return url
     }
 
+    /// Whether the PostgreSQL suites run: a server URL or initdb is there, or CI=true (where their
+    /// absence must fail the run, not skip it).
     static var available: Bool {
-        externalURL != nil || FileManager.default.isExecutableFile(atPath: "\(binDirectory)/initdb")
+        TestTools.suiteRuns(toolFound: externalURL != nil || FileManager.default.isExecutableFile(atPath: "\(binDirectory)/initdb"))
     }
 
     /// The URL of a new, empty database (owned by `owner` when given).

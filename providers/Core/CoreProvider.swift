@@ -86,9 +86,9 @@ struct ConfiguredCore: ConfiguredProvider {
     private func sleep(_ text: String, operation: String, address: ResourceAddress, progress: ProgressReporter) async throws {
         guard let seconds = parseDuration(text) else {
             throw ProviderError(.invalidInput, operation: operation, address: address,
-                                message: "\"\(text)\" is not a duration (use e.g. 500ms, 30s, 1m30s, 2h)")
+                                message: "\"\(text)\" is not a duration (use e.g. 500ms, 30s, 1m30s, 2h; at most \(Int(maxDurationSeconds))s)")
         }
         progress("sleeping \(text)")
-        try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+        try await Task.sleep(nanoseconds: saturatingNanoseconds(seconds))
     }
 }

@@ -42,6 +42,14 @@ public struct HTTPClientOptions: Sendable {
 /// handles are pooled: a handle keeps its connections alive, so consecutive requests to the same
 /// host reuse them. Cancelling the calling task aborts the transfer.
 public final class HTTPClient: Sendable {
+    /// A timeout in seconds as curl's milliseconds, never trapping: NaN, zero and negative mean no
+    /// limit (curl's 0), anything beyond about 24 days (or infinite) is 24 days.
+    public static func milliseconds(_ seconds: Double) -> Int {
+        guard seconds.isFinite else { return seconds > 0 ? Int(Int32.max) : 0 }
+        guard seconds > 0 else { return 0 }
+        return seconds * 1000 >= Double(Int32.max) ? Int(Int32.max) : max(1, Int(seconds * 1000))
+    }
+
     public let options: HTTPClientOptions
     private let pool: EasyHandlePool
     private let gate: TransferGate
@@ -97,8 +105,8 @@ public final class HTTPClient: Sendable {
 
         set(ethstack_setopt_str(handle, CURLOPT_URL, request.url))
         set(ethstack_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        set(ethstack_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000)))
-        set(ethstack_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int((request.timeout ?? options.timeout) * 1000)))
+        set(ethstack_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(options.connectTimeout)))
+        set(ethstack_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? options.timeout)))
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0))
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0))
         if let ca = options.caBundlePath { set(ethstack_setopt_str(handle, CURLOPT_CAINFO, ca)) }

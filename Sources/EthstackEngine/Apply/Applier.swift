@@ -50,6 +50,8 @@ public struct Applier: Sendable {
     }
 
     public func apply(_ plan: Plan) async throws -> ApplySummary {
+        // Before anything is written or called: a plan that breaks prevent_destroy never runs.
+        try PlanViolation.refuse(plan, stack: context.stack)
         let started = Date()
         let (_, serial) = try await context.store.beginRun(stack: context.stack.name)
         try await forgetObjectsDeletedOutside(plan)

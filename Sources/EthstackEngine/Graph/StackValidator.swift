@@ -5,12 +5,20 @@ import EthstackProviderAPI
 /// something, attributes exist in the referenced type's schema, functions exist. Reports all problems.
 public struct StackValidator {
     public let registry: ProviderRegistry
+    /// The scope constant expressions are evaluated in: no variables, no resources, the stack's files.
+    private var constantScope = EvaluationScope(variables: [:])
 
     public init(registry: ProviderRegistry) {
         self.registry = registry
     }
 
     public func validate(_ stack: StackDeclaration) throws {
+        var validator = self
+        validator.constantScope = EvaluationScope(stack: stack, variables: [:])
+        try validator.run(stack)
+    }
+
+    private func run(_ stack: StackDeclaration) throws {
         var d = DiagnosticCollector()
         let resources = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let variables = Set(stack.variables.map(\.name))
@@ -36,6 +44,7 @@ public struct StackValidator {
             for entry in r.properties { check(entry.value, context: context, resources: resources, variables: variables, &d) }
             if let fe = r.forEach { check(fe, context: .expansion, resources: resources, variables: variables, &d) }
             if let c = r.count { check(c, context: .expansion, resources: resources, variables: variables, &d) }
+            checkConstantExpansion(r, stack: stack, &d)
             if let schema = registry.schema(for: r.type), let provider = registry.provider(named: schema.providerName) {
                 d.append(contentsOf: provider.validateResource(ValidateResourceRequest(
                     type: r.type, name: r.name, properties: r.properties, baseDirectory: stack.baseDirectory)))
@@ -62,6 +71,20 @@ public struct StackValidator {
             }
         }
         try d.throwIfErrors()
+    }
+
+
+    /// `count` / `for_each` written without references (`count: -2`, `count: abc`, `for_each: 7`):
+    /// expanded now, with exactly the plan's rules.
+    private func checkConstantExpansion(_ r: ResourceDeclaration, stack: StackDeclaration, _ d: inout DiagnosticCollector) {
+        guard (r.count ?? r.forEach)?.isConstant == true else { return }
+        do {
+            _ = try InstanceExpansion.expand(r, evaluator: Evaluator(scope: EvaluationScope(stack: stack, variables: [:])))
+        } catch let e as DiagnosticsError {
+            d.append(contentsOf: e.diagnostics)
+        } catch {
+            d.error((r.count ?? r.forEach)?.location, "\(error)")
+        }
     }
 
     enum Context {
@@ -124,8 +147,16 @@ public struct StackValidator {
             }
             for case .index(let i, _) in accessors { check(i, context: context, resources: resources, variables: variables, &d) }
         case .call(let name, let args, let loc):
-            if !Functions.names.contains(name) {
-                d.error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: Functions.names))
+            if let problem = Functions.checkCall(name, argumentCount: args.count, at: loc) {
+                d.append(problem)
+            } else if args.allSatisfy(\.isConstant) {
+                // Decidable without providers or state: evaluate it now (its arguments with it).
+                do { _ = try Evaluator(scope: constantScope).evaluate(e) } catch let error as DiagnosticsError {
+                    d.append(contentsOf: error.diagnostics)
+                } catch {
+                    d.error(loc, "\(name)(): \(error)")
+                }
+                return
             }
             for a in args { check(a, context: context, resources: resources, variables: variables, &d) }
         case .list(let items, _):

@@ -8,6 +8,10 @@ public struct InstanceContext: Sendable {
 }
 
 enum InstanceExpansion {
+    /// The most instances one resource may have (`count`, or keys of `for_each`): a typo such as a
+    /// count of 1e9 is refused at its position instead of exhausting memory.
+    static let maxInstances = 10_000
+
     /// Expands `count` / `for_each` into instances. Both must be known at plan time.
     static func expand(_ decl: ResourceDeclaration, evaluator: Evaluator) throws -> [InstanceContext] {
         if let countNode = decl.count {
@@ -16,7 +20,10 @@ enum InstanceExpansion {
                 throw DiagnosticsError([.error(countNode.location, "\"count\" of \"\(decl.name)\" depends on values known only after apply; use values known at plan time")])
             }
             guard let n = v.intValue ?? v.stringValue.flatMap({ Int($0) }), n >= 0 else {
-                throw DiagnosticsError([.error(countNode.location, "\"count\" must be a whole number ≥ 0, found \(v.isSensitive ? "a sensitive value" : v.unmarked.jsonString())")])
+                throw DiagnosticsError([.error(countNode.location, "\"count\" must be a whole number ≥ 0, found \(v.containsSensitive ? "a sensitive value" : v.unmarked.jsonString())")])
+            }
+            guard n <= maxInstances else {
+                throw DiagnosticsError([.error(countNode.location, "\"count\" is \(n): at most \(maxInstances) instances of one resource")])
             }
             return (0..<n).map { InstanceContext(address: ResourceAddress(name: decl.name, key: .index($0)), each: nil, countIndex: $0) }
         }
@@ -28,6 +35,10 @@ enum InstanceExpansion {
             if v.isSensitive {
                 throw DiagnosticsError([.error(forEachNode.location, "\"for_each\" cannot use a sensitive value: its keys become addresses shown in the plan")])
             }
+            let size = v.unmarked.listValue?.count ?? v.unmarked.mapValue?.count ?? 0
+            guard size <= maxInstances else {
+                throw DiagnosticsError([.error(forEachNode.location, "\"for_each\" has \(size) elements: at most \(maxInstances) instances of one resource")])
+            }
             switch v.unmarked {
             case .map(let m):
                 return m.keys.sorted().map {
@@ -36,7 +47,12 @@ enum InstanceExpansion {
             case .list(let items):
                 var seen = Set<String>()
                 var out: [InstanceContext] = []
-                for item in items {
+                for (i, item) in items.enumerated() {
+                    // A key becomes an address, shown in plans, progress and state: never a secret
+                    // (as Terraform refuses it).
+                    if item.containsSensitive {
+                        throw DiagnosticsError([.error(elementLocation(forEachNode, i), "\"for_each\" element \(i) is sensitive: a sensitive value cannot be an instance key, because keys become addresses shown in the plan, progress and state; use a map with non-sensitive keys and put the secret in its values")])
+                    }
                     guard let key = item.interpolatedString else {
                         throw DiagnosticsError([.error(forEachNode.location, "\"for_each\" over a list needs strings, found a \(item.typeName); use a map for other values")])
                     }
@@ -51,5 +67,11 @@ enum InstanceExpansion {
             }
         }
         return [InstanceContext(address: ResourceAddress(name: decl.name), each: nil, countIndex: nil)]
+    }
+
+    /// Where element `i` of a `for_each` list is written, when it is written as a YAML list.
+    static func elementLocation(_ node: ConfigNode, _ i: Int) -> SourceLocation {
+        if case .list(let items, _) = node, i < items.count { return items[i].location }
+        return node.location
     }
 }

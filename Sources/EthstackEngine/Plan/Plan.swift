@@ -111,6 +111,8 @@ public struct Plan: Sendable {
     /// Records of objects deleted outside ethstack that the configuration no longer wants (or a
     /// destroy): apply drops them from state without a provider call.
     public var forget: [ResourceAddress] = []
+    /// Rules of the stack this plan breaks: shown, saved, and never applied.
+    public var violations: [PlanViolation] = []
     public var warnings: [String]
 
     public var toAdd: Int { changes.filter { $0.action == .create || $0.action == .replace }.count }

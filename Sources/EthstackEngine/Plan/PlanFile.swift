@@ -29,6 +29,10 @@ public enum PlanFile {
             "replace": .list(replace.map { .string($0.description) }),
             "changes": .list(plan.changes.map(encode)),
             "forget": .list(plan.forget.map { .string($0.description) }),
+            "violations": .list(plan.violations.map { v in
+                .map(["address": .string(v.address.description), "action": .string(v.action.rawValue),
+                      "rule": .string(v.rule.rawValue)])
+            }),
         ])
         let data = Data(root.jsonString(pretty: true).utf8)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
@@ -71,6 +75,15 @@ public enum PlanFile {
                         variables: (root["variables"]?.mapValue ?? [:]).mapValues(untag), changes: changes,
                         outputChanges: [], drift: [], recovered: [], warnings: [])
         plan.forget = (root["forget"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) }
+        for v in root["violations"]?.listValue ?? [] {
+            // A rule this ethstack does not know still forbids the plan: refuse rather than drop it.
+            guard let a = v["address"]?.stringValue, let address = ResourceAddress(a),
+                  let action = v["action"]?.stringValue.flatMap(ChangeAction.init(rawValue:)),
+                  let rule = v["rule"]?.stringValue.flatMap(PlanViolation.Rule.init(rawValue:)) else {
+                throw bad("a violation cannot be read: \(v.jsonString())")
+            }
+            plan.violations.append(PlanViolation(address: address, action: action, rule: rule))
+        }
         return Saved(plan: plan,
                      sensitiveVariableHashes: (root["sensitive_variable_hashes"]?.mapValue ?? [:]).compactMapValues(\.stringValue),
                      targets: (root["targets"]?.listValue ?? []).compactMap { $0.stringValue.flatMap(ResourceAddress.init) },

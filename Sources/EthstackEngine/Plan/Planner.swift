@@ -64,6 +64,7 @@ public struct Planner: Sendable {
                         serial: prior.serial, destroy: false, variables: variables, changes: changes,
                         outputChanges: outputChanges, drift: drift, recovered: [], warnings: warnings)
         plan.forget = forget
+        plan.violations = PlanViolation.find(in: changes, stack: stack)
         return plan
     }
 
@@ -209,9 +210,6 @@ public struct Planner: Sendable {
             let reason: ChangeReason
             if let decl = declarations[address.name] {
                 reason = decl.count != nil ? .deleteBecauseCountIndex : .deleteBecauseEachKey
-                if decl.lifecycle.preventDestroy {
-                    diagnostics.error(decl.location, "\(address) has lifecycle.prevent_destroy, but the plan would destroy it")
-                }
             } else {
                 reason = .deleteBecauseNoResourceConfig
             }
@@ -343,9 +341,6 @@ public struct Planner: Sendable {
         for (job, outcome) in zip(diffs, outcomes) {
             switch outcome {
             case .success(let change):
-                if decl.lifecycle.preventDestroy, change.action == .replace {
-                    diagnostics.error(decl.location, "\(job.address) has lifecycle.prevent_destroy, but the plan would replace it (\(change.replacePaths.joined(separator: ", ")) cannot change in place)")
-                }
                 changes.append(change)
                 values[job.slot].1 = .map(change.after ?? [:])
             case .failure(let error):
@@ -493,7 +488,6 @@ public struct Planner: Sendable {
     func destroyPlan(current: (ResourceAddress) -> ResourceState?, drift: [DriftEntry], warnings: [String],
                      declarations: [String: ResourceDeclaration]) -> Plan {
         var changes: [ResourceChange] = []
-        var problems: [String] = []
         let targeted = targetClosureForDestroy()
         var forget: [ResourceAddress] = []
         for address in prior.resources.keys.sorted() {
@@ -502,9 +496,6 @@ public struct Planner: Sendable {
             guard let existing = current(address) else {
                 forget.append(address)
                 continue
-            }
-            if declarations[address.name]?.lifecycle.preventDestroy == true {
-                problems.append("\(address) has lifecycle.prevent_destroy")
             }
             changes.append(ResourceChange(address: address, type: state.type, provider: state.provider, action: .delete,
                                           reason: .deleteBecauseDestroy, before: existing.markedAttributes, after: nil,
@@ -516,8 +507,9 @@ public struct Planner: Sendable {
         }
         var plan = Plan(stack: stack.name, stackFile: stack.file, stackHash: stack.contentHash, lineage: prior.lineage,
                         serial: prior.serial, destroy: true, variables: variables, changes: changes, outputChanges: outputs,
-                        drift: drift, recovered: [], warnings: warnings + problems.map { "cannot destroy: \($0)" })
+                        drift: drift, recovered: [], warnings: warnings)
         plan.forget = forget
+        plan.violations = PlanViolation.find(in: changes, stack: stack)
         return plan
     }
 

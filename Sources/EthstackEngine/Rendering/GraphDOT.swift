@@ -8,7 +8,7 @@ public enum GraphDOT {
         let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var unknownResources: [String: Value] = [:]
         for r in stack.resources { unknownResources[r.name] = .unknown }
-        let evaluator = Evaluator(scope: EvaluationScope(variables: variables, resources: unknownResources, baseDirectory: stack.baseDirectory))
+        let evaluator = Evaluator(scope: EvaluationScope(stack: stack, variables: variables, resources: unknownResources))
         var instances: [StackGraph.Node: [String]] = [:]
         for node in graph.order {
             switch node {

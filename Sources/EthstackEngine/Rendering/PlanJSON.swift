@@ -39,6 +39,10 @@ public enum PlanJSON {
         root["summary"] = .map(["add": .number(Double(plan.toAdd)), "change": .number(Double(plan.toChange)),
                                 "destroy": .number(Double(plan.toDestroy))])
         root["warnings"] = .list(plan.warnings.map(Value.string))
+        root["violations"] = .list(plan.violations.map {
+            .map(["address": .string($0.address.description), "action": .string($0.action.rawValue),
+                  "rule": .string($0.rule.rawValue), "message": .string($0.message)])
+        })
         return Value.map(root).jsonString(pretty: true)
     }
 

@@ -63,6 +63,9 @@ public struct PlanRenderer {
             }
         }
         for w in plan.warnings { out += "\n" + style.yellow("Warning: ") + w + "\n" }
+        for v in plan.violations {
+            out += "\n" + style.red("Error: ") + v.message + "; this plan cannot be applied (remove prevent_destroy from the stack first)\n"
+        }
         return out
     }
 

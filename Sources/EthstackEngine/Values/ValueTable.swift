@@ -55,7 +55,7 @@ package struct ValueTable {
 
     /// The scope expressions are evaluated in: variables and every resource's value.
     package mutating func scope(variables: [String: Value]) -> EvaluationScope {
-        EvaluationScope(variables: variables, resources: allValues(), baseDirectory: stack.baseDirectory)
+        EvaluationScope(stack: stack, variables: variables, resources: allValues())
     }
 
     /// The values of provider configuration `name` (empty for an undeclared default one): the one
