@@ -19,7 +19,7 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let session = try stackOptions.open()
+            let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
             if output.json {
                 printOut(Value.map(["valid": true, "stack": .string(session.stack.name),
                                     "resources": .number(Double(session.stack.resources.count))]).jsonString(pretty: true) + "\n")
@@ -78,7 +78,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let plan: Plan
         do {
-            let session = try stackOptions.open()
+            let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
             let options = try planning.planOptions(destroy: destroy)
             plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
                 let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
