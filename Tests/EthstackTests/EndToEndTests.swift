@@ -40,7 +40,7 @@ struct EndToEndTests {
         #expect(changed == ["quota", "testnet"], "\(changed)")
 
         // Drift: a direct edit with kubectl and a node group scaled behind ethstack's back.
-        let patched = try await KTS.run("/usr/bin/kubectl", [
+        let patched = try await KTS.run("\(e2e.dir)/bin/kubectl", [
             "--server", env["KUBERNETES_API"] ?? "", "-n", "kt-testnet", "patch", "service", "el-rpc", "--type", "merge",
             "-p", #"{"spec":{"loadBalancerSourceRanges":["0.0.0.0/0"]}}"#,
         ], env: env)
@@ -53,9 +53,10 @@ struct EndToEndTests {
         #expect(drift.stdout.contains("el_rpc") && drift.stdout.contains("nodes"), "\(drift.stdout)")
 
         // Every ethstack command of the guides, in order; the cleanup guide destroys everything.
+        let guides = try e2e.guideDirectory()
         for guide in ["deploy", "operations", "troubleshooting", "cleanup"] {
             for command in try EndToEnd.commands(inGuide: guide) {
-                let r = try await e2e.ethstack(command.arguments, env, stack: nil, timeout: 150)
+                let r = try await e2e.ethstack(command.arguments, env, stack: nil, cwd: guides, timeout: 150)
                 #expect(command.acceptedExits.contains(r.status),
                         "docs/\(guide).md:\(command.line): `\(command.text)` exited \(r.status)\n\(r.stdout.suffix(3000))\n\(r.stderr.suffix(3000))")
                 #expect(!r.stdout.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-") && !r.stderr.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-"))
@@ -131,14 +132,23 @@ struct EndToEnd {
     }
 
     /// Runs ethstack on the local testnet: the seed stack (or `stack`) with the local variable file.
+    /// Commands that read only state take no variables.
+    static let stateOnly: Set<String> = ["output", "state", "lock"]
+
     func ethstack(_ arguments: [String], _ env: [String: String], stack: String? = "stacks/ethereum-testnet.yaml",
-                  timeout: Double = 120) async throws -> KTS.ProcessResult {
+                  cwd: String = EndToEnd.repository, timeout: Double = 120) async throws -> KTS.ProcessResult {
         var args = arguments
         if let stack { args += ["--stack", stack] }
-        if args.first != "state" || args.count > 1 && args[1] == "list" {
-            if !["state", "output", "lock"].contains(args.first ?? "") { args += ["--var-file", env["LOCAL_TESTNET_VAR_FILE"] ?? ""] }
-        }
-        return try await KTS.run(EthstackBinary.path, args, env: env, cwd: Self.repository, timeout: timeout)
+        if !Self.stateOnly.contains(args.first ?? "") { args += ["--var-file", env["LOCAL_TESTNET_VAR_FILE"] ?? ""] }
+        return try await KTS.run(EthstackBinary.path, args, env: env, cwd: cwd, timeout: timeout)
+    }
+
+    /// A working directory for the guides' commands (their plan files land here), with stacks/.
+    func guideDirectory() throws -> String {
+        let path = "\(dir)/guides"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/stacks", withDestinationPath: "\(Self.repository)/stacks")
+        return path
     }
 
     /// A copy of stacks/ with args/network_params.yaml changed by `edit`.
