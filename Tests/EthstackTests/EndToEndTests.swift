@@ -36,8 +36,13 @@ struct EndToEndTests {
         }
         let more = try await e2e.ethstack(["plan", "--json"], env, stack: "\(copy)/ethereum-testnet.yaml")
         #expect(more.status == 0, "\(more.stderr)")
-        let changed = try EndToEnd.changedAddresses(more.stdout)
-        #expect(changed == ["quota", "testnet"], "\(changed)")
+        let changes = try EndToEnd.changes(more.stdout)
+        #expect(changes["testnet"] == ["delete", "create"], "the enclave is replaced (Kurtosis cannot change one): \(changes)")
+        #expect(changes["quota"] == ["update"], "\(changes)")
+        // Nothing outside the enclave's namespace moves: no AWS, helm or engine change. Objects
+        // whose manifests read the enclave's attributes are re-applied (known after apply).
+        let outside = changes.keys.filter { !EndToEnd.inEnclaveNamespace.contains($0) && $0 != "testnet" }
+        #expect(outside.isEmpty, "\(outside.sorted())")
 
         // Drift: a direct edit with kubectl and a node group scaled behind ethstack's back.
         let patched = try await KTS.run("\(e2e.dir)/bin/kubectl", [
@@ -163,11 +168,23 @@ struct EndToEnd {
         return copy
     }
 
-    static func changedAddresses(_ planJSON: String) throws -> [String] {
+    /// address -> actions, of every change that is not a no-op.
+    static func changes(_ planJSON: String) throws -> [String: [String]] {
         let plan = try Value.parseJSON(Data(planJSON.utf8))
-        return (plan["resource_changes"]?.listValue ?? []).filter { ($0["action"]?.stringValue ?? "no-op") != "no-op" }
-            .compactMap { $0["address"]?.stringValue }.sorted()
+        var out: [String: [String]] = [:]
+        for change in plan["resource_changes"]?.listValue ?? [] {
+            let actions = change["change"]?["actions"]?.listValue?.compactMap(\.stringValue) ?? []
+            if actions != ["no-op"], let address = change["address"]?.stringValue { out[address] = actions }
+        }
+        return out
     }
+
+    /// The seed stack's objects in the enclave's namespace kt-<enclave> (Kurtosis deletes them with it).
+    static let inEnclaveNamespace: Set<String> = [
+        "limits", "quota", "default_deny", "allow_testnet", "allow_prometheus", "allow_ingress", "el_rpc", "el_ws", "cl_api",
+        "grafana_auth", "grafana_ingress", "scrape_clients", "alert_rules", "el_snapshot", "snapshotter_account",
+        "snapshotter_role", "snapshotter_binding", "snapshot_schedule",
+    ]
 
     /// UpdateNodegroupConfig through the EKS endpoint (botocore signs it; moto scales the group).
     static let scaleNodeGroup = """
