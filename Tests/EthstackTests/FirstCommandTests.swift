@@ -1,9 +1,7 @@
-import AWSProvider
 import Foundation
 import Testing
 @testable import EthstackLanguage
 @testable import EthstackModel
-@testable import EthstackProviderAPI
 
 /// The README's first command plans the whole seed stack on a fresh machine: no cloud account, no
 /// secrets, the embedded SQLite default. Credentials are needed only when a call is made; a
@@ -57,21 +55,5 @@ import Testing
         // A given value wins.
         inputs.assignments = ["secret=s3cret"]
         #expect(try VariableValues.resolve(declarations, inputs: inputs)["secret"]?.unmarked == "s3cret")
-    }
-
-    @Test func theAWSProviderNeedsCredentialsOnlyForACall() async throws {
-        let provider = try await AWSProvider(environment: ["HOME": "/nonexistent"]).configure(
-            ProviderConfiguration(values: ["region": "eu-west-1"], stackName: "fresh", baseDirectory: "/tmp"))
-        await #expect {
-            _ = try await provider.read(ReadRequest(type: "aws.vpc", address: "vpc", id: "vpc-12345678", prior: [:]))
-        } throws: { error in
-            guard let e = error as? ProviderError else { return false }
-            return e.kind == .invalidConfiguration && "\(e)".contains("no AWS credentials found")
-        }
-        // Half-given credentials are still refused at once.
-        await #expect(throws: ProviderError.self) {
-            _ = try await AWSProvider(environment: ["HOME": "/nonexistent", "AWS_ACCESS_KEY_ID": "AKID"]).configure(
-                ProviderConfiguration(values: ["region": "eu-west-1"], stackName: "fresh", baseDirectory: "/tmp"))
-        }
     }
 }
