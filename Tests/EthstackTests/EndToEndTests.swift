@@ -21,7 +21,7 @@ struct EndToEndTests {
         let env = try e2e.environment()
 
         // The runbook's verification, as code.
-        let check = try await e2e.ethstack(["check"], env)
+        let check = try await e2e.script("check", timeout: 120)
         #expect(check.status == 0, "\(check.stdout)\n\(check.stderr)")
         #expect(!check.stdout.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-"))
 
