@@ -10,6 +10,9 @@ public struct VariableInputs: Sendable {
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Values fixed by a saved plan: they win over everything else.
     public var preset: [String: Value] = [:]
+    /// A required sensitive variable without a value resolves to an unknown sensitive value instead
+    /// of an error: `plan` shows what it feeds as known after apply; `apply` leaves this off and refuses.
+    public var unsetSensitiveIsUnknown = false
     public init(assignments: [String] = [], files: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.assignments = assignments
         self.files = files
@@ -85,6 +88,9 @@ public enum VariableValues {
                 }
             } else if let def = decl.defaultValue {
                 value = def
+            } else if decl.sensitive && inputs.unsetSensitiveIsUnknown {
+                values[decl.name] = Value.unknown.markedSensitive
+                continue
             } else {
                 d.error(decl.location, "variable \"\(decl.name)\" is required but has no value: set it with --var \(decl.name)=…, --var-file, or ETHSTACK_VAR_\(decl.name)")
                 continue

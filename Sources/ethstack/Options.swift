@@ -33,16 +33,20 @@ struct StackOptions: ParsableArguments {
         throw CLIError("several stack files in stacks/ (\(candidates.joined(separator: ", "))): choose one with --stack")
     }
 
-    func inputs(preset: [String: Value] = [:]) -> VariableInputs {
+    func inputs(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false) -> VariableInputs {
         var i = VariableInputs(assignments: vars, files: varFiles)
         i.preset = preset
+        i.unsetSensitiveIsUnknown = unsetSensitiveIsUnknown
         return i
     }
 
-    func open(preset: [String: Value] = [:]) throws -> StackSession {
+    /// `unsetSensitiveIsUnknown`: for commands that only show (validate, plan): a required secret
+    /// without a value is unknown there, and refused by the commands that change things.
+    func open(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false) throws -> StackSession {
         var options = StackLoader.Options()
         options.allowFileOutsideStack = allowFileOutsideStack
-        return try StackSession.open(file: try stackFile(), registry: Providers.registry, inputs: inputs(preset: preset),
+        return try StackSession.open(file: try stackFile(), registry: Providers.registry,
+                                     inputs: inputs(preset: preset, unsetSensitiveIsUnknown: unsetSensitiveIsUnknown),
                                      options: options)
     }
 }

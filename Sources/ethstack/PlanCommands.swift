@@ -20,7 +20,7 @@ struct Validate: EthstackCommand {
     func execute() async throws {
         let session: StackSession
         do {
-            session = try stackOptions.open()
+            session = try stackOptions.open(unsetSensitiveIsUnknown: true)
         } catch let d as DiagnosticsError where output.json {
             printOut(Value.map(["valid": false, "diagnostics": .list(d.diagnostics.map(diagnosticJSON))]).jsonString(pretty: true) + "\n")
             throw ExitCode(1)
@@ -74,7 +74,7 @@ struct PlanCommand: EthstackCommand {
     var detailedExitcode = false
 
     func execute() async throws {
-        let session = try stackOptions.open()
+        let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
         let options = try planning.planOptions(destroy: destroy)
         let plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
             let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)

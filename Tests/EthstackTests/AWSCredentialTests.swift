@@ -72,14 +72,22 @@ import Testing
         }
     }
 
-    @Test func noCredentialsIsAConfigurationError() async throws {
-        let provider = AWSProvider(environment: ["HOME": "/nonexistent"])
+    /// No credentials is a configuration error of the first call, not of configure: a plan from an
+    /// empty state makes no call and works without them (FirstCommandTests).
+    @Test func noCredentialsIsAConfigurationErrorOfTheFirstCall() async throws {
+        let provider = try await AWSProvider(environment: ["HOME": "/nonexistent"])
+            .configure(ProviderConfiguration(values: ["region": "us-east-1"], stackName: "s", baseDirectory: "/tmp"))
         do {
-            _ = try await provider.configure(ProviderConfiguration(values: ["region": "us-east-1"], stackName: "s", baseDirectory: "/tmp"))
-            Issue.record("configure should fail without credentials")
+            _ = try await provider.read(ReadRequest(type: "aws.vpc", address: "vpc", id: "vpc-1", prior: [:]))
+            Issue.record("a call should fail without credentials")
         } catch let error as ProviderError {
             #expect(error.kind == .invalidConfiguration)
             #expect(error.message.contains("no AWS credentials"))
+        }
+        // Half-given credentials are refused at once.
+        await #expect(throws: ProviderError.self) {
+            _ = try await AWSProvider(environment: ["HOME": "/nonexistent", "AWS_ACCESS_KEY_ID": "AKID"])
+                .configure(ProviderConfiguration(values: ["region": "us-east-1"], stackName: "s", baseDirectory: "/tmp"))
         }
     }
 

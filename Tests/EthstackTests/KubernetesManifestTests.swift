@@ -1,6 +1,6 @@
 import Foundation
 import KubeTestServer
-import KubernetesProvider
+@testable import KubernetesProvider
 import Testing
 @testable import EthstackEngine
 @testable import EthstackModel
@@ -332,5 +332,24 @@ struct KubernetesManifestTests {
         #expect(server.object(group: "storage.k8s.io", resource: "storageclasses", name: "fast-ssd") == nil)
         #expect(server.object(group: "snapshot.storage.k8s.io", resource: "volumesnapshotclasses", name: "ebs-snapshots") == nil)
         #expect(try await ws.state("kube-seed").resources.isEmpty)
+    }
+}
+
+/// The API server returns a Secret's `stringData` as base64 `data`: read back through a manifest
+/// that wrote `stringData`, it is the same Secret (the seed's grafana_auth drifted on every plan).
+@Suite struct SecretStringDataTests {
+    @Test func liveDataReadsAsTheManifestsStringData() throws {
+        let manifest: Value = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "auth"], "stringData": ["auth": "admin:x"]]
+        let live: Value = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "auth", "uid": "u"], "type": "Opaque",
+                           "data": ["auth": .string(Data("admin:x".utf8).base64EncodedString())]]
+        let projected = FieldProjection.project(FieldProjection.secretStringData(live, for: manifest, kind: "Secret"), over: manifest)
+        #expect(projected.semanticallyEquals(manifest), "\(projected)")
+        // A changed value is still a change.
+        let changed: Value = ["apiVersion": "v1", "kind": "Secret", "metadata": ["name": "auth"],
+                              "data": ["auth": .string(Data("admin:y".utf8).base64EncodedString())]]
+        let drifted = FieldProjection.project(FieldProjection.secretStringData(changed, for: manifest, kind: "Secret"), over: manifest)
+        #expect(!drifted.semanticallyEquals(manifest))
+        // Other kinds are untouched.
+        #expect(FieldProjection.secretStringData(live, for: manifest, kind: "ConfigMap") == live)
     }
 }

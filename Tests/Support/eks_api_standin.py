@@ -20,6 +20,11 @@ PENDING_READS describes (environment EKS_STANDIN_PENDING_READS, default 1), an u
 InProgress for as many DescribeUpdate calls. Worlds are per region (from the SigV4 scope).
 Listens on 127.0.0.1:PORT (0: a free port, printed as `PORT <n>`); GET /__standin/state dumps
 everything as JSON.
+
+With EKS_STANDIN_CLUSTER_ENDPOINT=URL in the environment, every cluster the upstream describes gets
+URL as its `endpoint` (moto makes up `https://RANDOM.RND.REGION.eks.amazonaws.com`, which nothing
+answers): the kubernetes, helm and kurtosis providers configured from the cluster then reach the
+Kubernetes API test server at URL (scripts/local-testnet, the end-to-end test).
 """
 import http.client
 import http.server
@@ -35,6 +40,8 @@ from datetime import datetime, timezone
 port = int(sys.argv[1])
 upstream = urllib.parse.urlsplit(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
 pending_reads = int(os.environ.get("EKS_STANDIN_PENDING_READS", "1"))
+cluster_endpoint = os.environ.get("EKS_STANDIN_CLUSTER_ENDPOINT", "")
+MOTO_ENDPOINT = re.compile(rb'"endpoint":\s*"https://[A-Za-z0-9.-]+\.eks\.amazonaws\.com/?"')
 lock = threading.Lock()
 ACCOUNT = "123456789012"
 # What `aws eks describe-addon-versions` lists for 1.31 (the ones the tests and the seed use).
@@ -143,6 +150,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
+        if cluster_endpoint and self.path.startswith("/clusters"):
+            data = MOTO_ENDPOINT.sub(b'"endpoint": ' + json.dumps(cluster_endpoint).encode(), data)
         self.send_response(response.status)
         for k, v in response.getheaders():
             if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A tiny stand-in for an Ethereum node's APIs, for `ethstack check` tests.
 
-    eth_node_stub.py PORT|0 [--stuck] [--peers N] [--token T] [--lifetime SECONDS]
+    eth_node_stub.py PORT|0 [--stuck] [--peers N] [--token T] [--lifetime SECONDS] [--parent PID]
 
 Serves on 127.0.0.1:PORT:
   POST /            JSON-RPC: eth_blockNumber (rises by one every 200 ms, or stays put with
@@ -10,8 +10,12 @@ Serves on 127.0.0.1:PORT:
   GET  /eth/v1/node/health       200 (206 with --stuck, as a syncing beacon node answers)
   GET  /eth/v1/node/syncing      {"data": {"head_slot": "<rises like the block number>", "is_syncing": false, ...}}
   GET  /eth/v1/node/peer_count   {"data": {"connected": "<N>", ...}}
+  GET  /eth/v1/beacon/states/head/finality_checkpoints
+                                 {"data": {"finalized": {"epoch": "<head slot / 32 - 2, at least 1>"}, ...}}
+                                 (epoch "0" with --stuck: a chain that has not finalized)
   GET  /private/health           200 only with the header "Authorization: Bearer T", else 401
-Exits by itself when its parent (the test process) goes away, and after --lifetime seconds
+Exits by itself when its parent (the test process; or --parent PID, for a stub started by a
+script that returns, such as scripts/local-testnet) goes away, and after --lifetime seconds
 (default 120), so a test that dies leaves nothing behind.
 """
 import argparse
@@ -27,6 +31,7 @@ parser.add_argument("--stuck", action="store_true")
 parser.add_argument("--peers", type=int, default=5)
 parser.add_argument("--token", default="")
 parser.add_argument("--lifetime", type=float, default=120)
+parser.add_argument("--parent", type=int, default=0)
 args = parser.parse_args()
 started = time.monotonic()
 
@@ -81,6 +86,12 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/eth/v1/node/peer_count":
             self.answer(200, {"data": {"connected": str(args.peers), "disconnected": "0", "connecting": "0",
                                        "disconnecting": "0"}})
+        elif self.path == "/eth/v1/beacon/states/head/finality_checkpoints":
+            finalized = 0 if args.stuck else max(1, height() // 32 - 2)
+            checkpoint = lambda epoch: {"epoch": str(epoch), "root": "0x" + "%064x" % epoch}
+            self.answer(200, {"execution_optimistic": False, "finalized": True,
+                              "data": {"previous_justified": checkpoint(finalized + 1), "current_justified": checkpoint(finalized + 2),
+                                       "finalized": checkpoint(finalized)}})
         elif self.path == "/private/health":
             ok = args.token and self.headers.get("Authorization") == f"Bearer {args.token}"
             self.answer(200 if ok else 401, {"ok": bool(ok)})
@@ -88,8 +99,20 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, {"code": 404, "message": "not found"})
 
 
+def parent_alive(parent):
+    if not args.parent:
+        return os.getppid() == parent
+    try:
+        os.kill(args.parent, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
 def watch_parent(parent):
-    while time.monotonic() - started < args.lifetime and os.getppid() == parent:
+    while time.monotonic() - started < args.lifetime and parent_alive(parent):
         time.sleep(0.5)
     server.shutdown()
 

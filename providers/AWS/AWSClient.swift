@@ -73,7 +73,9 @@ struct AWSServiceEndpoint: Sendable {
 /// Signs, sends and retries AWS calls, and turns error answers into `AWSAPIError`s.
 struct AWSClient: Sendable {
     let http: HTTPClient
-    let credentials: AWSCredentials
+    /// nil when the chain found none: the first call fails with `missingCredentials`.
+    let credentials: AWSCredentials?
+    var missingCredentials = ""
     let region: String
     let endpoints: AWSEndpoints
     let retry: RetryPolicy
@@ -101,6 +103,10 @@ struct AWSClient: Sendable {
         }
         url += path
         if !query.isEmpty { url += "?" + query.map { "\(SigV4Signer.uriEncode($0.0, keepSlash: false))=\(SigV4Signer.uriEncode($0.1, keepSlash: false))" }.joined(separator: "&") }
+        guard let credentials else {
+            throw ProviderError(.invalidConfiguration, operation: operation,
+                                message: "\(missingCredentials): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or the provider's access_key/secret_key")
+        }
         let signer = SigV4Signer(credentials: credentials, region: endpoint.signingRegion, service: endpoint.signingName)
 
         var attempt = 0

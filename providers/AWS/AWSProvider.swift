@@ -52,15 +52,28 @@ public struct AWSProvider: Provider {
         func string(_ key: String) -> String? { values[key]?.unmarked.interpolatedString }
         func number(_ key: String) -> Double? { values[key]?.numberValue ?? string(key).flatMap(Double.init) }
 
-        let resolved: AWSCredentialChain.Resolved
+        // No credentials at all is not an error until a call is made: a plan from empty state makes
+        // none, so it works on a machine without an AWS account. Half-set credentials still fail here.
+        var credentials: AWSCredentials?
+        var region: String?
+        var missingCredentials = ""
         do {
-            resolved = try AWSCredentialChain(environment: environment).resolve(
+            let resolved = try AWSCredentialChain(environment: environment).resolve(
                 accessKey: string("access_key"), secretKey: string("secret_key"), sessionToken: string("token"),
                 profile: string("profile"), region: string("region"))
+            credentials = resolved.credentials
+            region = resolved.region
+        } catch let error as AWSCredentialChain.ChainError {
+            guard case .noCredentials = error else {
+                throw ProviderError(.invalidConfiguration, operation: "configure aws", message: "\(error)")
+            }
+            missingCredentials = "\(error)"
+            region = [string("region"), environment["AWS_REGION"], environment["AWS_DEFAULT_REGION"]]
+                .compactMap { $0 }.first { !$0.isEmpty }
         } catch {
             throw ProviderError(.invalidConfiguration, operation: "configure aws", message: "\(error)")
         }
-        guard let region = resolved.region else {
+        guard let region else {
             throw ProviderError(.invalidConfiguration, operation: "configure aws",
                                 message: "no region: set `region` in the provider configuration, AWS_REGION, or the profile's region")
         }
@@ -74,7 +87,8 @@ public struct AWSProvider: Provider {
         var retry = RetryPolicy()
         if let n = number("max_retries") { retry.maxAttempts = max(1, Int(n) + 1) }
         if let d = number("retry_base_delay") { retry.baseDelay = max(0, d) }
-        let client = AWSClient(http: HTTPClient(options: options), credentials: resolved.credentials, region: region,
+        let client = AWSClient(http: HTTPClient(options: options), credentials: credentials, missingCredentials: missingCredentials,
+                               region: region,
                                endpoints: AWSEndpoints(region: region, configured: configuredEndpoints, environment: environment),
                                retry: retry)
         let context = AWSContext(client: client, region: region, stack: configuration.stackName,

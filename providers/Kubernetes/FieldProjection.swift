@@ -1,4 +1,5 @@
 import EthstackModel
+import Foundation
 
 /// The live object seen through a manifest: only the fields the manifest sets, so that what other
 /// managers add (status, defaults, their own labels) is not compared.
@@ -26,5 +27,21 @@ enum FieldProjection {
         default:
             return live
         }
+    }
+
+    /// The API server folds a Secret's `stringData` into base64 `data` and never returns
+    /// `stringData`: the live Secret gets back, as `stringData`, the decoded `data` of the keys the
+    /// manifest writes that way, so a Secret written with `stringData` is not seen as changed.
+    static func secretStringData(_ live: Value, for manifest: Value, kind: String) -> Value {
+        guard kind == "Secret", case .map(var object) = live.unmarked,
+              let keys = manifest["stringData"]?.mapValue?.keys, let data = object["data"]?.unmarked.mapValue else { return live }
+        var stringData = object["stringData"]?.unmarked.mapValue ?? [:]
+        for key in keys {
+            guard let encoded = data[key]?.unmarked.stringValue, let bytes = Data(base64Encoded: encoded),
+                  let text = String(data: bytes, encoding: .utf8) else { continue }
+            stringData[key] = .string(text)
+        }
+        object["stringData"] = .map(stringData)
+        return .map(object)
     }
 }

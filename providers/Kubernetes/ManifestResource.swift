@@ -235,7 +235,8 @@ struct ManifestResource: Sendable {
         }
         guard let live else { return nil }
         let priorManifest = request.prior["manifest"]?.deepUnmarked ?? .map([:])
-        let projected = FieldProjection.project(live.value, over: priorManifest)
+        let projected = FieldProjection.project(FieldProjection.secretStringData(live.value, for: priorManifest, kind: ref.kind),
+                                                over: priorManifest)
         var attributes = request.prior
         attributes["manifest"] = Self.sensitiveIfSecret(projected, kind: ref.kind)
         let replacedOutside = request.prior["uid"]?.stringValue.map { $0 != live.uid } ?? true

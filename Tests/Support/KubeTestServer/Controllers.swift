@@ -181,7 +181,7 @@ extension Store {
         var status = obj["status"]?.objectValue ?? [:]
         switch (t.group, t.plural) {
         case ("", "services"):
-            let host = "\(name)-\(namespace ?? "default").lb.kube-test-server.local"
+            let host = options.loadBalancerHostname ?? "\(name)-\(namespace ?? "default").lb.kube-test-server.local"
             status["loadBalancer"] = ["ingress": [["hostname": .string(host)]]]
         case ("apps", "daemonsets"):
             status["observedGeneration"] = obj.at("metadata.generation") ?? 1

@@ -14,6 +14,9 @@ public final class KubeTestServer: Sendable {
         public var namespaceDeletionDelay: Double = 0.1
         /// Seconds before a LoadBalancer Service gets `status.loadBalancer.ingress[0].hostname`.
         public var loadBalancerDelay: Double = 0.2
+        /// The hostname every LoadBalancer Service gets; nil: `NAME-NS.lb.kube-test-server.local`.
+        /// `127.0.0.1` lets a check reach a local stand-in listening on the Service's port.
+        public var loadBalancerHostname: String? = nil
         /// Seconds before Deployments/StatefulSets/DaemonSets/ReplicaSets report ready and Pods Running.
         public var workloadReadyDelay: Double = 0.1
         /// Seconds before a PersistentVolumeClaim is Bound.

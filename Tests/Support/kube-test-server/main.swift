@@ -1,7 +1,7 @@
 import Foundation
 import KubeTestServer
 
-// kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class]
+// kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class] [--load-balancer-hostname HOST]
 // Plain HTTP on 127.0.0.1; runs until killed. Prints "listening on http://127.0.0.1:PORT".
 var options = KubeTestServer.Options()
 var port = 0
@@ -16,8 +16,13 @@ while let a = args.popFirst() {
     case "--with-standard-crds": options.standardCRDs = true
     case "--no-controllers": options.simulateControllers = false
     case "--no-default-storage-class": options.defaultStorageClass = false
+    case "--load-balancer-hostname":
+        guard let v = args.popFirst(), !v.isEmpty else {
+            FileHandle.standardError.write(Data("--load-balancer-hostname needs a hostname\n".utf8)); exit(2)
+        }
+        options.loadBalancerHostname = v
     case "-h", "--help":
-        print("usage: kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class]"); exit(0)
+        print("usage: kube-test-server --port N [--with-standard-crds] [--no-controllers] [--no-default-storage-class] [--load-balancer-hostname HOST]"); exit(0)
     default:
         FileHandle.standardError.write(Data("unknown argument: \(a)\n".utf8)); exit(2)
     }
