@@ -179,19 +179,45 @@ struct S3BucketResource: AWSResourceType {
         }
         let body = ctx.region == "us-east-1" ? nil :
             "<CreateBucketConfiguration xmlns=\"\(Self.namespace)\"><LocationConstraint>\(xmlEscape(ctx.region))</LocationConstraint></CreateBucketConfiguration>"
+        // A bucket of this name that exists already is adopted only when it carries this create's
+        // mark (an earlier try of the same create); anyone else's is refused, never taken over.
+        if let tags = try await existingTags(bucket, ctx) {
+            guard MarkTags.matches(tags, mark) else { throw Self.foreign(bucket, tags: tags, mark: mark) }
+        } else {
+            do {
+                _ = try await send(ctx, "CreateBucket", "PUT", bucket: bucket, body: body)
+            } catch let error as AWSAPIError where error.code == "BucketAlreadyOwnedByYou" {
+                // It did not exist a moment ago: this is our own CreateBucket whose answer was lost
+                // and that the client sent again; unless someone else's mark went on it meanwhile.
+                let tags = try await existingTags(bucket, ctx) ?? [:]
+                if tags.keys.contains(where: MarkTags.isMarkTag), !MarkTags.matches(tags, mark) {
+                    throw Self.foreign(bucket, tags: tags, mark: mark)
+                }
+            }
+        }
+        return try await afterCreating(bucket) {
+            try await putTags(bucket, planned, mark, ctx)
+            try await configure(bucket, prior: nil, planned: planned, ctx)
+            return bucket
+        }
+    }
+
+    /// The bucket's tags; nil when there is no such bucket (in this account).
+    private func existingTags(_ bucket: String, _ ctx: AWSContext) async throws -> [String: String]? {
         do {
-            _ = try await send(ctx, "CreateBucket", "PUT", bucket: bucket, body: body)
-        } catch let error as AWSAPIError where error.code == "BucketAlreadyOwnedByYou" {
-            // Ours from an interrupted earlier create, or someone else's bucket in this account?
-            let tags = Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
+            return Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
                 try await getXML(ctx, "GetBucketTagging", bucket: bucket, "tagging")
             })
-            let marked = tags.keys.contains(where: MarkTags.isMarkTag)
-            if marked && !MarkTags.matches(tags, mark) { throw error }
+        } catch let error as AWSAPIError where error.isNotFound {
+            return nil
         }
-        try await putTags(bucket, planned, mark, ctx)
-        try await configure(bucket, prior: nil, planned: planned, ctx)
-        return bucket
+    }
+
+    /// The error for a bucket of the planned name that this stack did not make.
+    static func foreign(_ bucket: String, tags: [String: String], mark: ResourceMark) -> AWSAPIError {
+        let owner = tags[MarkTags.stack].map { "stack \"\($0)\" (\(tags[MarkTags.address] ?? "?"))" } ?? "no ethstack stack"
+        return AWSAPIError(service: "s3", operation: "CreateBucket", status: 409, code: "BucketAlreadyExists",
+                           message: "bucket \(bucket) already exists and belongs to \(owner); ethstack does not take over an object it did not make. To manage it from this stack, run: ethstack import \(mark.address)=\(bucket)")
     }
 
     private func putTags(_ bucket: String, _ planned: [String: Value], _ mark: ResourceMark, _ ctx: AWSContext) async throws {
