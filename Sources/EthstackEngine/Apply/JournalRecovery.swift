@@ -160,10 +160,3 @@ public enum JournalRecovery {
         return try? await sessions.session(provider, values: values)
     }
 }
-
-extension JournalRecovery.Resolution {
-    init(entry: JournalEntry, adopt: ResourceState? = nil, remove: ResourceAddress? = nil, outcome: JournalEntry.Outcome?,
-         note: String) {
-        self.entry = entry; self.adopt = adopt; self.remove = remove; self.outcome = outcome; self.note = note
-    }
-}

@@ -94,18 +94,18 @@ struct NATGatewayResource: AWSResourceType {
             throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "MalformedResponse", message: "no natGatewayId in the answer")
         }
         return try await afterCreating(id) {
-        _ = try await waitUntil("NAT gateway \(id) to be available", timeout: ctx.waitTimeout, operation: "CreateNatGateway",
-                                progress: progress, initialDelay: 1) { () -> Bool? in
-            let state = try await describe(id, ctx)?.string("state")
-            switch state {
-            case "available": return true
-            case "failed", nil:
-                throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "NatGatewayFailed",
-                                  message: "NAT gateway \(id) is \(state ?? "gone")")
-            default: return nil
+            _ = try await waitUntil("NAT gateway \(id) to be available", timeout: ctx.waitTimeout, operation: "CreateNatGateway",
+                                    progress: progress, initialDelay: 1) { () -> Bool? in
+                let state = try await describe(id, ctx)?.string("state")
+                switch state {
+                case "available": return true
+                case "failed", nil:
+                    throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "NatGatewayFailed",
+                                      message: "NAT gateway \(id) is \(state ?? "gone")")
+                default: return nil
+                }
             }
-        }
-        return id
+            return id
         }
     }
 

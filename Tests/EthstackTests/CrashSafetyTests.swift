@@ -1,0 +1,201 @@
+import Foundation
+import Testing
+@testable import AWSProvider
+@testable import EthstackEngine
+@testable import EthstackModel
+@testable import EthstackProviderAPI
+@testable import EthstackSubprocess
+
+/// What an apply leaves when a create fails after its object exists, when an answer is lost, or
+/// when a previous run stopped with calls in flight: the real engine and the real AWS provider
+/// against moto, faults injected by Tests/Support/fault_proxy.py.
+@Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"),
+       .timeLimit(.minutes(3)))
+struct CrashSafetyTests {
+    /// A one-VPC stack in its own region and with its own name, its AWS provider sent to `endpoint`.
+    struct VPCStack {
+        let name = "crash-\(UUID().uuidString.prefix(8).lowercased())"
+        let region: String
+        let workspace: Workspace
+
+        init(region: String, endpoint: String, ec2: String? = nil, extra: String = "") {
+            self.region = region
+            workspace = Workspace(providers: [AWSProvider(environment: [
+                "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "AKIDTESTING", "AWS_SECRET_ACCESS_KEY": "testing-secret",
+                "HOME": "/nonexistent",
+            ])])
+            let endpoints = ec2.map { ", max_retries: 0, endpoints: { ec2: \"\($0)\" }" } ?? ""
+            workspace.write("stack.yaml", """
+                stack: \(name)
+                providers:
+                  aws: { region: \(region), retry_base_delay: 0.01\(endpoints) }
+                resources:
+                  vpc:
+                    type: aws.vpc
+                    properties: { cidr_block: 10.40.0.0/16, enable_dns_hostnames: true }
+                \(extra)
+                """)
+        }
+
+        /// The VPCs moto holds that carry this stack's mark.
+        func taggedVPCs() async throws -> [String] {
+            let aws = try AWSProviderTests().rawClient(try await AWSTestServers.provider(region: region))
+            let xml = try await aws.query("ec2", "DescribeVpcs", [("Filter.1.Name", "tag:ethstack:stack"), ("Filter.1.Value.1", name)])
+            return xml.items("vpcSet").compactMap { $0.string("vpcId") }.sorted()
+        }
+
+        /// Makes a VPC carrying `mark` as an interrupted create would have left it.
+        func makeVPC(_ mark: ResourceMark) async throws -> String {
+            let aws = try await AWSTestServers.provider(region: region)
+            return try await aws.create(CreateRequest(type: "aws.vpc", address: mark.address,
+                                                      planned: ["cidr_block": "10.40.0.0/16", "enable_dns_support": true,
+                                                                "enable_dns_hostnames": true, "tags": [:]],
+                                                      mark: mark)).id
+        }
+    }
+
+    @Test func aCreateThatFailsAfterItsObjectExistsRecordsItTaintedAndTheNextApplyReplacesIt() async throws {
+        // CreateVpc succeeds; the ModifyVpcAttribute that follows is refused.
+        let proxy = try await AWSTestServers.faultProxy(["ModifyVpcAttribute@400:InvalidParameterValue"])
+        defer { proxy.process.terminate() }
+        let stack = VPCStack(region: "eu-west-3", endpoint: proxy.url)
+
+        let first = try await stack.workspace.apply()
+        #expect(!first.succeeded)
+        let made = try await stack.taggedVPCs()
+        #expect(made.count == 1)
+        let recorded = try #require(try stack.workspace.state(stack.name).resources["vpc"])
+        #expect(recorded.status == .tainted)
+        #expect(made == [recorded.id])
+        #expect(try stack.workspace.store().unfinishedJournal(stack: stack.name).isEmpty)
+
+        let plan = try await stack.workspace.plan()
+        let change = try #require(plan.changes.first { $0.address == "vpc" })
+        #expect(change.action == .replace)
+        #expect(change.reason == .replaceBecauseTainted)
+
+        let second = try await stack.workspace.apply()
+        #expect(second.succeeded, "\(second.failures)")
+        let now = try #require(try stack.workspace.state(stack.name).resources["vpc"])
+        #expect(now.status == .ready)
+        #expect(try await stack.taggedVPCs() == [now.id])
+        #expect(now.id != recorded.id)
+        #expect(!(try await stack.workspace.plan()).hasChanges)
+    }
+
+    @Test func aCreateProcessedByAWSWhoseAnswerIsLostIsNotMadeTwice() async throws {
+        let proxy = try await AWSTestServers.faultProxy(["CreateVpc@forward-drop"])
+        defer { proxy.process.terminate() }
+        let stack = VPCStack(region: "eu-north-1", endpoint: proxy.url)
+
+        let summary = try await stack.workspace.apply()
+        #expect(summary.succeeded, "\(summary.failures)")
+        let state = try stack.workspace.state(stack.name)
+        let vpcs = try await stack.taggedVPCs()
+        #expect(vpcs.count == 1, "CreateVpc was sent again after AWS had processed it: \(vpcs)")
+        #expect(vpcs == [state.resources["vpc"]?.id ?? ""])
+        #expect(!(try await stack.workspace.plan()).hasChanges)
+    }
+
+    @Test func aCreateInFlightStaysInTheJournalUntilItsProviderAnswers() async throws {
+        let moto = try await AWSTestServers.moto()
+        // The provider cannot reach EC2: nothing answers on this port.
+        let unreachable = "http://127.0.0.1:\(AWSTestServers.freePort())"
+        let stack = VPCStack(region: "ap-south-1", endpoint: moto, ec2: unreachable)
+        let store = try stack.workspace.store()
+        _ = try store.beginRun(stack: stack.name)
+        let token = UUID().uuidString.lowercased()
+        let row = try store.journalStart(stack: stack.name, address: "vpc", type: "aws.vpc", provider: "aws", action: .create,
+                                         token: token, planned: ["cidr_block": "10.40.0.0/16", "enable_dns_hostnames": true])
+        // The previous run's create made its VPC, then the process died.
+        let made = try await stack.makeVPC(ResourceMark(stack: stack.name, address: "vpc", token: token))
+
+        let session = try stack.workspace.session()
+        let (_, resolutions) = try await session.plan(state: try store.load(stack: stack.name), journal: store,
+                                                      sessions: session.makeSessions(), options: PlanOptions())
+        try await JournalRecovery.commit(resolutions, store: store, stack: stack.name)
+        #expect(try store.unfinishedJournal(stack: stack.name).map(\.id) == [row],
+                "a row whose create could not be looked up was closed: \(resolutions.map(\.note))")
+
+        // EC2 reachable again: the object is found by its mark and adopted, not made a second time.
+        let reachable = VPCStack(region: stack.region, endpoint: moto)
+        reachable.workspace.write("stack.yaml", try String(contentsOfFile: "\(stack.workspace.dir)/stack.yaml", encoding: .utf8)
+            .replacingOccurrences(of: ", max_retries: 0, endpoints: { ec2: \"\(unreachable)\" }", with: ""))
+        try FileManager.default.copyItem(atPath: stack.workspace.statePath, toPath: reachable.workspace.statePath)
+        let summary = try await reachable.workspace.apply()
+        #expect(summary.succeeded, "\(summary.failures)")
+        #expect(try reachable.workspace.state(stack.name).resources["vpc"]?.id == made)
+        #expect(try await stack.taggedVPCs() == [made])
+        #expect(try reachable.workspace.store().unfinishedJournal(stack: stack.name).isEmpty)
+    }
+
+    @Test func aDeposedObjectKeepsItsRecordAndTheNextApplyDeletesIt() async throws {
+        let moto = try await AWSTestServers.moto()
+        let stack = VPCStack(region: "eu-south-1", endpoint: moto)
+        let store = try stack.workspace.store()
+        _ = try store.beginRun(stack: stack.name)
+        // create_before_destroy stopped between making the replacement and deleting the old object:
+        // the address holds the new VPC; the old one has only its journal row.
+        let old = try await stack.makeVPC(ResourceMark(stack: stack.name, address: "vpc", token: "old"))
+        let new = try await stack.makeVPC(ResourceMark(stack: stack.name, address: "vpc", token: "new"))
+        let aws = try await AWSTestServers.provider(region: stack.region)
+        let live = try #require(try await aws.read(ReadRequest(type: "aws.vpc", address: "vpc", id: new, prior: [:])))
+        try store.putResource(stack: stack.name, ResourceState.recording(
+            address: "vpc", type: "aws.vpc", provider: "aws", id: new, attributes: live.attributes,
+            schema: stack.workspace.registry.schema(for: "aws.vpc"), dependencies: []))
+        _ = try store.journalStart(stack: stack.name, address: "vpc", type: "aws.vpc", provider: "aws", action: .delete, token: "old",
+                                   planned: JournalRecovery.deleteRecord(["cidr_block": "10.40.0.0/16"], id: old, deposed: true))
+
+        let plan = try await stack.workspace.plan()
+        #expect(plan.recovered.contains { $0.contains(old) && $0.contains("still exists") }, "\(plan.recovered)")
+        let summary = try await stack.workspace.apply()
+        #expect(summary.succeeded, "\(summary.failures)")
+        #expect(try await stack.taggedVPCs() == [new])
+        #expect(try stack.workspace.state(stack.name).resources["vpc"]?.id == new)
+        #expect(try store.unfinishedJournal(stack: stack.name).isEmpty)
+    }
+
+    @Test func aBucketOfTheSameNameThatEthstackDidNotMakeIsNotTakenOver() async throws {
+        let moto = try await AWSTestServers.moto()
+        let bucket = "foreign-\(UUID().uuidString.prefix(8).lowercased())"
+        let stack = VPCStack(region: "us-west-1", endpoint: moto, extra: """
+              keys:
+                type: aws.s3_bucket
+                properties: { bucket: \(bucket) }
+            """)
+        let aws = try AWSProviderTests().rawClient(try await AWSTestServers.provider(region: stack.region))
+        _ = try await aws.send(service: "s3", operation: "CreateBucket", method: "PUT", path: "/\(bucket)",
+                               body: Data("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>us-west-1</LocationConstraint></CreateBucketConfiguration>".utf8))
+
+        let summary = try await stack.workspace.apply()
+        let failure = try #require(summary.failures.first { $0.address == "keys" }, "someone else's bucket was adopted")
+        #expect(failure.message.contains("ethstack import keys=\(bucket)"), "\(failure.message)")
+        #expect(try stack.workspace.state(stack.name).resources["keys"] == nil)
+        let tagging = try? await aws.send(service: "s3", operation: "GetBucketTagging", method: "GET", path: "/\(bucket)",
+                                          query: [("tagging", "")])
+        #expect(!(tagging.map { String(decoding: $0.body, as: UTF8.self) } ?? "").contains("ethstack:"))
+    }
+}
+
+/// Files with secrets (kubeconfigs with tokens, values files) must not outlive a killed run.
+@Suite struct PrivateDirectoryCleanupTests {
+    @Test func directoriesOfAKilledRunAreRemovedByTheNextOne() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ethstack-stale-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // A process that has exited: its pid names a directory nobody will remove.
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let stale = "\(base)/ethstack-helm-p\(gone.processIdentifier)-abc123"
+        let alive = "\(base)/ethstack-helm-p\(getpid())-def456"
+        for dir in [stale, alive] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+            FileManager.default.createFile(atPath: "\(dir)/kubeconfig", contents: Data("token: s3cr3t".utf8))
+        }
+        PrivateDirectory.removeStale(base: base, prefix: "ethstack-helm")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(FileManager.default.fileExists(atPath: alive))
+    }
+}
