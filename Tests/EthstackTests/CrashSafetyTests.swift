@@ -199,3 +199,76 @@ struct CrashSafetyTests {
         #expect(FileManager.default.fileExists(atPath: alive))
     }
 }
+
+/// helm and kurtosis run in their own process group; when ethstack dies, even by SIGKILL, that
+/// group dies with it, and the files with tokens it wrote for them go at the next start.
+@Suite struct ChildProcessLifetimeTests {
+    static let helmSleeper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Support/helm-sleeper").path
+
+    /// Waits until `condition` holds, polling; false when `timeout` seconds pass first.
+    static func eventually(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
+    @Test func aSIGKILLedApplyTakesHelmsProcessGroupWithItAndTheNextRunRemovesItsKubeconfig() throws {
+        let ws = Workspace()
+        let tmp = "\(ws.dir)/tmp"
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        ws.write("kubeconfig", """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: test
+              cluster: {server: "http://127.0.0.1:1"}
+            users:
+            - name: test
+              user: {token: "kubeconfig-t0ken-for-the-test"}
+            contexts:
+            - name: test
+              context: {cluster: test, user: test, namespace: default}
+            current-context: test
+            """)
+        ws.write("stack.yaml", """
+            stack: lifetime
+            providers:
+              helm: { kubeconfig: "\(ws.dir)/kubeconfig", helm_path: "\(Self.helmSleeper)" }
+            resources:
+              app:
+                type: helm.release
+                properties: { name: app, chart: oci://example.invalid/app }
+            """)
+        let environment = ["TMPDIR": tmp]
+        let apply = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"],
+                                             in: ws.dir, environment: environment)
+        let pidFile = "\(tmp)/helm-sleeper.pid"
+        let started = Self.eventually(60) { FileManager.default.fileExists(atPath: pidFile) }
+        let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
+        guard started, let child = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            kill(apply.process.processIdentifier, SIGKILL)
+            apply.process.waitUntilExit()
+            Issue.record("helm was never started: \(apply.errors())")
+            return
+        }
+        let ethstack = apply.process.processIdentifier
+        #expect(FileManager.default.fileExists(atPath: tmp) &&
+                (try FileManager.default.contentsOfDirectory(atPath: tmp)).contains { $0.hasPrefix("ethstack-helm-p\(ethstack)-") })
+        kill(ethstack, SIGKILL)
+        apply.process.waitUntilExit()
+        let gone = Self.eventually(20) { kill(child, 0) != 0 && errno == ESRCH }
+        if !gone { kill(child, SIGKILL) }
+        #expect(gone, "helm's child \(child) outlived a SIGKILLed ethstack")
+
+        // The next run looks the create up (helm runs again) and removes the killed run's directory.
+        let plan = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db"], in: ws.dir,
+                                          environment: environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("ethstack-helm-p\(ethstack)-") }
+        #expect(left.isEmpty, "a SIGKILLed run's kubeconfig is still on disk: \(left)")
+    }
+}
