@@ -5,6 +5,7 @@ import Testing
 @testable import EthstackModel
 @testable import EthstackProviderAPI
 @testable import EthstackSubprocess
+import KubeTestServer
 
 /// What an apply leaves when a create fails after its object exists, when an answer is lost, or
 /// when a previous run stopped with calls in flight: the real engine and the real AWS provider
@@ -270,5 +271,31 @@ struct CrashSafetyTests {
         #expect(plan.status == 0, "\(plan.stderr)")
         let left = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("ethstack-helm-p\(ethstack)-") }
         #expect(left.isEmpty, "a SIGKILLed run's kubeconfig is still on disk: \(left)")
+    }
+}
+
+/// A Kurtosis engine that this stack did not start is never taken over.
+@Suite struct ForeignKurtosisEngineTests {
+    @Test(.timeLimit(.minutes(2))) func anEngineSomeoneElseStartedIsRefusedWithTheImportCommand() async throws {
+        let server = try await KubeTestServer.start(port: 0)
+        defer { server.shutdown() }
+        try server.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "kurtosis-engine-started-by-hand"]])
+        let ws = Workspace(registry: CLITools.registry)
+        ws.write("stack.yaml", """
+            stack: foreign-engine
+            providers:
+              kurtosis: { host: "\(server.url)", token: "t0ken", kurtosis_path: "\(CLITools.kurtosisStandin)", config_dir: "\(ws.dir)/kurtosis-config" }
+            resources:
+              engine:
+                type: kurtosis.engine
+                properties: { storage_class: gp3 }
+            """)
+        let summary = try await ws.apply()
+        let failure = try #require(summary.failures.first { $0.address == "engine" }, "someone else's engine was adopted")
+        #expect(failure.message.contains("kurtosis-engine-started-by-hand"))
+        #expect(failure.message.contains("ethstack import engine="), "\(failure.message)")
+        #expect(try ws.state("foreign-engine").resources["engine"] == nil)
+        let argv = (try? String(contentsOfFile: "\(ws.dir)/kurtosis-config/kurtosis/standin-argv.log", encoding: .utf8)) ?? ""
+        #expect(!argv.contains("\"engine\""), "the engine was started or restarted: \(argv)")
     }
 }
