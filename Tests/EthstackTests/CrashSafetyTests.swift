@@ -299,3 +299,32 @@ struct CrashSafetyTests {
         #expect(!argv.contains("\"engine\""), "the engine was started or restarted: \(argv)")
     }
 }
+
+/// The short form of scripts/crash-harness: stacks/aws-layer.yaml against moto, ethstack killed
+/// with SIGKILL at random moments and applied again, lost create answers injected.
+@Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))
+struct CrashHarnessTests {
+    @Test(.timeLimit(.minutes(5))) func fiveKilledAppliesConvergeWithoutOrphansDuplicatesOrCorruption() throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/crash-harness").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: AWSTestServers.which("python3") ?? "/usr/bin/python3")
+        process.arguments = [script, "5", "--ethstack", EthstackBinary.path, "--json"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        let last = text.split(separator: "\n").last.map(String.init) ?? ""
+        let totals = try Value.parseJSON(Data(last.utf8))
+        #expect(totals["trials"]?.intValue == 5, "\(text)")
+        #expect(totals["orphans"]?.intValue == 0, "\(text)")
+        #expect(totals["duplicates"]?.intValue == 0, "\(text)")
+        #expect(totals["corrupt"]?.intValue == 0, "\(text)")
+        #expect(totals["not_converged"]?.intValue == 0, "\(text)")
+        #expect(totals["plan_not_empty"]?.intValue == 0, "\(text)")
+        #expect(process.terminationStatus == 0, "\(text)")
+    }
+}
