@@ -179,8 +179,12 @@ public struct FindRequest: Sendable {
     public var mark: ResourceMark
     /// The attributes the create was called with (as far as recorded).
     public var planned: [String: Value]
-    public init(type: String, address: ResourceAddress, mark: ResourceMark, planned: [String: Value]) {
-        self.type = type; self.address = address; self.mark = mark; self.planned = planned
+    /// When the create was started (its journal row was opened): an object that cannot carry the
+    /// mark from its first moment (an S3 bucket is tagged after it is made) and was made after
+    /// this is the create's own.
+    public var started: Date?
+    public init(type: String, address: ResourceAddress, mark: ResourceMark, planned: [String: Value], started: Date? = nil) {
+        self.type = type; self.address = address; self.mark = mark; self.planned = planned; self.started = started
     }
 }
 

@@ -109,12 +109,18 @@ protocol AWSResourceType: Sendable {
     func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws
     /// The id of the object a create with this mark made, if any.
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String?
+    /// The same, for a create that was started at `started` (crash recovery); by default `find`.
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String?
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value]
     /// The planned change with validation and forced replacements; by default `planChange` alone.
     func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse
 }
 
 extension AWSResourceType {
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String? {
+        try await find(mark: mark, planned: planned, ctx)
+    }
+
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] { proposed }
     func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         PlanChangeResponse(planned: planChange(prior: prior, proposed: proposed))
@@ -196,7 +202,7 @@ struct ConfiguredAWS: ConfiguredProvider {
 
     func find(_ request: FindRequest) async throws -> ReadResponse? {
         try await call("find", request.address, request.type) { type in
-            guard let id = try await type.find(mark: request.mark, planned: request.planned, context),
+            guard let id = try await type.find(mark: request.mark, planned: request.planned, started: request.started, context),
                   let attributes = try await type.read(id: id, prior: request.planned, context) else { return nil }
             return ReadResponse(id: id, attributes: attributes)
         }

@@ -70,7 +70,7 @@ public enum JournalRecovery {
         let mark = ResourceMark(stack: stack, address: entry.address, token: entry.token)
         do {
             guard let found = try await session.find(FindRequest(type: entry.type, address: entry.address, mark: mark,
-                                                                 planned: entry.planned)) else {
+                                                                 planned: entry.planned, started: entry.started)) else {
                 return Resolution(entry: entry, outcome: .abandoned,
                                   note: "\(entry.address): the create in flight made nothing; it is planned again")
             }

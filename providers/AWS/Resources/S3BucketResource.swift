@@ -313,6 +313,25 @@ struct S3BucketResource: AWSResourceType {
         }
     }
 
+    /// After a crash between CreateBucket and PutBucketTagging the bucket exists without any tag:
+    /// it is the interrupted create's own when it carries no ethstack mark at all and was made
+    /// after that create started (S3's CreationDate; 5 s allowed for clock skew).
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String? {
+        if let found = try await find(mark: mark, planned: planned, ctx) { return found }
+        guard let started, let bucket = planned.string("bucket"), !bucket.isEmpty,
+              let tags = try await existingTags(bucket, ctx), !tags.keys.contains(where: MarkTags.isMarkTag) else { return nil }
+        let response = try await ctx.client.send(service: "s3", operation: "ListBuckets", method: "GET", path: "/")
+        guard let xml = XMLTree.parse(response.body) else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        for entry in xml.first(named: "Buckets")?.children("Bucket") ?? [] where entry.string("Name") == bucket {
+            guard let text = entry.string("CreationDate"), let created = formatter.date(from: text) ?? plain.date(from: text) else { return nil }
+            return created >= started.addingTimeInterval(-5) ? bucket : nil
+        }
+        return nil
+    }
+
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String? {
         guard let bucket = planned.string("bucket"), !bucket.isEmpty else { return nil }
         do {
