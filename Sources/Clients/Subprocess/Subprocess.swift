@@ -296,7 +296,8 @@ final class RunningSubprocess: @unchecked Sendable {
         posix_spawnattr_setsigmask(&attributes, &empty)
         posix_spawnattr_setpgroup(&attributes, group)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
-        let argv = ["/bin/sh", "-c", watchdogScript, "ethstack-watchdog", String(group)].map { strdup($0) } + [nil]
+        let arguments: [String] = ["/bin/sh", "-c", watchdogScript, "ethstack-watchdog", String(group)]
+        let argv = arguments.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer {
             for p in argv { free(p) }
@@ -306,9 +307,10 @@ final class RunningSubprocess: @unchecked Sendable {
         let rc = posix_spawn(&watchdog, "/bin/sh", &actions, &attributes, argv, envp)
         close(fds[0])
         guard rc == 0 else { close(fds[1]); return -1 }
+        let spawned = watchdog
         Thread.detachNewThread {
             var status: Int32 = 0
-            while waitpid(watchdog, &status, 0) < 0 && errno == EINTR {}
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
         }
         return fds[1]
     }
