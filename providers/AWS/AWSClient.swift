@@ -128,7 +128,7 @@ struct AWSClient: Sendable {
         var attempt = 0
         while true {
             try Task.checkCancellation()
-            var request = HTTPRequest(method: method, url: url, headers: headers, body: body)
+            var request = HTTPRequest(method: method, url: url, headers: headers, body: body, freshConnection: !idempotent)
             try signer.sign(&request)
             let failure: any Error
             do {

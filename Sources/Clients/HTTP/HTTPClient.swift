@@ -97,6 +97,7 @@ public final class HTTPClient: Sendable {
 
         set(ethstack_setopt_str(handle, CURLOPT_URL, request.url))
         set(ethstack_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        if request.freshConnection { set(ethstack_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)) }
         set(ethstack_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000)))
         set(ethstack_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int((request.timeout ?? options.timeout) * 1000)))
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0))
