@@ -119,15 +119,13 @@ struct CrashSafetyTests {
                 "a row whose create could not be looked up was closed: \(resolutions.map(\.note))")
 
         // EC2 reachable again: the object is found by its mark and adopted, not made a second time.
-        let reachable = VPCStack(region: stack.region, endpoint: moto)
-        reachable.workspace.write("stack.yaml", try String(contentsOfFile: "\(stack.workspace.dir)/stack.yaml", encoding: .utf8)
-            .replacingOccurrences(of: ", max_retries: 0, endpoints: { ec2: \"\(unreachable)\" }", with: ""))
-        try FileManager.default.copyItem(atPath: stack.workspace.statePath, toPath: reachable.workspace.statePath)
-        let summary = try await reachable.workspace.apply()
+        let text = try String(contentsOfFile: "\(stack.workspace.dir)/stack.yaml", encoding: .utf8)
+        stack.workspace.write("stack.yaml", text.replacingOccurrences(of: ", max_retries: 0, endpoints: { ec2: \"\(unreachable)\" }", with: ""))
+        let summary = try await stack.workspace.apply()
         #expect(summary.succeeded, "\(summary.failures)")
-        #expect(try reachable.workspace.state(stack.name).resources["vpc"]?.id == made)
+        #expect(try stack.workspace.state(stack.name).resources["vpc"]?.id == made)
         #expect(try await stack.taggedVPCs() == [made])
-        #expect(try reachable.workspace.store().unfinishedJournal(stack: stack.name).isEmpty)
+        #expect(try store.unfinishedJournal(stack: stack.name).isEmpty)
     }
 
     @Test func aDeposedObjectKeepsItsRecordAndTheNextApplyDeletesIt() async throws {
@@ -258,7 +256,7 @@ struct CrashSafetyTests {
         }
         let ethstack = apply.process.processIdentifier
         let during = (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []
-        #expect(during.contains { $0.hasPrefix("ethstack-helm-p\(ethstack)-") }, "\(during)")
+        #expect(during.contains { $0.hasPrefix("ethstack-helm-sleeper-p\(ethstack)-") }, "\(during)")
         kill(ethstack, SIGKILL)
         apply.process.waitUntilExit()
         let gone = Self.eventually(20) { kill(child, 0) != 0 && errno == ESRCH }
@@ -269,7 +267,7 @@ struct CrashSafetyTests {
         let plan = try EthstackBinary.run(["plan", "--stack", "stack.yaml", "--state", "state.db"], in: ws.dir,
                                           environment: environment)
         #expect(plan.status == 0, "\(plan.stderr)")
-        let left = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("ethstack-helm-p\(ethstack)-") }
+        let left = try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.hasPrefix("ethstack-helm-sleeper-p\(ethstack)-") }
         #expect(left.isEmpty, "a SIGKILLed run's kubeconfig is still on disk: \(left)")
     }
 }
