@@ -274,7 +274,7 @@ final class RunningSubprocess: @unchecked Sendable {
 
     /// The watchdog's program: it ignores the signals a stop sends the group, waits for EOF on
     /// stdin (the lifeline), then kills its process group (`$1`), itself included.
-    static let watchdogScript = "trap '' INT TERM HUP QUIT; read _; kill -KILL -- -\"$1\""
+    static let watchdogScript = "trap '' INT TERM HUP QUIT; read _; kill -KILL -\"$1\""
 
     /// Starts a watchdog in the child's process group; returns the lifeline's write end, or -1
     /// when no watchdog could be started (the child then runs without one).
