@@ -85,9 +85,15 @@ struct CrashSafetyTests {
     }
 
     @Test func aCreateProcessedByAWSWhoseAnswerIsLostIsNotMadeTwice() async throws {
-        let proxy = try await AWSTestServers.faultProxy(["CreateVpc@forward-drop"])
+        let proxy = try await AWSTestServers.faultProxy(["CreateVpc@forward-drop", "CreateSubnet@forward-drop"])
         defer { proxy.process.terminate() }
-        let stack = VPCStack(region: "eu-north-1", endpoint: proxy.url)
+        // An instance address with brackets: find-by-mark must not use it as a filter pattern.
+        let stack = VPCStack(region: "eu-north-1", endpoint: proxy.url, extra: """
+              subnet:
+                type: aws.subnet
+                for_each: { b: 1 }
+                properties: { vpc_id: "${vpc.id}", cidr_block: 10.40.16.0/20, availability_zone: eu-north-1b }
+            """)
 
         let summary = try await stack.workspace.apply()
         #expect(summary.succeeded, "\(summary.failures)")
@@ -95,6 +101,10 @@ struct CrashSafetyTests {
         let vpcs = try await stack.taggedVPCs()
         #expect(vpcs.count == 1, "CreateVpc was sent again after AWS had processed it: \(vpcs)")
         #expect(vpcs == [state.resources["vpc"]?.id ?? ""])
+        let aws = try AWSProviderTests().rawClient(try await AWSTestServers.provider(region: stack.region))
+        let subnets = try await aws.query("ec2", "DescribeSubnets", [("Filter.1.Name", "tag:ethstack:stack"), ("Filter.1.Value.1", stack.name)])
+            .items("subnetSet").compactMap { $0.string("subnetId") }
+        #expect(subnets == [state.resources[ResourceAddress(name: "subnet", key: .key("b"))]?.id ?? ""], "\(subnets)")
         #expect(!(try await stack.workspace.plan()).hasChanges)
     }
 
