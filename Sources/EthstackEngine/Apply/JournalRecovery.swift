@@ -18,6 +18,10 @@ public enum JournalRecovery {
         public var note: String
     }
 
+    /// Seconds after a create was started before "the provider finds nothing" means it made
+    /// nothing: a request of a killed run can still reach the server that long after it was sent.
+    static let settleTime: TimeInterval = 15
+
     /// Keys a delete row's record carries besides the object's attributes (not attribute names).
     static let objectIDKey = "ethstack:id"
     static let deposedKey = "ethstack:deposed"
@@ -68,9 +72,17 @@ public enum JournalRecovery {
     static func recoverCreate(_ entry: JournalEntry, session: any ConfiguredProvider, stack: String, registry: ProviderRegistry,
                               state: inout StackState) async -> Resolution {
         let mark = ResourceMark(stack: stack, address: entry.address, token: entry.token)
+        let request = FindRequest(type: entry.type, address: entry.address, mark: mark, planned: entry.planned, started: entry.started)
         do {
-            guard let found = try await session.find(FindRequest(type: entry.type, address: entry.address, mark: mark,
-                                                                 planned: entry.planned, started: entry.started)) else {
+            var found = try await session.find(request)
+            // A request the stopped run sent moments ago may still be in flight (in a proxy, queued
+            // at the server): "nothing" is an answer only once it had time to land.
+            let settled = entry.started.addingTimeInterval(settleTime).timeIntervalSinceNow
+            if found == nil, settled > 0 {
+                try await Task.sleep(nanoseconds: UInt64(settled * 1_000_000_000))
+                found = try await session.find(request)
+            }
+            guard let found else {
                 return Resolution(entry: entry, outcome: .abandoned,
                                   note: "\(entry.address): the create in flight made nothing; it is planned again")
             }
