@@ -179,8 +179,12 @@ public struct FindRequest: Sendable {
     public var mark: ResourceMark
     /// The attributes the create was called with (as far as recorded).
     public var planned: [String: Value]
-    public init(type: String, address: ResourceAddress, mark: ResourceMark, planned: [String: Value]) {
-        self.type = type; self.address = address; self.mark = mark; self.planned = planned
+    /// When the create was started (its journal row was opened): an object that cannot carry the
+    /// mark from its first moment (an S3 bucket is tagged after it is made) and was made after
+    /// this is the create's own.
+    public var started: Date?
+    public init(type: String, address: ResourceAddress, mark: ResourceMark, planned: [String: Value], started: Date? = nil) {
+        self.type = type; self.address = address; self.mark = mark; self.planned = planned; self.started = started
     }
 }
 
@@ -232,14 +236,34 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible {
     public var address: ResourceAddress?
     public var message: String
     public var retryable: Bool
+    /// Set when a create failed after the object came to exist: the object's id (and what could be
+    /// read of it). The engine records it as tainted, so the next apply replaces it instead of
+    /// making a second one. Nil when the call made nothing, or the provider cannot tell.
+    public var partial: ApplyResponse?
 
-    public init(_ kind: Kind, operation: String, address: ResourceAddress? = nil, message: String, retryable: Bool? = nil) {
+    public init(_ kind: Kind, operation: String, address: ResourceAddress? = nil, message: String, retryable: Bool? = nil,
+                partial: ApplyResponse? = nil) {
         self.kind = kind
         self.operation = operation
         self.address = address
         self.message = message
         self.retryable = retryable ?? [.throttled, .unavailable, .timeout].contains(kind)
+        self.partial = partial
     }
+
+    /// The object exists, with this id, but the create did not finish (a waiter timed out, a later
+    /// configuration step failed).
+    public static func createdButFailed(_ cause: ProviderError, id: String, attributes: [String: Value]) -> ProviderError {
+        var error = cause
+        error.partial = ApplyResponse(id: id, attributes: attributes)
+        if !error.message.contains(id) { error.message += " (\(id) was created and is recorded as tainted)" }
+        return error
+    }
+
+    /// Whether the call may have changed something although it failed: the request timed out or
+    /// the connection broke after it was sent. The engine keeps such a call's journal row open,
+    /// so that the next run looks the object up instead of forgetting it.
+    public var outcomeUnknown: Bool { partial == nil && (kind == .timeout || kind == .unavailable) }
 
     public var description: String {
         var text = ""

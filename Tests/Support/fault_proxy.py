@@ -5,7 +5,11 @@
 
 FAULTS is a comma-separated list of answers given to the first requests, in order, before every
 later request is forwarded unchanged: a status (503, 500, 429), a status with an AWS error code
-(400:Throttling, 400:RequestLimitExceeded), or `drop` (close the connection without answering).
+(400:Throttling, 400:RequestLimitExceeded), `drop` (close the connection without answering), or
+`forward-drop` (forward the request, let the server process it, then close the connection without
+answering: the client cannot know whether it was processed). A fault written `OPERATION@FAULT`
+(e.g. `CreateVpc@forward-drop`) is not positional: it answers the first request for that operation
+(the Query API's `Action=OPERATION`, or a path containing OPERATION).
 The proxy listens on 127.0.0.1:PORT (0: a free port, printed as `PORT <n>` on the first line).
 REWRITE is `FROM|TO|N`: in the first N forwarded responses whose body contains FROM, FROM is
 replaced by TO (e.g. `<state>available</state>|<state>pending</state>|3` makes a NAT gateway look
@@ -24,7 +28,9 @@ import urllib.parse
 
 port = int(sys.argv[1])
 upstream = urllib.parse.urlsplit(sys.argv[2])
-faults = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
+all_faults = [f for f in (sys.argv[3] if len(sys.argv) > 3 else "").split(",") if f]
+faults = [f for f in all_faults if "@" not in f]
+targeted = [tuple(f.split("@", 1)) for f in all_faults if "@" in f]
 rewrite = (sys.argv[4].split("|") if len(sys.argv) > 4 and sys.argv[4] else None)
 rewrites_left = int(rewrite[2]) if rewrite else 0
 lock = threading.Lock()
@@ -54,14 +60,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if log_path:
                 with open(log_path, "a") as log:
                     log.write("%s %s %s\n" % (self.command, self.path, body.decode("utf-8", "replace").replace("\n", " ")))
-            fault = faults.pop(0) if faults else None
+            fault = None
+            text = body.decode("utf-8", "replace")
+            for i, (operation, what) in enumerate(targeted):
+                if ("Action=%s&" % operation) in text + "&" or operation in self.path:
+                    fault = what
+                    del targeted[i]
+                    break
+            if fault is None:
+                fault = faults.pop(0) if faults else None
             if fault:
                 stats["faults"] += 1
         if fault == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        if fault:
+        if fault and fault != "forward-drop":
             status, _, code = fault.partition(":")
             if code:
                 payload = ('<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>%s</Code>'
@@ -79,6 +93,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
+        if fault == "forward-drop":
+            conn.close()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         global rewrites_left
         if rewrite:
             with lock:

@@ -91,10 +91,32 @@ struct AWSClient: Sendable {
         "ServerException", "ServiceException",
     ]
 
-    /// Sends one request to a service; retries throttling, 5xx and connection failures. Returns only
+    /// Whether sending a request twice can make a second object: a create the API gives no
+    /// idempotency token for (CreateVpc, AllocateAddress, CreateSecurityGroup…). Such a request is
+    /// retried only when it surely was not processed; otherwise the caller looks the object up by
+    /// its mark before trying again.
+    static func mayDuplicate(_ operation: String, tokenSent: Bool) -> Bool {
+        guard !tokenSent else { return false }
+        return (operation.hasPrefix("Create") && operation != "CreateTags") || operation.hasPrefix("Allocate")
+            || operation.hasPrefix("Run")
+    }
+
+    /// Whether a failure proves the request was not processed: throttled, or never connected.
+    static func surelyNotProcessed(_ failure: any Error) -> Bool {
+        if let error = failure as? AWSAPIError { return error.isThrottling }
+        if let error = failure as? HTTPTransportError {
+            // CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT
+            return error.kind == .connection && [5, 6, 7].contains(error.curlCode ?? -1)
+        }
+        return false
+    }
+
+    /// Sends one request to a service; retries throttling, 5xx and connection failures (a create
+    /// without idempotency token only when it surely was not processed: `mayDuplicate`). Returns only
     /// successful (< 300) answers, throws `AWSAPIError` for error answers.
     func send(service: String, operation: String, method: String, path: String = "/", query: [(String, String)] = [],
-              headers: [HTTPHeader] = [], body: Data = Data(), hostPrefix: String? = nil) async throws -> HTTPResponse {
+              headers: [HTTPHeader] = [], body: Data = Data(), hostPrefix: String? = nil,
+              idempotent: Bool = true) async throws -> HTTPResponse {
         let endpoint = endpoints.endpoint(for: service)
         var url = endpoint.url
         if let hostPrefix, var c = URLComponents(string: url), let host = c.host {
@@ -112,7 +134,7 @@ struct AWSClient: Sendable {
         var attempt = 0
         while true {
             try Task.checkCancellation()
-            var request = HTTPRequest(method: method, url: url, headers: headers, body: body)
+            var request = HTTPRequest(method: method, url: url, headers: headers, body: body, freshConnection: !idempotent)
             try signer.sign(&request)
             let failure: any Error
             do {
@@ -125,10 +147,11 @@ struct AWSClient: Sendable {
                 failure = error
             }
             attempt += 1
-            if attempt >= retry.maxAttempts {
-                if let transport = failure as? HTTPTransportError {
-                    throw AWSAPIError(service: service, operation: operation, status: 0, code: "RequestError",
-                                      message: "\(transport.description) (after \(attempt) attempts)")
+            if attempt >= retry.maxAttempts || (!idempotent && !Self.surelyNotProcessed(failure)) {
+                if var transport = failure as? HTTPTransportError {
+                    // Still a transport error: whether the server processed the request is unknown.
+                    transport.message += " (\(operation), after \(attempt) attempt\(attempt == 1 ? "" : "s"))"
+                    throw transport
                 }
                 throw failure
             }
@@ -180,9 +203,11 @@ struct AWSClient: Sendable {
         form += parameters
         let body = form.map { "\(SigV4Signer.uriEncode($0.0, keepSlash: false))=\(SigV4Signer.uriEncode($0.1, keepSlash: false))" }
             .joined(separator: "&")
+        let tokenSent = parameters.contains { $0.0 == "ClientToken" || $0.0 == "ClientRequestToken" }
         let response = try await send(service: service, operation: action, method: "POST",
                                       headers: [HTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
-                                      body: Data(body.utf8))
+                                      body: Data(body.utf8),
+                                      idempotent: !Self.mayDuplicate(action, tokenSent: tokenSent))
         guard let xml = XMLTree.parse(response.body) else {
             throw AWSAPIError(service: service, operation: action, status: response.status, code: "MalformedResponse",
                               message: "the answer is not XML")
@@ -200,8 +225,9 @@ struct AWSClient: Sendable {
             headers.append(HTTPHeader("Content-Type", "application/json"))
             data = Data(body.jsonString().utf8)
         }
+        let tokenSent = body?["clientRequestToken"] != nil
         let response = try await send(service: service, operation: operation, method: method, path: path, query: query,
-                                      headers: headers, body: data)
+                                      headers: headers, body: data, idempotent: !Self.mayDuplicate(operation, tokenSent: tokenSent))
         if response.body.isEmpty { return .map([:]) }
         do {
             return try Value.parseJSON(response.body)

@@ -123,12 +123,18 @@ protocol AWSResourceType: Sendable {
     func delete(id: String, prior: [String: Value], _ ctx: AWSContext, progress: ProgressReporter) async throws
     /// The id of the object a create with this mark made, if any.
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String?
+    /// The same, for a create that was started at `started` (crash recovery); by default `find`.
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String?
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value]
     /// The planned change with validation and forced replacements; by default `planChange` alone.
     func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse
 }
 
 extension AWSResourceType {
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String? {
+        try await find(mark: mark, planned: planned, ctx)
+    }
+
     func planChange(prior: [String: Value]?, proposed: [String: Value]) -> [String: Value] { proposed }
     func refine(address: ResourceAddress, prior: [String: Value]?, proposed: [String: Value]) throws -> PlanChangeResponse {
         PlanChangeResponse(planned: planChange(prior: prior, proposed: proposed))
@@ -152,11 +158,37 @@ struct ConfiguredAWS: ConfiguredProvider {
         }
     }
 
+    /// Creates the object. Every type's create starts by looking its object up by the mark (or
+    /// sends an idempotency token), so when an answer is lost the whole create is tried again:
+    /// that finds the object the lost call made instead of making a second one. When the object
+    /// exists but a later step fails, the error carries its id (`ProviderError.partial`).
     func create(_ request: CreateRequest) async throws -> ApplyResponse {
-        try await call("create", request.address, request.type) { type in
-            let id = try await type.create(request.planned, mark: request.mark, context, progress: request.progress)
-            let attributes = try await readBack(type, id: id, prior: request.planned, address: request.address, operation: "create")
-            return ApplyResponse(id: id, attributes: attributes)
+        var attempt = 0
+        while true {
+            do {
+                return try await createOnce(request)
+            } catch let error as ProviderError where error.outcomeUnknown && attempt + 1 < context.client.retry.maxAttempts {
+                request.progress("no answer (\(error.message)); looking the object up by its mark before trying again")
+                try await Task.sleep(nanoseconds: UInt64(context.client.retry.delay(afterAttempt: attempt) * 1_000_000_000))
+                attempt += 1
+            }
+        }
+    }
+
+    private func createOnce(_ request: CreateRequest) async throws -> ApplyResponse {
+        do {
+            return try await call("create", request.address, request.type) { type in
+                let id = try await type.create(request.planned, mark: request.mark, context, progress: request.progress)
+                return try await afterCreating(id) {
+                    let attributes = try await readBack(type, id: id, prior: request.planned, address: request.address, operation: "create")
+                    return ApplyResponse(id: id, attributes: attributes)
+                }
+            }
+        } catch let created as AWSCreatedButFailed {
+            let cause = Self.providerError(created.cause, operation: "create", address: request.address)
+            let known = request.planned.filter { !$0.value.containsUnknown }
+            let attributes = (try? await types[request.type]?.read(id: created.id, prior: known, context)) ?? known
+            throw ProviderError.createdButFailed(cause, id: created.id, attributes: attributes)
         }
     }
 
@@ -184,7 +216,7 @@ struct ConfiguredAWS: ConfiguredProvider {
 
     func find(_ request: FindRequest) async throws -> ReadResponse? {
         try await call("find", request.address, request.type) { type in
-            guard let id = try await type.find(mark: request.mark, planned: request.planned, context),
+            guard let id = try await type.find(mark: request.mark, planned: request.planned, started: request.started, context),
                   let attributes = try await type.read(id: id, prior: request.planned, context) else { return nil }
             return ReadResponse(id: id, attributes: attributes)
         }
@@ -206,11 +238,46 @@ struct ConfiguredAWS: ConfiguredProvider {
         }
         do {
             return try await body(type)
-        } catch let error as AWSAPIError {
-            throw error.providerError(address: address)
-        } catch let error as HTTPTransportError {
-            throw ProviderError(error.kind == .timeout ? .timeout : .unavailable, operation: operation, address: address,
-                                message: error.description, retryable: error.retryable)
+        } catch let created as AWSCreatedButFailed {
+            throw created
+        } catch {
+            throw Self.converted(error, operation: operation, address: address)
         }
+    }
+
+    /// API and transport errors as the engine's typed error; others unchanged.
+    static func converted(_ error: any Error, operation: String, address: ResourceAddress) -> any Error {
+        switch error {
+        case let error as AWSAPIError: return error.providerError(address: address)
+        case let error as HTTPTransportError:
+            return ProviderError(error.kind == .timeout ? .timeout : .unavailable, operation: operation, address: address,
+                                 message: error.description, retryable: error.retryable)
+        default: return error
+        }
+    }
+
+    static func providerError(_ error: any Error, operation: String, address: ResourceAddress) -> ProviderError {
+        if let e = converted(error, operation: operation, address: address) as? ProviderError { return e }
+        return ProviderError(error is CancellationError ? .unavailable : .failed, operation: operation, address: address,
+                             message: "\(error)")
+    }
+}
+
+/// Thrown by a resource type's create when its object exists but a later step of the create
+/// failed (a waiter, a configuration call): the provider reports it as `ProviderError.partial`.
+struct AWSCreatedButFailed: Error {
+    var id: String
+    var cause: any Error
+}
+
+/// Runs the steps of a create that come after the object exists: a failure there says which
+/// object was made.
+func afterCreating<T>(_ id: String, _ steps: () async throws -> T) async throws -> T {
+    do {
+        return try await steps()
+    } catch let error as AWSCreatedButFailed {
+        throw error
+    } catch {
+        throw AWSCreatedButFailed(id: id, cause: error)
     }
 }

@@ -80,7 +80,10 @@ enum EC2 {
     /// `Filter.N.Name`/`Filter.N.Value.1` parameters that select objects by their mark.
     static func markFilters(_ mark: ResourceMark) -> [(String, String)] {
         var params: [(String, String)] = []
-        for (i, (key, value)) in MarkTags.tags(mark).sorted(by: { $0.key < $1.key }).enumerated() {
+        // Stack and token only: filter values are patterns (`*`, `?`; moto also reads `[…]`), and an
+        // address such as `subnet["b"]` would not match itself. The address is checked on the answer.
+        let tags = MarkTags.tags(mark).filter { $0.key != MarkTags.address }
+        for (i, (key, value)) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
             params.append(("Filter.\(i + 1).Name", "tag:\(key)"))
             params.append(("Filter.\(i + 1).Value.1", value))
         }

@@ -29,6 +29,12 @@ struct HelmCLI: Sendable {
         }
     }
 
+    /// Whether helm failed because the release does not exist ("Error: release: not found",
+    /// "uninstall: Release not loaded: NAME: release: not found").
+    static func releaseNotFound(_ r: SubprocessResult) -> Bool {
+        !r.succeeded && r.stderr.contains("release: not found")
+    }
+
     /// A failed helm call as a provider error: exit status and helm's last lines.
     static func failure(_ r: SubprocessResult, operation: String, address: ResourceAddress?) -> ProviderError {
         let tail = r.tail(5)

@@ -114,7 +114,7 @@ struct ConfiguredHelm: ConfiguredProvider {
             ["get", "metadata", name, "--namespace", namespace, "-o", "json"]
         }
         if !meta.succeeded {
-            if meta.stderr.contains("not found") { return nil }
+            if HelmCLI.releaseNotFound(meta) { return nil }
             throw HelmCLI.failure(meta, operation: "read", address: address)
         }
         let m = try parse(meta.stdout, what: "helm get metadata", address: address)
@@ -202,6 +202,12 @@ struct ConfiguredHelm: ConfiguredProvider {
         guard values.isNull || values.mapValue != nil else {
             throw ProviderError(.invalidInput, operation: operation, address: address, message: "values must be a map")
         }
+        if operation == "create", try await fetch(namespace: namespace, name: name, address: address) != nil,
+           !(try await carriesMark(namespace: namespace, name: name, mark: mark, address: address)) {
+            // A release of this name that this create did not install: never taken over.
+            throw ProviderError(.conflict, operation: operation, address: address,
+                                message: "helm release \(namespace)/\(name) already exists and was not installed by this stack (it carries no ethstack.io/stack=\(labelValue(stack)) mark of this create). To manage it from this stack, run: ethstack import \(address)=\(namespace)/\(name)")
+        }
         progress("helm upgrade --install \(name) (namespace \(namespace))")
         let result = try await cli.run(operation: operation, address: address, timeout: timeout + 60, progress: progress) { dir in
             // JSON is YAML: the values file helm reads with -f. 0600, removed after the call.
@@ -236,7 +242,9 @@ struct ConfiguredHelm: ConfiguredProvider {
             if request.prior["wait"]?.boolValue == true { args.append("--wait") }
             return args
         }
-        if result.succeeded || result.stderr.contains("not found") { return }
+        // Gone only when helm says the release is not there, not on any message with "not found"
+        // in it (a missing namespace, CRD or kube context).
+        if result.succeeded || HelmCLI.releaseNotFound(result) { return }
         throw HelmCLI.failure(result, operation: "delete", address: request.address)
     }
 
@@ -262,13 +270,25 @@ struct ConfiguredHelm: ConfiguredProvider {
 
     func find(_ request: FindRequest) async throws -> ReadResponse? {
         guard let (namespace, name) = parts(request.planned) else { return nil }
-        guard let live = try await fetch(namespace: namespace, name: name, address: request.address) else { return nil }
+        guard let live = try await fetch(namespace: namespace, name: name, address: request.address),
+              try await carriesMark(namespace: namespace, name: name, mark: request.mark, address: request.address) else { return nil }
         var attributes = request.planned
         for (k, v) in live where k != "values" { attributes[k] = v }
         return ReadResponse(id: "\(namespace)/\(name)", attributes: attributes)
     }
 
     // MARK: helpers
+
+    /// Whether the release's labels carry this create's mark (stack and token), as `--labels` set them.
+    func carriesMark(namespace: String, name: String, mark: ResourceMark, address: ResourceAddress) async throws -> Bool {
+        let selector = "ethstack.io/stack=\(labelValue(stack)),ethstack.io/token=\(labelValue(mark.token))"
+        let result = try await cli.run(operation: "find", address: address, timeout: readTimeout) { _ in
+            ["list", "--namespace", namespace, "--filter", "^\(NSRegularExpression.escapedPattern(for: name))$", "--selector", selector,
+             "--all", "-o", "json"]
+        }
+        guard result.succeeded else { throw HelmCLI.failure(result, operation: "find", address: address) }
+        return !(try parse(result.stdout, what: "helm list", address: address).listValue ?? []).isEmpty
+    }
 
     /// Local chart paths are relative to the stack; repository and OCI references pass through.
     func resolveChart(_ chart: String) -> String {

@@ -61,10 +61,17 @@ enum KurtosisEngine {
         return ReadResponse(id: cluster, attributes: attributes)
     }
 
+    /// The annotation that marks an engine namespace as started by a stack (its value: the stack).
+    static let stackAnnotation = "ethstack.io/stack"
+
+    /// The engine's namespace (any `kurtosis-engine-*` that is not terminating).
+    static func engineNamespace(kube: KubernetesClient) async throws -> KubernetesObject? {
+        try await kube.list(apiVersion: "v1", kind: "Namespace").first { $0.name.hasPrefix("kurtosis-engine-") && !$0.isTerminating }
+    }
+
     /// The engine's namespace and whether its pod runs.
     static func find(kube: KubernetesClient) async throws -> (String, String)? {
-        guard let ns = try await kube.list(apiVersion: "v1", kind: "Namespace")
-            .first(where: { $0.name.hasPrefix("kurtosis-engine-") && !$0.isTerminating }) else { return nil }
+        guard let ns = try await engineNamespace(kube: kube) else { return nil }
         let pods = try await kube.list(apiVersion: "v1", kind: "Pod", namespace: ns.name)
         let running = pods.contains { $0[path: "status.phase"]?.stringValue == "Running" }
         return (ns.name, pods.isEmpty ? "no engine pod" : running ? "running" : "engine pod not running")
@@ -86,10 +93,16 @@ enum KurtosisEngine {
     }
 
     /// Writes the config, selects the cluster, starts (or restarts) the engine, waits for its pod.
-    static func apply(_ planned: [String: Value], restart: Bool, address: ResourceAddress, progress: @escaping ProgressReporter,
-                      cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
+    static func apply(_ planned: [String: Value], restart: Bool, address: ResourceAddress, stack: String,
+                      progress: @escaping ProgressReporter, cli: KurtosisCLI, kube: KubernetesClient) async throws -> ApplyResponse {
         let operation = restart ? "update" : "create"
         let cluster = planned["cluster"]?.stringValue ?? "ethstack"
+        if !restart, let running = try await engineNamespace(kube: kube), running.annotations[stackAnnotation] != stack {
+            // An engine someone else started (by hand, another stack): never taken over.
+            let owner = running.annotations[stackAnnotation].map { "stack \"\($0)\"" } ?? "no ethstack stack"
+            throw ProviderError(.conflict, operation: operation, address: address,
+                                message: "a Kurtosis engine already runs on this cluster (namespace \(running.name), started by \(owner)); ethstack does not take over an engine it did not start. To manage it from this stack, run: ethstack import \(address)=\(cluster)")
+        }
         let timeout = parseDuration(planned["timeout"]?.stringValue ?? "15m") ?? 900
         let configDir = "\(cli.configDirectory)/kurtosis"
         do {
@@ -112,6 +125,9 @@ enum KurtosisEngine {
             guard let found = try await find(kube: kube) else { return (.waiting("no kurtosis-engine-* namespace"), ("", "")) }
             return (found.1 == "running" ? .done : .waiting(found.1), found)
         }
+        // The mark: what `find` looks for after an interrupted create.
+        _ = try await kube.mergePatch(apiVersion: "v1", kind: "Namespace", namespace: nil, name: namespace,
+                                      patch: ["metadata": ["annotations": .map([stackAnnotation: .string(stack)])]])
         var attributes = planned
         attributes["id"] = .string(cluster)
         attributes["namespace"] = .string(namespace)

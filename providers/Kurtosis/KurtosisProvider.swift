@@ -107,7 +107,8 @@ struct ConfiguredKurtosis: ConfiguredProvider {
         try await kubernetesCall("create", request.address) {
             switch request.type {
             case "kurtosis.engine": return try await KurtosisEngine.apply(request.planned, restart: false, address: request.address,
-                                                                          progress: request.progress, cli: cli, kube: kube)
+                                                                          stack: request.mark.stack, progress: request.progress,
+                                                                          cli: cli, kube: kube)
             default: return try await KurtosisEnclave.create(request, cli: cli, kube: kube)
             }
         }
@@ -118,7 +119,7 @@ struct ConfiguredKurtosis: ConfiguredProvider {
         case "kurtosis.engine":
             return try await kubernetesCall("update", request.address) {
                 try await KurtosisEngine.apply(request.planned, restart: true, address: request.address,
-                                               progress: request.progress, cli: cli, kube: kube)
+                                               stack: request.mark.stack, progress: request.progress, cli: cli, kube: kube)
             }
         default:
             // Only settings that do not touch the running enclave (image_download, timeout) change in place.
@@ -147,6 +148,13 @@ struct ConfiguredKurtosis: ConfiguredProvider {
         // Kurtosis names enclaves uniquely per cluster (namespace kt-<name>): the name is the mark.
         let id = request.type == "kurtosis.engine" ? (request.planned["cluster"]?.stringValue ?? "")
             : (request.planned["name"]?.stringValue ?? "")
+        if request.type == "kurtosis.engine" {
+            // Only an engine this stack started (its namespace carries the stack's annotation).
+            let marked = try await kubernetesCall("find", request.address) {
+                try await KurtosisEngine.engineNamespace(kube: kube)?.annotations[KurtosisEngine.stackAnnotation] == request.mark.stack
+            }
+            guard marked else { return nil }
+        }
         return try await read(ReadRequest(type: request.type, address: request.address, id: id, prior: request.planned))
     }
 }

@@ -105,6 +105,7 @@ public final class HTTPClient: Sendable {
 
         set(ethstack_setopt_str(handle, CURLOPT_URL, request.url))
         set(ethstack_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        if request.freshConnection { set(ethstack_setopt_long(handle, CURLOPT_FRESH_CONNECT, 1)) }
         set(ethstack_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(options.connectTimeout)))
         set(ethstack_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? options.timeout)))
         set(ethstack_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0))

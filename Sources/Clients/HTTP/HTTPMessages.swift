@@ -15,13 +15,19 @@ public struct HTTPRequest: Sendable {
     public var body: Data
     /// Overrides the client's total timeout for this request (seconds).
     public var timeout: Double?
+    /// Sent on a new connection, never a reused one. libcurl silently sends a request again when
+    /// a reused connection dies before any answer, which for a create without an idempotency
+    /// token could make a second object; a fresh connection is never retried that way.
+    public var freshConnection: Bool
 
-    public init(method: String, url: String, headers: [HTTPHeader] = [], body: Data = Data(), timeout: Double? = nil) {
+    public init(method: String, url: String, headers: [HTTPHeader] = [], body: Data = Data(), timeout: Double? = nil,
+                freshConnection: Bool = false) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.freshConnection = freshConnection
     }
 
     /// The first value of a header, compared case-insensitively.

@@ -11,9 +11,13 @@ import Darwin
 public final class PrivateDirectory: Sendable {
     public let path: String
 
+    /// The directory's name carries the pid of the process that made it (`PREFIX-p<PID>-XXXXXX`):
+    /// a directory whose process is gone (killed with SIGKILL before `remove()`) is removed by the
+    /// next one made with the same prefix, so secrets do not outlive a killed run for long.
     public init(prefix: String = "ethstack") throws {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+        Self.removeStale(base: base, prefix: prefix)
+        var template = Array("\(base)/\(prefix)-p\(getpid())-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buf -> Bool in
             guard let base = buf.baseAddress else { return false }
             return mkdtemp(base) != nil
@@ -65,6 +69,20 @@ public final class PrivateDirectory: Sendable {
             throw SubprocessError(.failedToStart, command: name, message: "cannot replace \(file): \(reason)")
         }
         return file
+    }
+
+    /// Removes `PREFIX-p<PID>-*` directories of this user whose process no longer exists.
+    static func removeStale(base: String, prefix: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: base) else { return }
+        for name in names where name.hasPrefix("\(prefix)-p") {
+            let rest = name.dropFirst(prefix.count + 2)
+            guard let dash = rest.firstIndex(of: "-"), let pid = pid_t(rest[..<dash]), pid > 0, pid != getpid() else { continue }
+            var info = stat()
+            guard lstat("\(base)/\(name)", &info) == 0, info.st_uid == getuid(), (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: "\(base)/\(name)")
+            }
+        }
     }
 
     /// Removes the directory and everything in it.

@@ -173,6 +173,14 @@ public enum Subprocess {
 /// handlers (threads of this process block signals; a child must not inherit that, or SIGTERM
 /// would never reach it), stdin from /dev/null. Both pipes are read on their own threads (a full
 /// pipe never blocks the child); lines go to the progress callback as they come.
+///
+/// A watchdog joins the child's process group and holds the read end of a "lifeline" pipe whose
+/// only write end this process holds (close-on-exec). However this process ends — normal exit,
+/// a second Ctrl-C, a crash, SIGKILL — the kernel closes the write end, the watchdog reads EOF
+/// and kills the whole group (helm, kurtosis and anything they started). Linux's
+/// `prctl(PR_SET_PDEATHSIG)` would need code between fork and exec, which `posix_spawn` (and
+/// Foundation.Process) do not offer; it would also reach only the direct child, and fires when
+/// the spawning *thread* ends, which in a thread pool is not when ethstack ends.
 final class RunningSubprocess: @unchecked Sendable {
     enum StopReason { case none, timedOut, cancelled }
 
@@ -187,6 +195,8 @@ final class RunningSubprocess: @unchecked Sendable {
     private var exitStatus: Int32 = -1
     private let start = Date()
     private let group = DispatchGroup()
+    /// The write end of the watchdog's lifeline (-1 without a watchdog); closed when the child ends.
+    private var lifeline: Int32 = -1
 
     var stopReason: StopReason { lock.withLock { reason } }
 
@@ -244,6 +254,7 @@ final class RunningSubprocess: @unchecked Sendable {
         }
         pid = child
         let spawned = child
+        lifeline = Self.startWatchdog(group: child)
         pump(outFDs[0], stream: 1)
         pump(errFDs[0], stream: 2)
         group.enter()
@@ -252,11 +263,66 @@ final class RunningSubprocess: @unchecked Sendable {
             while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
             // Exited: the code; killed by a signal: 128 + the signal, as shells report it.
             let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            // What the child left running in its group (helm's own children) goes with it.
+            releaseLifeline()
             lock.withLock { exitStatus = code; finished = true }
             group.leave()
         }
         let deadline = DispatchTime.now() + request.timeout
         DispatchQueue.global().asyncAfter(deadline: deadline) { [weak self] in self?.stop(reason: .timedOut) }
+    }
+
+    /// The watchdog's program: it ignores the signals a stop sends the group, waits for EOF on
+    /// stdin (the lifeline), then kills its process group (`$1`), itself included.
+    static let watchdogScript = "trap '' INT TERM HUP QUIT; read _; kill -KILL -\"$1\""
+
+    /// Starts a watchdog in the child's process group; returns the lifeline's write end, or -1
+    /// when no watchdog could be started (the child then runs without one).
+    private static func startWatchdog(group: pid_t) -> Int32 {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return -1 }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, fds[0], 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setpgroup(&attributes, group)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+        let arguments: [String] = ["/bin/sh", "-c", watchdogScript, "ethstack-watchdog", String(group)]
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+        }
+        var watchdog: pid_t = 0
+        let rc = posix_spawn(&watchdog, "/bin/sh", &actions, &attributes, argv, envp)
+        close(fds[0])
+        guard rc == 0 else { close(fds[1]); return -1 }
+        let spawned = watchdog
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            while waitpid(spawned, &status, 0) < 0 && errno == EINTR {}
+        }
+        return fds[1]
+    }
+
+    /// Closes the lifeline: the watchdog kills what is left of the child's process group.
+    private func releaseLifeline() {
+        let fd = lock.withLock { () -> Int32 in
+            let fd = lifeline
+            lifeline = -1
+            return fd
+        }
+        if fd >= 0 { close(fd) }
     }
 
     /// glibc ≥ 2.29 has it; Swift's Glibc module does not import it.

@@ -30,6 +30,7 @@ public struct Applier: Sendable {
     }
 
     public let context: Context
+    let deposed = DeposedRows()
     public init(context: Context) { self.context = context }
 
     /// What a node's call produced.
@@ -55,9 +56,11 @@ public struct Applier: Sendable {
         let started = Date()
         let (_, serial) = try await context.store.beginRun(stack: context.stack.name)
         try await forgetObjectsDeletedOutside(plan)
+        let deposedFailures = await deleteObjectsDeposedEarlier()
         var walk = ApplyWalk(plan: plan, applier: self)
         try await walk.run()
         var summary = walk.summary
+        summary.failures = deposedFailures + summary.failures
         try await recordOutputs(plan, values: &walk.values, succeeded: summary.succeeded)
         summary.elapsed = Date().timeIntervalSince(started)
         try await recordHistory(serial: serial, started: started, summary: summary)
@@ -70,6 +73,19 @@ public struct Applier: Sendable {
         for address in plan.forget where context.prior.resources[address] != nil {
             try await context.store.removeResource(stack: context.stack.name, address: address)
         }
+    }
+
+    /// Objects an interrupted create_before_destroy replacement left behind: their journal rows are
+    /// their records; delete them now.
+    func deleteObjectsDeposedEarlier() async -> [ApplyFailure] {
+        let done = await JournalRecovery.deleteDeposed(store: context.store, stack: context.stack, state: context.prior,
+                                                       sessions: context.sessions, variables: context.variables)
+        var failures: [ApplyFailure] = []
+        for (address, message, failed) in done {
+            context.observer(.recovered(address: address, message: message))
+            if failed { failures.append(ApplyFailure(address: address, action: .delete, message: message)) }
+        }
+        return failures
     }
 
     /// Outputs, evaluated from what exists now; a finished destroy clears them.
@@ -138,7 +154,9 @@ public struct Applier: Sendable {
     }
 
     /// Makes the provider call of one node and records it: journal row first, result and journal
-    /// close in one transaction.
+    /// close in one transaction. A row is closed only when the outcome is known: a call whose answer
+    /// was lost (timeout, broken connection, a second Ctrl-C) or whose result could not be written
+    /// stays open, and the next run asks the provider what became of it.
     func execute(_ launch: Launch, plan: Plan) async -> Outcome {
         let ctx = context
         let change = launch.change
@@ -150,20 +168,28 @@ public struct Applier: Sendable {
             ctx.observer(.progress(address: address, action: operation, message: message, elapsed: Date().timeIntervalSince(started)))
         }
         var journalID: Int64?
+        var answered: ApplyResponse?
         do {
             let session = try await ctx.sessions.session(change.provider, values: launch.providerValues)
             let token = UUID().uuidString.lowercased()
             let mark = ResourceMark(stack: stackName, address: address, token: token)
             if launch.kind == .destroy {
                 let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
-                journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
-                                                       action: .delete, token: token, planned: before)
+                // With create_before_destroy the object is deposed: its row was opened before the
+                // replacement was made, and is this delete's record.
+                if let deposed = await deposed.take(address) {
+                    journalID = deposed
+                } else {
+                    journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type,
+                                                                 provider: change.provider, action: .delete, token: token,
+                                                                 planned: JournalRecovery.deleteRecord(before, id: change.priorID, deposed: false))
+                }
                 try await session.delete(DeleteRequest(type: change.type, address: address, id: change.priorID ?? "",
                                                        prior: before, progress: progress))
                 // With create_before_destroy the address already holds the new object.
                 let remove = change.action == .replace && change.createBeforeDestroy ? nil : address
-                try await ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
-                                            store: nil, remove: remove)
+                try await ctx.store.journalFinish(stack: stackName, journalID: journalID ?? 0, outcome: .succeeded, message: nil,
+                                                  store: nil, remove: remove)
                 return .destroyed
             }
             guard let schema = launch.schema else { return .failed("unknown resource type \(change.type)") }
@@ -183,6 +209,14 @@ public struct Applier: Sendable {
             if !drifted.isEmpty {
                 return .failed("the configuration now gives other values than the plan showed for \(drifted.joined(separator: ", ")); make a new plan")
             }
+            if change.action == .replace, change.createBeforeDestroy, let priorID = change.priorID {
+                // The old object gets its own record before the address is given to the new one.
+                let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
+                let row = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
+                                                           action: .delete, token: UUID().uuidString.lowercased(),
+                                                           planned: JournalRecovery.deleteRecord(before, id: priorID, deposed: true))
+                await deposed.put(address, row)
+            }
             journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                    action: operation, token: token,
                                                    planned: planned.mapValues(\.deepUnmarked))
@@ -195,23 +229,80 @@ public struct Applier: Sendable {
                 response = try await session.create(CreateRequest(type: change.type, address: address,
                                                                   planned: planned, mark: mark, progress: progress))
             }
+            answered = response
             let state = ResourceState.recording(address: address, type: change.type, provider: change.provider, id: response.id,
                                                 attributes: response.attributes, schema: schema, planned: planned,
                                                 dependencies: change.dependsOn.map { ResourceAddress(name: $0) })
-            try await ctx.store.journalFinish(stack: stackName, journalID: journalID!, outcome: .succeeded, message: nil,
+            try await ctx.store.journalFinish(stack: stackName, journalID: journalID ?? 0, outcome: .succeeded, message: nil,
                                         store: state, remove: nil)
             return .applied(state)
         } catch {
-            let message = describe(error)
-            if let journalID {
-                // Cancelled by a second Ctrl-C: leave the row open so the next run looks the object up.
-                if error is CancellationError { return .failed("interrupted") }
-                try? await ctx.store.journalFinish(stack: stackName, journalID: journalID, outcome: .failed, message: message,
-                                             store: nil, remove: nil)
+            return await recordFailure(error, launch: launch, operation: operation, journalID: journalID, answered: answered)
+        }
+    }
+
+    /// Records a failed call: a partly made object as tainted, a known failure as a closed row, an
+    /// unknown outcome as an open row (with its deposed companion) for the next run to look up.
+    private func recordFailure(_ error: any Error, launch: Launch, operation: ProviderOperation, journalID: Int64?,
+                               answered: ApplyResponse?) async -> Outcome {
+        let ctx = context
+        let change = launch.change
+        let stackName = ctx.stack.name
+        var message = describe(error)
+        guard let journalID else {
+            await closeDeposed(change.address, outcome: .abandoned, message: "the replacement was not started: \(message)")
+            return .failed(message)
+        }
+        if let answered {
+            // The provider answered but state could not record it: the open row is the only record.
+            return .failed("\(answered.id) was made but could not be recorded (\(message)); the next run recovers it from the journal")
+        }
+        if operation == .create, let partial = (error as? ProviderError)?.partial {
+            let tainted = ResourceState.recording(address: change.address, type: change.type, provider: change.provider,
+                                                  id: partial.id, attributes: partial.attributes, schema: launch.schema,
+                                                  planned: [:], dependencies: change.dependsOn.map { ResourceAddress(name: $0) },
+                                                  status: .tainted)
+            do {
+                try await ctx.store.journalFinish(stack: stackName, journalID: journalID, outcome: .failed, message: message,
+                                                  store: tainted, remove: nil)
+                // The deposed object's row stays open: the next apply deletes it.
+                _ = await deposed.take(change.address)
+                message += "; \(partial.id) is recorded as tainted and will be replaced"
+            } catch {
+                message += "; \(partial.id) could not be recorded (\(describe(error))), its journal row stays open"
             }
             return .failed(message)
         }
+        if Self.outcomeUnknown(error) {
+            _ = await deposed.take(change.address)
+            return .failed(error is CancellationError ? "interrupted" : message + "; the outcome is unknown, the next run looks it up")
+        }
+        try? await ctx.store.journalFinish(stack: stackName, journalID: journalID, outcome: .failed, message: message,
+                                           store: nil, remove: nil)
+        await closeDeposed(change.address, outcome: .abandoned, message: "the replacement failed; the object stays: \(message)")
+        return .failed(message)
     }
+
+    /// Whether a failed call may still have changed something (the row must stay open).
+    static func outcomeUnknown(_ error: any Error) -> Bool {
+        if error is CancellationError { return true }
+        if let e = error as? ProviderError { return e.outcomeUnknown }
+        if error is DiagnosticsError { return false }
+        return true
+    }
+
+    private func closeDeposed(_ address: ResourceAddress, outcome: JournalEntry.Outcome, message: String) async {
+        guard let row = await deposed.take(address) else { return }
+        try? await context.store.closeJournal(id: row, outcome: outcome, message: message)
+    }
+}
+
+/// Journal rows of deposed objects (create_before_destroy), from the create that deposes each to
+/// the delete that removes it.
+actor DeposedRows {
+    private var rows: [ResourceAddress: Int64] = [:]
+    func put(_ address: ResourceAddress, _ row: Int64) { rows[address] = row }
+    func take(_ address: ResourceAddress) -> Int64? { rows.removeValue(forKey: address) }
 }
 
 func describe(_ error: Error) -> String {

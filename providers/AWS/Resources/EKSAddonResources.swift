@@ -127,8 +127,10 @@ struct EKSAddonResource: AWSResourceType {
         } catch let error as AWSAPIError where error.code == "ResourceInUseException" {
             guard let existing = try await describe(id, ctx), MarkTags.matches(EKS.stringMap(existing["tags"]), mark) else { throw error }
         }
-        try await waitActive(id, ctx, operation: "CreateAddon", progress: progress)
-        return id
+        return try await afterCreating(id) {
+            try await waitActive(id, ctx, operation: "CreateAddon", progress: progress)
+            return id
+        }
     }
 
     /// Waits for ACTIVE. CREATE_FAILED and UPDATE_FAILED stop at once with EKS's health issues;

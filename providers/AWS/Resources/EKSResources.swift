@@ -205,8 +205,10 @@ struct EKSClusterResource: AWSResourceType {
         } catch let error as AWSAPIError where error.code == "ResourceInUseException" {
             guard let existing = try await describe(name, ctx), MarkTags.matches(EKS.stringMap(existing["tags"]), mark) else { throw error }
         }
-        try await waitActive(name, ctx, operation: "CreateCluster", progress: progress)
-        return name
+        return try await afterCreating(name) {
+            try await waitActive(name, ctx, operation: "CreateCluster", progress: progress)
+            return name
+        }
     }
 
     private func waitActive(_ name: String, _ ctx: AWSContext, operation: String, progress: ProgressReporter) async throws {
@@ -393,8 +395,10 @@ struct EKSNodeGroupResource: AWSResourceType {
         } catch let error as AWSAPIError where error.code == "ResourceInUseException" {
             guard let existing = try await describe(id, ctx), MarkTags.matches(EKS.stringMap(existing["tags"]), mark) else { throw error }
         }
-        try await waitActive(id, ctx, operation: "CreateNodegroup", progress: progress)
-        return id
+        return try await afterCreating(id) {
+            try await waitActive(id, ctx, operation: "CreateNodegroup", progress: progress)
+            return id
+        }
     }
 
     private func scaling(_ planned: [String: Value]) -> Value {

@@ -102,8 +102,10 @@ struct IAMRoleResource: AWSResourceType {
             // Ours from an interrupted earlier create? Adopt it only if it carries our mark.
             guard MarkTags.matches(try await self.tags(name, ctx), mark) else { throw error }
         }
-        try await syncPolicies(name, want: Set(planned.strings("policy_arns")), ctx)
-        return name
+        return try await afterCreating(name) {
+            try await syncPolicies(name, want: Set(planned.strings("policy_arns")), ctx)
+            return name
+        }
     }
 
     private func syncPolicies(_ role: String, want: Set<String>, _ ctx: AWSContext) async throws {

@@ -93,18 +93,20 @@ struct NATGatewayResource: AWSResourceType {
         guard let id = xml.string("natGateway", "natGatewayId") else {
             throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "MalformedResponse", message: "no natGatewayId in the answer")
         }
-        _ = try await waitUntil("NAT gateway \(id) to be available", timeout: ctx.waitTimeout, operation: "CreateNatGateway",
-                                progress: progress, initialDelay: 1) { () -> Bool? in
-            let state = try await describe(id, ctx)?.string("state")
-            switch state {
-            case "available": return true
-            case "failed", nil:
-                throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "NatGatewayFailed",
-                                  message: "NAT gateway \(id) is \(state ?? "gone")")
-            default: return nil
+        return try await afterCreating(id) {
+            _ = try await waitUntil("NAT gateway \(id) to be available", timeout: ctx.waitTimeout, operation: "CreateNatGateway",
+                                    progress: progress, initialDelay: 1) { () -> Bool? in
+                let state = try await describe(id, ctx)?.string("state")
+                switch state {
+                case "available": return true
+                case "failed", nil:
+                    throw AWSAPIError(service: "ec2", operation: "CreateNatGateway", status: 200, code: "NatGatewayFailed",
+                                      message: "NAT gateway \(id) is \(state ?? "gone")")
+                default: return nil
+                }
             }
+            return id
         }
-        return id
     }
 
     func update(id: String, prior: [String: Value], planned: [String: Value], mark: ResourceMark, _ ctx: AWSContext,
@@ -223,8 +225,10 @@ struct RouteTableResource: AWSResourceType {
         guard let id = xml.string("routeTable", "routeTableId") else {
             throw AWSAPIError(service: "ec2", operation: "CreateRouteTable", status: 200, code: "MalformedResponse", message: "no routeTableId in the answer")
         }
-        try await sync(id, planned: planned, ctx)
-        return id
+        return try await afterCreating(id) {
+            try await sync(id, planned: planned, ctx)
+            return id
+        }
     }
 
     private func sync(_ id: String, planned: [String: Value], _ ctx: AWSContext) async throws {

@@ -179,19 +179,45 @@ struct S3BucketResource: AWSResourceType {
         }
         let body = ctx.region == "us-east-1" ? nil :
             "<CreateBucketConfiguration xmlns=\"\(Self.namespace)\"><LocationConstraint>\(xmlEscape(ctx.region))</LocationConstraint></CreateBucketConfiguration>"
+        // A bucket of this name that exists already is adopted only when it carries this create's
+        // mark (an earlier try of the same create); anyone else's is refused, never taken over.
+        if let tags = try await existingTags(bucket, ctx) {
+            guard MarkTags.matches(tags, mark) else { throw Self.foreign(bucket, tags: tags, mark: mark) }
+        } else {
+            do {
+                _ = try await send(ctx, "CreateBucket", "PUT", bucket: bucket, body: body)
+            } catch let error as AWSAPIError where error.code == "BucketAlreadyOwnedByYou" {
+                // It did not exist a moment ago: this is our own CreateBucket whose answer was lost
+                // and that the client sent again; unless someone else's mark went on it meanwhile.
+                let tags = try await existingTags(bucket, ctx) ?? [:]
+                if tags.keys.contains(where: MarkTags.isMarkTag), !MarkTags.matches(tags, mark) {
+                    throw Self.foreign(bucket, tags: tags, mark: mark)
+                }
+            }
+        }
+        return try await afterCreating(bucket) {
+            try await putTags(bucket, planned, mark, ctx)
+            try await configure(bucket, prior: nil, planned: planned, ctx)
+            return bucket
+        }
+    }
+
+    /// The bucket's tags; nil when there is no such bucket (in this account).
+    private func existingTags(_ bucket: String, _ ctx: AWSContext) async throws -> [String: String]? {
         do {
-            _ = try await send(ctx, "CreateBucket", "PUT", bucket: bucket, body: body)
-        } catch let error as AWSAPIError where error.code == "BucketAlreadyOwnedByYou" {
-            // Ours from an interrupted earlier create, or someone else's bucket in this account?
-            let tags = Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
+            return Self.tags(try await optional(["NoSuchTagSet", "NoSuchTagSetError"]) {
                 try await getXML(ctx, "GetBucketTagging", bucket: bucket, "tagging")
             })
-            let marked = tags.keys.contains(where: MarkTags.isMarkTag)
-            if marked && !MarkTags.matches(tags, mark) { throw error }
+        } catch let error as AWSAPIError where error.isNotFound {
+            return nil
         }
-        try await putTags(bucket, planned, mark, ctx)
-        try await configure(bucket, prior: nil, planned: planned, ctx)
-        return bucket
+    }
+
+    /// The error for a bucket of the planned name that this stack did not make.
+    static func foreign(_ bucket: String, tags: [String: String], mark: ResourceMark) -> AWSAPIError {
+        let owner = tags[MarkTags.stack].map { "stack \"\($0)\" (\(tags[MarkTags.address] ?? "?"))" } ?? "no ethstack stack"
+        return AWSAPIError(service: "s3", operation: "CreateBucket", status: 409, code: "BucketAlreadyExists",
+                           message: "bucket \(bucket) already exists and belongs to \(owner); ethstack does not take over an object it did not make. To manage it from this stack, run: ethstack import \(mark.address)=\(bucket)")
     }
 
     private func putTags(_ bucket: String, _ planned: [String: Value], _ mark: ResourceMark, _ ctx: AWSContext) async throws {
@@ -285,6 +311,25 @@ struct S3BucketResource: AWSResourceType {
                 _ = try await send(ctx, "DeleteObject", "DELETE", bucket: bucket, key: key, query: query)
             }
         }
+    }
+
+    /// After a crash between CreateBucket and PutBucketTagging the bucket exists without any tag:
+    /// it is the interrupted create's own when it carries no ethstack mark at all and was made
+    /// after that create started (S3's CreationDate; 5 s allowed for clock skew).
+    func find(mark: ResourceMark, planned: [String: Value], started: Date?, _ ctx: AWSContext) async throws -> String? {
+        if let found = try await find(mark: mark, planned: planned, ctx) { return found }
+        guard let started, let bucket = planned.string("bucket"), !bucket.isEmpty,
+              let tags = try await existingTags(bucket, ctx), !tags.keys.contains(where: MarkTags.isMarkTag) else { return nil }
+        let response = try await ctx.client.send(service: "s3", operation: "ListBuckets", method: "GET", path: "/")
+        guard let xml = XMLTree.parse(response.body) else { return nil }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        for entry in xml.first(named: "Buckets")?.children("Bucket") ?? [] where entry.string("Name") == bucket {
+            guard let text = entry.string("CreationDate"), let created = formatter.date(from: text) ?? plain.date(from: text) else { return nil }
+            return created >= started.addingTimeInterval(-5) ? bucket : nil
+        }
+        return nil
     }
 
     func find(mark: ResourceMark, planned: [String: Value], _ ctx: AWSContext) async throws -> String? {

@@ -180,8 +180,10 @@ struct SecurityGroupResource: AWSResourceType {
             id = created
         }
         // Bring the rules from what exists now (AWS's default egress, or a half-finished earlier try) to the plan.
-        try await syncRules(id, planned: planned, ctx)
-        return id
+        return try await afterCreating(id) {
+            try await syncRules(id, planned: planned, ctx)
+            return id
+        }
     }
 
     private func syncRules(_ id: String, planned: [String: Value], _ ctx: AWSContext) async throws {

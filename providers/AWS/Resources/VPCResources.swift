@@ -52,9 +52,11 @@ struct VPCResource: AWSResourceType {
             }
             id = created
         }
-        try await setDNS(id, support: planned.bool("enable_dns_support") ?? true, hostnames: planned.bool("enable_dns_hostnames") ?? false,
-                         priorSupport: true, priorHostnames: false, ctx)
-        return id
+        return try await afterCreating(id) {
+            try await setDNS(id, support: planned.bool("enable_dns_support") ?? true, hostnames: planned.bool("enable_dns_hostnames") ?? false,
+                             priorSupport: true, priorHostnames: false, ctx)
+            return id
+        }
     }
 
     private func setDNS(_ id: String, support: Bool, hostnames: Bool, priorSupport: Bool, priorHostnames: Bool,
@@ -135,10 +137,12 @@ struct SubnetResource: AWSResourceType {
         guard let id = xml.string("subnet", "subnetId") else {
             throw AWSAPIError(service: "ec2", operation: "CreateSubnet", status: 200, code: "MalformedResponse", message: "no subnetId in the answer")
         }
-        if planned.bool("map_public_ip_on_launch") == true {
-            _ = try await ctx.client.query("ec2", "ModifySubnetAttribute", [("SubnetId", id), ("MapPublicIpOnLaunch.Value", "true")])
+        return try await afterCreating(id) {
+            if planned.bool("map_public_ip_on_launch") == true {
+                _ = try await ctx.client.query("ec2", "ModifySubnetAttribute", [("SubnetId", id), ("MapPublicIpOnLaunch.Value", "true")])
+            }
+            return id
         }
-        return id
     }
 
     func update(id: String, prior: [String: Value], planned: [String: Value], mark: ResourceMark, _ ctx: AWSContext,
@@ -195,11 +199,13 @@ struct InternetGatewayResource: AWSResourceType {
             }
             id = created
         }
-        if let vpc = planned.string("vpc_id"), !vpc.isEmpty {
-            let current = try await read(id: id, prior: [:], ctx)?.string("vpc_id")
-            if current != vpc { try await attach(id, vpc, ctx) }
+        return try await afterCreating(id) {
+            if let vpc = planned.string("vpc_id"), !vpc.isEmpty {
+                let current = try await read(id: id, prior: [:], ctx)?.string("vpc_id")
+                if current != vpc { try await attach(id, vpc, ctx) }
+            }
+            return id
         }
-        return id
     }
 
     private func attach(_ id: String, _ vpc: String, _ ctx: AWSContext) async throws {
