@@ -61,6 +61,29 @@ enum AWSTestServers {
         return process
     }
 
+    /// The port a server started with port 0 reports on its first line of `out`
+    /// ("listening on http://127.0.0.1:PORT"): no pre-picked port another test can take meanwhile.
+    /// Reading ends with the line, or when the process is stopped after `timeout` seconds.
+    static func reportedPort(of process: Process, out: Pipe, timeout: Double = 60) async -> (port: Int?, line: String) {
+        let reader = out.fileHandleForReading
+        let watchdog = Task { try await Task.sleep(for: .seconds(timeout)); if process.isRunning { process.terminate() } }
+        let line: String = await withCheckedContinuation { done in
+            // A Dispatch thread, not one of the Swift pool's: the read blocks.
+            DispatchQueue.global().async {
+                var bytes = Data()
+                while !bytes.contains(UInt8(ascii: "\n")) {
+                    let chunk = reader.availableData
+                    if chunk.isEmpty { break }
+                    bytes.append(chunk)
+                }
+                done.resume(returning: String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        watchdog.cancel()
+        let digits = line.components(separatedBy: "listening on http://127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? ""
+        return (Int(digits), line)
+    }
+
     /// Waits until something answers HTTP on the URL.
     static func waitUntilAnswering(_ url: String, timeout: Double = 60) async throws {
         var options = HTTPClientOptions()

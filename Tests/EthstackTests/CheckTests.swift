@@ -26,20 +26,8 @@ import Testing
             process.standardError = FileHandle.nullDevice
             try process.run()
             // The stub binds port 0 and prints the port it got: no pre-picked port another test can take.
-            let reader = out.fileHandleForReading
-            let watchdog = Task { try await Task.sleep(for: .seconds(60)); if process.isRunning { process.terminate() } }
-            let firstLine: String = await Task.detached {
-                var bytes = Data()
-                while !bytes.contains(UInt8(ascii: "\n")) {
-                    let chunk = reader.availableData
-                    if chunk.isEmpty { break }
-                    bytes.append(chunk)
-                }
-                return String(decoding: bytes, as: UTF8.self)
-            }.value
-            watchdog.cancel()
-            let port = firstLine.components(separatedBy: "127.0.0.1:").dropFirst().first?.prefix { $0.isNumber } ?? ""
-            guard !port.isEmpty else { throw TestServerError.notReady("eth_node_stub.py printed \(firstLine.debugDescription)") }
+            let (reported, firstLine) = await AWSTestServers.reportedPort(of: process, out: out)
+            guard let port = reported else { throw TestServerError.notReady("eth_node_stub.py printed \(firstLine.debugDescription)") }
             let node = StubNode(process: process, url: "http://127.0.0.1:\(port)")
             do {
                 try await AWSTestServers.waitUntilAnswering(node.url + "/eth/v1/node/peer_count", timeout: 60)

@@ -318,25 +318,9 @@ import Testing
         p.standardError = FileHandle(forWritingAtPath: errPath)
         try p.run()
         defer { if p.isRunning { p.terminate() }; p.waitUntilExit() }
-        // Reads stdout until the first line; gives up (and stops the process, which ends the
-        // read) after a generous bound so a server that never starts fails the test, not hangs it.
-        let reader = out.fileHandleForReading
-        let watchdog = Task { try await Task.sleep(for: .seconds(60)); if p.isRunning { p.terminate() } }
-        let firstLine: String = await Task.detached {
-            var bytes = Data()
-            while !bytes.contains(UInt8(ascii: "\n")) {
-                let chunk = reader.availableData
-                if chunk.isEmpty { break }
-                bytes.append(chunk)
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }.value
-        watchdog.cancel()
-        let prefix = "listening on http://127.0.0.1:"
+        let (reported, firstLine) = await AWSTestServers.reportedPort(of: p, out: out)
         let stderrText = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        let portText = firstLine.components(separatedBy: prefix).dropFirst().first?
-            .prefix { $0.isNumber } ?? ""
-        let port = try #require(Int(portText), "kube-test-server printed \(firstLine.debugDescription); stderr: \(stderrText)")
+        let port = try #require(reported, "kube-test-server printed \(firstLine.debugDescription); stderr: \(stderrText)")
         #expect(port > 0)
         let r = try await KTS.run(KTS.kubectl, ["--server", "http://127.0.0.1:\(port)", "--cache-dir", dir + "/cache",
                                                 "get", "crd", "servicemonitors.monitoring.coreos.com", "-o", "name"],
