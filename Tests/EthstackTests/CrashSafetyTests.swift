@@ -215,17 +215,17 @@ struct CrashSafetyTests {
     static let helmSleeper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Support/helm-sleeper").path
 
-    /// Waits until `condition` holds, polling; false when `timeout` seconds pass first.
-    static func eventually(_ timeout: Double, _ condition: () -> Bool) -> Bool {
+    /// Waits until `condition` holds, polling without holding a thread; false when `timeout` seconds pass first.
+    static func eventually(_ timeout: Double, _ condition: () -> Bool) async throws -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition() { return true }
-            usleep(50_000)
+            try await Task.sleep(nanoseconds: 50_000_000)
         }
         return condition()
     }
 
-    @Test func aSIGKILLedApplyTakesHelmsProcessGroupWithItAndTheNextRunRemovesItsKubeconfig() throws {
+    @Test func aSIGKILLedApplyTakesHelmsProcessGroupWithItAndTheNextRunRemovesItsKubeconfig() async throws {
         let ws = Workspace()
         let tmp = "\(ws.dir)/tmp"
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
@@ -256,7 +256,7 @@ struct CrashSafetyTests {
         let apply = try EthstackBinary.start(["apply", "--stack", "stack.yaml", "--state", "state.db", "--auto-approve"],
                                              in: ws.dir, environment: environment)
         let pidFile = "\(tmp)/helm-sleeper.pid"
-        let started = Self.eventually(60) { FileManager.default.fileExists(atPath: pidFile) }
+        let started = try await Self.eventually(60) { FileManager.default.fileExists(atPath: pidFile) }
         let text = (try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? ""
         guard started, let child = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             kill(apply.process.processIdentifier, SIGKILL)
@@ -269,7 +269,7 @@ struct CrashSafetyTests {
         #expect(during.contains { $0.hasPrefix("ethstack-helm-sleeper-p\(ethstack)-") }, "\(during)")
         kill(ethstack, SIGKILL)
         apply.process.waitUntilExit()
-        let gone = Self.eventually(20) { kill(child, 0) != 0 && errno == ESRCH }
+        let gone = try await Self.eventually(20) { kill(child, 0) != 0 && errno == ESRCH }
         if !gone { kill(child, SIGKILL) }
         #expect(gone, "helm's child \(child) outlived a SIGKILLed ethstack")
 
@@ -312,19 +312,23 @@ struct CrashSafetyTests {
 /// with SIGKILL at random moments and applied again, lost create answers injected.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"))
 struct CrashHarnessTests {
-    @Test(.timeLimit(.minutes(5))) func fiveKilledAppliesConvergeWithoutOrphansDuplicatesOrCorruption() throws {
+    @Test(.timeLimit(.minutes(5))) func fiveKilledAppliesConvergeWithoutOrphansDuplicatesOrCorruption() async throws {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/crash-harness").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: AWSTestServers.which("python3") ?? "/usr/bin/python3")
         process.arguments = [script, "5", "--ethstack", EthstackBinary.path, "--json"]
-        let out = Pipe()
-        process.standardOutput = out
+        // Output to a file and an exit handler: no test thread is held for the minutes this takes.
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("crash-harness-\(UUID().uuidString.prefix(8)).log")
+        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+        defer { try? FileManager.default.removeItem(at: log) }
+        process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = FileHandle.standardError
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            process.terminationHandler = { _ in done.resume() }
+            do { try process.run() } catch { process.terminationHandler = nil; done.resume() }
+        }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         let last = text.split(separator: "\n").last.map(String.init) ?? ""
         let totals = try Value.parseJSON(Data(last.utf8))
         #expect(totals["trials"]?.intValue == 5, "\(text)")
