@@ -202,7 +202,8 @@ struct ConfiguredHelm: ConfiguredProvider {
         guard values.isNull || values.mapValue != nil else {
             throw ProviderError(.invalidInput, operation: operation, address: address, message: "values must be a map")
         }
-        if operation == "create", try await fetch(namespace: namespace, name: name, address: address) != nil,
+        // A look-up that fails (an invalid name, no cluster) is left for `helm upgrade` to report.
+        if operation == "create", (try? await fetch(namespace: namespace, name: name, address: address)) != nil,
            !(try await carriesMark(namespace: namespace, name: name, mark: mark, address: address)) {
             // A release of this name that this create did not install: never taken over.
             throw ProviderError(.conflict, operation: operation, address: address,
