@@ -449,7 +449,9 @@ private func close(_ a: Date, _ b: Date) -> Bool { abs(a.timeIntervalSince(b)) <
         // A short ttl lock expires and is taken over by the next locker.
         let short = try await store.lock(stack: "t", operation: "apply", timeout: 0, ttl: 0.2) { _ in }
         let seen2 = Box<LockInfo>()
-        let next = try await store.lock(stack: "t", operation: "apply", timeout: 3, ttl: 60) { seen2.append($0) }
+        // Generous: the wait ends as soon as the 0.2 s lock has expired; on a loaded machine that can
+        // take more than a few seconds of wall time.
+        let next = try await store.lock(stack: "t", operation: "apply", timeout: 30, ttl: 60) { seen2.append($0) }
         #expect(seen2.all.map(\.id) == [short.id])
         #expect(next.id != short.id)
     }
