@@ -88,7 +88,7 @@ struct ApplyWalk {
     private mutating func startReady() -> [Applier.Launch] {
         let ctx = applier.context
         var launches: [Applier.Launch] = []
-        while running.count + launches.count < ctx.parallelism, !ctx.interrupt.isRaised, let n = ready.pop() {
+        while running.count < ctx.parallelism, !ctx.interrupt.isRaised, let n = ready.pop() {
             if blocked.contains(n) { continue }
             let node = graph.nodes[n]
             guard let ci = node.change else {
