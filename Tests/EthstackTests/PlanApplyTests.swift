@@ -41,6 +41,36 @@ outputs:
         Dictionary(uniqueKeysWithValues: plan.changes.map { ($0.address.description, $0.action) })
     }
 
+    /// Apply keeps exactly `--parallelism` provider calls in flight when that much work is ready:
+    /// counted from its events (every call of a round starts before any result is recorded), not timed.
+    @Test func applyRunsAsManyCallsAtOnceAsTheParallelismAllows() async throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: wide
+        resources:
+          pause:
+            type: core.sleep
+            count: 12
+            properties: { create_duration: 50ms }
+        """)
+        final class Peak: @unchecked Sendable {
+            let lock = NSLock()
+            var running = 0, peak = 0
+            func record(_ event: ApplyEvent) {
+                lock.lock(); defer { lock.unlock() }
+                switch event {
+                case .started: running += 1; peak = max(peak, running)
+                case .completed, .errored: running -= 1
+                default: break
+                }
+            }
+        }
+        let peak = Peak()
+        let summary = try await ws.apply(parallelism: 4, events: { peak.record($0) })
+        #expect(summary.created == 12)
+        #expect(peak.peak == 4, "at most 4 calls at once, and 4 whenever 4 are ready")
+    }
+
     @Test func planFromEmptyStateCreatesEverythingWithUnknowns() async throws {
         let ws = Workspace()
         ws.write("stack.yaml", exampleStack)
