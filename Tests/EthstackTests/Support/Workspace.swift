@@ -164,6 +164,7 @@ final class RunningProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data()
     private var err = Data()
+    private let readers = DispatchGroup()
 
     init(process: Process, stdout: Pipe, stderr: Pipe) {
         self.process = process
@@ -171,30 +172,31 @@ final class RunningProcess: @unchecked Sendable {
         self.stderr = stderr
     }
 
+    /// Reads both pipes as output comes, each on a plain thread of its own: Foundation's
+    /// `readabilityHandler` uses a dispatch source that, on Linux, could still fire for a pipe
+    /// being closed and crash the test process in libdispatch's event loop.
     func startReading() {
-        stdout.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self else { return }
-            self.lock.lock(); self.out.append(d); self.lock.unlock()
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] h in
-            let d = h.availableData
-            guard let self else { return }
-            self.lock.lock(); self.err.append(d); self.lock.unlock()
+        for (handle, isOut) in [(stdout.fileHandleForReading, true), (stderr.fileHandleForReading, false)] {
+            readers.enter()
+            Thread.detachNewThread { [self] in
+                while true {
+                    let d = handle.availableData
+                    if d.isEmpty { break }
+                    lock.lock()
+                    if isOut { out.append(d) } else { err.append(d) }
+                    lock.unlock()
+                }
+                readers.leave()
+            }
         }
     }
 
-    /// After exit: stops the handlers and reads what is left in the pipes, so no output is lost.
+    /// After exit: waits until both pipes reached their end, so no output is lost.
     func drain() {
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
-        let restOut = stdout.fileHandleForReading.readDataToEndOfFile()
-        let restErr = stderr.fileHandleForReading.readDataToEndOfFile()
-        lock.lock(); out.append(restOut); err.append(restErr); lock.unlock()
+        readers.wait()
     }
 
     func output() -> String {
-        usleep(50_000)
         lock.lock(); defer { lock.unlock() }
         return String(decoding: out, as: UTF8.self)
     }
