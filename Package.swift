@@ -80,7 +80,7 @@ let package = Package(
         // engine's state protocol and SQL, nothing of providers, plans or the CLI.
         .target(
             name: "EthstackState",
-            dependencies: ["EthstackEngine", "CLibSQLite", "CLibPQ"],
+            dependencies: ["EthstackEngine", "CLibSQLite", "CLibPQ", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/EthstackState",
             exclude: ["README.md"]
         ),

@@ -10,10 +10,10 @@ import Darwin
 /// How the store writes values into columns and reads rows back, and who it says holds a lock.
 extension SQLStateStore {
     static let resourceColumns =
-        "address, type, provider, id, attributes, sensitive_attributes, dependencies, status, schema_version"
+        "address, type, provider, id, attributes, sensitive_attributes, dependencies, status, schema_version, sealed"
     static let journalColumns =
-        "id, address, type, provider, action, token, planned, started, finished, outcome, message"
-    static let lockColumns = "id, stack, holder, pid, host, operation, created, expires"
+        "id, address, type, provider, action, token, planned, started, finished, outcome, message, sealed"
+    static let lockColumns = "id, stack, holder, pid, host, operation, created, expires, process"
 
     // MARK: Encoding
 
@@ -64,8 +64,28 @@ extension SQLStateStore {
         return address
     }
 
+    /// The sealed part of a row (a JSON object in an envelope), or [:] when the column is null.
+    static func openSealedMap(_ row: SQLRow, _ column: Int, _ name: String, stack: String,
+                              sealer: StateSealer) throws -> [String: Value] {
+        guard let text = row.text(column) else { return [:] }
+        guard case .map(let map) = try sealer.open(text, stack: stack, column: name) else {
+            throw SQLRow.corrupt(name, "does not hold a sealed JSON object")
+        }
+        return map
+    }
+
+    /// Splits attributes into what is stored in clear and what is sealed (`sealed` nil when
+    /// nothing is sensitive: a stack without secrets never needs a key).
+    static func split(_ attributes: [String: Value], sensitive: Set<String>, stack: String, column: String,
+                      sealer: StateSealer) throws -> (clear: [String: Value], sealed: String?) {
+        var clear = attributes, secret: [String: Value] = [:]
+        for name in sensitive { if let value = clear.removeValue(forKey: name) { secret[name] = value } }
+        guard !secret.isEmpty else { return (clear, nil) }
+        return (clear, try sealer.seal(.map(secret), stack: stack, column: column))
+    }
+
     /// A row of `resourceColumns`.
-    static func decodeResource(_ row: SQLRow) throws -> ResourceState {
+    static func decodeResource(_ row: SQLRow, stack: String, sealer: StateSealer) throws -> ResourceState {
         let address = try decodeAddress(try row.requiredText(0, "resources.address"), "resources.address")
         let statusText = try row.requiredText(7, "resources.status")
         guard let status = ResourceState.Status(rawValue: statusText) else {
@@ -76,7 +96,9 @@ extension SQLStateStore {
             type: try row.requiredText(1, "resources.type"),
             provider: try row.requiredText(2, "resources.provider"),
             id: try row.requiredText(3, "resources.id"),
-            attributes: try decodeMap(row, 4, "resources.attributes of \(address)"),
+            // Rows written before migration 2 hold sensitive attributes in clear: both are read.
+            attributes: try decodeMap(row, 4, "resources.attributes of \(address)").merging(
+                try openSealedMap(row, 9, "resources.sealed", stack: stack, sealer: sealer)) { _, sealed in sealed },
             sensitiveAttributes: try decodeStrings(row, 5, "resources.sensitive_attributes of \(address)"),
             dependencies: try decodeStrings(row, 6, "resources.dependencies of \(address)").map {
                 try decodeAddress($0, "resources.dependencies of \(address)")
@@ -86,7 +108,7 @@ extension SQLStateStore {
     }
 
     /// A row of `journalColumns`.
-    static func decodeJournal(_ row: SQLRow) throws -> JournalEntry {
+    static func decodeJournal(_ row: SQLRow, stack: String, sealer: StateSealer) throws -> JournalEntry {
         let id = try row.requiredInt(0, "journal.id")
         var outcome: JournalEntry.Outcome?
         if let text = row.text(9) {
@@ -102,7 +124,8 @@ extension SQLStateStore {
             provider: try row.requiredText(3, "journal.provider"),
             action: try ProviderOperation(journalText: row.requiredText(4, "journal.action")),
             token: try row.requiredText(5, "journal.token"),
-            planned: try decodeMap(row, 6, "journal.planned of row \(id)"),
+            planned: try decodeMap(row, 6, "journal.planned of row \(id)").merging(
+                try openSealedMap(row, 11, "journal.sealed", stack: stack, sealer: sealer).mapValues(Value.sensitive)) { _, sealed in sealed },
             started: try row.requiredDate(7, "journal.started"),
             finished: row.date(8),
             outcome: outcome,
@@ -119,7 +142,8 @@ extension SQLStateStore {
             host: try row.requiredText(4, "locks.host"),
             operation: try row.requiredText(5, "locks.operation"),
             created: try row.requiredDate(6, "locks.created"),
-            expires: try row.requiredDate(7, "locks.expires"))
+            expires: try row.requiredDate(7, "locks.expires"),
+            process: row.text(8) ?? "")
     }
 
     // MARK: Process identity
@@ -145,5 +169,59 @@ extension SQLStateStore {
         let bytes = buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }
         let name = String(decoding: bytes, as: UTF8.self)
         return name.isEmpty ? "localhost" : name
+    }
+}
+
+/// Who a lock holder is, beyond host name and pid (containers share host names; pids are reused):
+/// the kernel's boot id, the pid namespace and the process's start time. Linux only; elsewhere (and
+/// for locks written before migration 2) liveness falls back to "same host and the pid exists".
+struct ProcessIdentity: Sendable, Equatable {
+    var bootID: String
+    var pidNamespace: String
+    var startTime: String
+
+    var text: String { "boot=\(bootID) pidns=\(pidNamespace) start=\(startTime)" }
+
+    init(bootID: String, pidNamespace: String, startTime: String) {
+        self.bootID = bootID; self.pidNamespace = pidNamespace; self.startTime = startTime
+    }
+
+    init?(text: String) {
+        var fields: [Substring: Substring] = [:]
+        for part in text.split(separator: " ") {
+            guard let eq = part.firstIndex(of: "=") else { return nil }
+            fields[part[..<eq]] = part[part.index(after: eq)...]
+        }
+        guard let boot = fields["boot"], let ns = fields["pidns"], let start = fields["start"] else { return nil }
+        self.init(bootID: String(boot), pidNamespace: String(ns), startTime: String(start))
+    }
+
+    static let current: ProcessIdentity? = {
+        guard let boot = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty,
+              let ns = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"),
+              let start = startTime(of: getpid()) else { return nil }
+        return ProcessIdentity(bootID: boot, pidNamespace: ns, startTime: start)
+    }()
+
+    /// Field 22 of /proc/PID/stat (clock ticks after boot), or nil when there is no such process.
+    static func startTime(of pid: Int32) -> String? {
+        guard pid > 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        // After "pid (comm)" come fields 3…; the comm may hold spaces and parentheses.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? String(fields[19]) : nil
+    }
+
+    /// Whether the holder of `lock` is certainly gone. Same host is not enough: only a holder in this
+    /// boot and pid namespace can be looked up; anywhere else its lock waits for its expiry.
+    static func holderIsGone(_ lock: LockInfo, host: String) -> Bool {
+        guard lock.host == host else { return false }
+        if let theirs = ProcessIdentity(text: lock.process), let mine = current {
+            guard theirs.bootID == mine.bootID, theirs.pidNamespace == mine.pidNamespace else { return false }
+            guard let start = startTime(of: lock.pid) else { return true }
+            return start != theirs.startTime // the pid now belongs to another process
+        }
+        return !SQLStateStore.processIsAlive(lock.pid)
     }
 }

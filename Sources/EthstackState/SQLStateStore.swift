@@ -32,9 +32,18 @@ public final class SQLStateStore: StateStore, Sendable {
     /// How long a lock attempt waits (`Task.sleep`) between polls while the stack is locked by someone else.
     public let lockPollInterval: Double
 
-    init(driver: any SQLDriver, lockPollInterval: Double) {
+    /// Seals sensitive attributes, outputs and planned values (AES-GCM) with the state key.
+    let sealer: StateSealer
+
+    /// The locks this store holds, by stack: every write to such a stack first checks, in its own
+    /// transaction, that the lock is still this one (fencing: a run whose lock was taken over
+    /// cannot overwrite the new holder's state).
+    private let held = HeldLocks()
+
+    init(driver: any SQLDriver, lockPollInterval: Double, keyring: StateKeyring) {
         self.driver = driver
         self.lockPollInterval = max(0.01, lockPollInterval)
+        sealer = StateSealer(keyring: keyring)
         holder = Self.currentUser()
         host = Self.currentHost()
         pid = getpid()
@@ -47,32 +56,41 @@ public final class SQLStateStore: StateStore, Sendable {
 
     /// Opens the state at `location`: a `postgres://` URL, or a SQLite database path (created if
     /// missing). Applies pending schema migrations and refuses a database written by a newer ethstack.
-    public static func open(_ location: String, lockPollInterval: Double = 0.15) async throws -> SQLStateStore {
-        if isPostgres(location) { return try await postgres(location, lockPollInterval: lockPollInterval) }
-        return try await sqlite(path: location, lockPollInterval: lockPollInterval)
+    /// `keyring` finds the key that seals sensitive values (default: `StateKeyring`'s search, with
+    /// the per-user key file as a fallback for SQLite only).
+    public static func open(_ location: String, lockPollInterval: Double = 0.15,
+                            keyring: StateKeyring? = nil) async throws -> SQLStateStore {
+        if isPostgres(location) { return try await postgres(location, lockPollInterval: lockPollInterval, keyring: keyring) }
+        return try await sqlite(path: location, lockPollInterval: lockPollInterval, keyring: keyring)
     }
 
     /// Opens (creating it and its parent directories if needed) the SQLite database at `path`;
     /// `:memory:` opens a private in-memory database.
     public static func sqlite(path: String, busyTimeoutMilliseconds: Int = 5000,
-                              lockPollInterval: Double = 0.15) async throws -> SQLStateStore {
+                              lockPollInterval: Double = 0.15, keyring: StateKeyring? = nil) async throws -> SQLStateStore {
         let driver = try await SQLiteDriver(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-        return try await migrated(SQLStateStore(driver: driver, lockPollInterval: lockPollInterval))
+        return try await migrated(SQLStateStore(driver: driver, lockPollInterval: lockPollInterval,
+                                                keyring: keyring ?? StateKeyring(fallback: .userKeyFile)))
     }
 
     /// A private in-memory SQLite store, for tests.
-    public static func inMemory() async throws -> SQLStateStore { try await sqlite(path: ":memory:") }
+    public static func inMemory(keyring: StateKeyring? = nil) async throws -> SQLStateStore {
+        try await sqlite(path: ":memory:", keyring: keyring)
+    }
 
     /// Connects to the PostgreSQL database at `location` (a `postgres://` URL).
-    public static func postgres(_ location: String, lockPollInterval: Double = 0.15) async throws -> SQLStateStore {
+    public static func postgres(_ location: String, lockPollInterval: Double = 0.15,
+                                keyring: StateKeyring? = nil) async throws -> SQLStateStore {
         let driver = PostgresDriver(url: try PostgresStateURL(location))
-        return try await migrated(SQLStateStore(driver: driver, lockPollInterval: lockPollInterval))
+        return try await migrated(SQLStateStore(driver: driver, lockPollInterval: lockPollInterval,
+                                                keyring: keyring ?? StateKeyring(fallback: .none)))
     }
 
     /// A PostgreSQL store that neither checks nor migrates the schema (tests and tooling: e.g.
     /// `CREATE DATABASE` through `executeRaw` on the server's `postgres` database).
     static func postgresWithoutMigrating(_ location: String) throws -> SQLStateStore {
-        SQLStateStore(driver: PostgresDriver(url: try PostgresStateURL(location)), lockPollInterval: 0.15)
+        SQLStateStore(driver: PostgresDriver(url: try PostgresStateURL(location)), lockPollInterval: 0.15,
+                      keyring: StateKeyring(fallback: .none))
     }
 
     private static func migrated(_ store: SQLStateStore) async throws -> SQLStateStore {
@@ -96,6 +114,20 @@ public final class SQLStateStore: StateStore, Sendable {
             return try await driver.run(kind, body)
         } catch StateError.database(_, let inner, let message) {
             throw StateError.database(path: location, operation: "\(operation) (\(inner))", message: message)
+        }
+    }
+
+    /// Runs `body` in a write transaction on `stack` that first checks the fence: when this store
+    /// holds the stack's lock, the lock row must still be that one.
+    private func write<T: Sendable>(_ operation: String, stack: String,
+                                    _ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        guard let lockID = held.id(for: stack) else { return try await run(operation, .write, body) }
+        let forUpdate = dialect.forUpdate
+        return try await run(operation, .write) { c in
+            let current = try c.query("SELECT \(Self.lockColumns) FROM locks WHERE stack = ?\(forUpdate)", [.text(stack)])
+                .first.map(Self.decodeLock)
+            guard current?.id == lockID else { throw StateError.lockLost(stack: stack, lockID: lockID, now: current) }
+            return try body(c)
         }
     }
 
@@ -133,7 +165,8 @@ public final class SQLStateStore: StateStore, Sendable {
 
     public func load(stack: String) async throws -> StackState {
         // One snapshot: a concurrent writer's commit is seen whole or not at all.
-        try await run("load stack \(stack)", .read) { c in
+        let sealer = sealer
+        return try await run("load stack \(stack)", .read) { c in
             let head = try c.query("SELECT lineage, serial FROM stacks WHERE name = ?", [.text(stack)])
             guard let row = head.first else { return StackState.empty(stack) }
             var state = StackState(name: stack, lineage: try row.requiredText(0, "stacks.lineage"),
@@ -141,12 +174,15 @@ public final class SQLStateStore: StateStore, Sendable {
             let resources = try c.query("SELECT \(Self.resourceColumns) FROM resources WHERE stack = ?", [.text(stack)])
             state.resources.reserveCapacity(resources.count)
             for row in resources {
-                let r = try Self.decodeResource(row)
+                let r = try Self.decodeResource(row, stack: stack, sealer: sealer)
                 state.resources[r.address] = r
             }
             for row in try c.query("SELECT name, value, sensitive FROM outputs WHERE stack = ?", [.text(stack)]) {
                 let name = try row.requiredText(0, "outputs.name")
-                state.outputs[name] = OutputState(name: name, value: try Self.decodeJSON(row, 1, "outputs.value of \(name)"),
+                let text = try row.requiredText(1, "outputs.value of \(name)")
+                let value = StateSealer.isSealed(text) ? try sealer.open(text, stack: stack, column: "outputs.value")
+                                                       : try Self.decodeJSON(row, 1, "outputs.value of \(name)")
+                state.outputs[name] = OutputState(name: name, value: value,
                                                   sensitive: try row.requiredBool(2, "outputs.sensitive"))
             }
             return state
@@ -155,9 +191,10 @@ public final class SQLStateStore: StateStore, Sendable {
 
     /// One resource of a stack, or nil (a point lookup, without loading the whole stack).
     public func resource(stack: String, address: ResourceAddress) async throws -> ResourceState? {
-        try await run("read \(address)", .read) { c in
+        let sealer = sealer
+        return try await run("read \(address)", .read) { c in
             try c.query("SELECT \(Self.resourceColumns) FROM resources WHERE stack = ? AND address = ?",
-                        [.text(stack), .text(address.description)]).first.map(Self.decodeResource)
+                        [.text(stack), .text(address.description)]).first.map { try Self.decodeResource($0, stack: stack, sealer: sealer) }
         }
     }
 
@@ -176,18 +213,20 @@ public final class SQLStateStore: StateStore, Sendable {
     }
 
     public func unfinishedJournal(stack: String) async throws -> [JournalEntry] {
-        try await run("unfinished journal of \(stack)", .read) { c in
+        let sealer = sealer
+        return try await run("unfinished journal of \(stack)", .read) { c in
             try c.query("SELECT \(Self.journalColumns) FROM journal WHERE stack = ? AND finished IS NULL ORDER BY id",
-                        [.text(stack)]).map(Self.decodeJournal)
+                        [.text(stack)]).map { try Self.decodeJournal($0, stack: stack, sealer: sealer) }
         }
     }
 
     /// Every journal row of a stack (finished or not), oldest first; `limit` keeps the newest ones.
     public func journal(stack: String, limit: Int? = nil) async throws -> [JournalEntry] {
-        try await run("journal of \(stack)", .read) { c in
+        let sealer = sealer
+        return try await run("journal of \(stack)", .read) { c in
             Array(try c.query("SELECT \(Self.journalColumns) FROM journal WHERE stack = ? ORDER BY id DESC LIMIT ?",
                               [.text(stack), .integer(limit.map { Int64(max(0, $0)) } ?? Int64.max)])
-                .map(Self.decodeJournal).reversed())
+                .map { try Self.decodeJournal($0, stack: stack, sealer: sealer) }.reversed())
         }
     }
 
@@ -200,9 +239,15 @@ public final class SQLStateStore: StateStore, Sendable {
     // MARK: StateWriter
 
     public func beginRun(stack: String) async throws -> (lineage: String, serial: Int) {
-        try await run("begin run on \(stack)", .write) { c in
+        try await write("begin run on \(stack)", stack: stack) { c in
             let now = Date()
             try Self.ensureStack(c, stack, now: now)
+            // Closed journal rows are kept for a while (what happened, for a person reading it);
+            // their sealed values were dropped when they closed.
+            try c.execute("""
+                DELETE FROM journal WHERE stack = ? AND finished IS NOT NULL
+                AND id < (SELECT COALESCE(MIN(id), 0) FROM (SELECT id FROM journal WHERE stack = ? ORDER BY id DESC LIMIT \(Self.closedJournalRowsKept)) AS newest)
+                """, [.text(stack), .text(stack)])
             let rows = try c.query("UPDATE stacks SET serial = serial + 1, updated = ? WHERE name = ? RETURNING lineage, serial",
                                    [.date(now), .text(stack)])
             guard let row = rows.first else {
@@ -214,14 +259,17 @@ public final class SQLStateStore: StateStore, Sendable {
 
     public func journalStart(stack: String, address: ResourceAddress, type: String, provider: String, action: ProviderOperation,
                              token: String, planned: [String: Value]) async throws -> Int64 {
-        try await run("journal start \(address)", .write) { c in
+        let sealer = sealer
+        return try await write("journal start \(address)", stack: stack) { c in
             let now = Date()
             try Self.ensureStack(c, stack, now: now)
+            let (clear, sealed) = try Self.split(planned, sensitive: Set(planned.filter { $0.value.containsSensitive }.keys),
+                                                 stack: stack, column: "journal.sealed", sealer: sealer)
             let rows = try c.query("""
-                INSERT INTO journal (stack, address, type, provider, action, token, planned, started)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                INSERT INTO journal (stack, address, type, provider, action, token, planned, started, sealed)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                 """, [.text(stack), .text(address.description), .text(type), .text(provider), .text(action.rawValue),
-                      .text(token), .text(Self.encodeMap(planned)), .date(now)])
+                      .text(token), .text(Self.encodeMap(clear)), .date(now), .optionalText(sealed)])
             guard let id = rows.first?.int64(0) else {
                 throw StateError.database(path: "", operation: "journal start", message: "no id returned")
             }
@@ -231,8 +279,9 @@ public final class SQLStateStore: StateStore, Sendable {
 
     public func journalFinish(stack: String, journalID: Int64, outcome: JournalEntry.Outcome, message: String?,
                               store resource: ResourceState?, remove: ResourceAddress?) async throws {
-        try await run("journal finish \(journalID)", .write) { c in
-            let changed = try c.execute("UPDATE journal SET finished = ?, outcome = ?, message = ? WHERE id = ? AND stack = ?",
+        let sealer = sealer
+        return try await write("journal finish \(journalID)", stack: stack) { c in
+            let changed = try c.execute("UPDATE journal SET finished = ?, outcome = ?, message = ?, sealed = NULL WHERE id = ? AND stack = ?",
                                         [.date(Date()), .text(outcome.rawValue), .optionalText(message),
                                          .integer(journalID), .text(stack)])
             guard changed == 1 else {
@@ -243,14 +292,18 @@ public final class SQLStateStore: StateStore, Sendable {
             if let remove {
                 try c.execute("DELETE FROM resources WHERE stack = ? AND address = ?", [.text(stack), .text(remove.description)])
             }
-            if let resource { try Self.upsertResource(c, stack, resource) }
+            if let resource { try Self.upsertResource(c, stack, resource, sealer: sealer) }
         }
     }
 
     /// Closes an unfinished journal row (recovery after a crash); throws if there is no such row.
     public func closeJournal(id: Int64, outcome: JournalEntry.Outcome, message: String?) async throws {
-        try await run("close journal \(id)", .write) { c in
-            let changed = try c.execute("UPDATE journal SET finished = ?, outcome = ?, message = ? WHERE id = ?",
+        let stack = try await run("journal row \(id)", .read) { c in
+            try c.query("SELECT stack FROM journal WHERE id = ?", [.integer(id)]).first?.text(0)
+        }
+        guard let stack else { throw StateError.database(path: location, operation: "close journal", message: "no journal row \(id)") }
+        try await write("close journal \(id)", stack: stack) { c in
+            let changed = try c.execute("UPDATE journal SET finished = ?, outcome = ?, message = ?, sealed = NULL WHERE id = ?",
                                         [.date(Date()), .text(outcome.rawValue), .optionalText(message), .integer(id)])
             guard changed == 1 else {
                 throw StateError.database(path: "", operation: "close journal", message: "no journal row \(id)")
@@ -259,14 +312,15 @@ public final class SQLStateStore: StateStore, Sendable {
     }
 
     public func putResource(stack: String, _ resource: ResourceState) async throws {
-        try await run("store \(resource.address)", .write) { c in
+        let sealer = sealer
+        try await write("store \(resource.address)", stack: stack) { c in
             try Self.ensureStack(c, stack, now: Date())
-            try Self.upsertResource(c, stack, resource)
+            try Self.upsertResource(c, stack, resource, sealer: sealer)
         }
     }
 
     public func removeResource(stack: String, address: ResourceAddress) async throws {
-        try await run("remove \(address)", .write) { c in
+        try await write("remove \(address)", stack: stack) { c in
             let changed = try c.execute("DELETE FROM resources WHERE stack = ? AND address = ?",
                                         [.text(stack), .text(address.description)])
             if changed == 0 { throw StateError.notFound(address) }
@@ -275,7 +329,7 @@ public final class SQLStateStore: StateStore, Sendable {
 
     /// Renames a resource in state. Other resources' `dependencies` are not rewritten.
     public func moveResource(stack: String, from: ResourceAddress, to: ResourceAddress) async throws {
-        try await run("move \(from) to \(to)", .write) { c in
+        try await write("move \(from) to \(to)", stack: stack) { c in
             guard try Self.exists(c, stack, from) else { throw StateError.notFound(from) }
             if from == to { return }
             guard try !Self.exists(c, stack, to) else { throw StateError.alreadyExists(to) }
@@ -285,21 +339,24 @@ public final class SQLStateStore: StateStore, Sendable {
     }
 
     public func setOutputs(stack: String, _ outputs: [OutputState]) async throws {
-        try await run("set outputs of \(stack)", .write) { c in
+        let sealer = sealer
+        try await write("set outputs of \(stack)", stack: stack) { c in
             try Self.ensureStack(c, stack, now: Date())
             try c.execute("DELETE FROM outputs WHERE stack = ?", [.text(stack)])
             for output in outputs {
+                let sensitive = output.sensitive || output.value.containsSensitive
                 try c.execute("""
                     INSERT INTO outputs (stack, name, value, sensitive) VALUES (?, ?, ?, ?)
                     ON CONFLICT (stack, name) DO UPDATE SET value = excluded.value, sensitive = excluded.sensitive
-                    """, [.text(stack), .text(output.name), .text(Self.encode(output.value)),
-                          .bool(output.sensitive || output.value.containsSensitive)])
+                    """, [.text(stack), .text(output.name), .text(sensitive ? try sealer.seal(output.value, stack: stack, column: "outputs.value")
+                                                                            : Self.encode(output.value)),
+                          .bool(sensitive)])
             }
         }
     }
 
     public func appendHistory(stack: String, _ entry: HistoryEntry) async throws {
-        try await run("append history of \(stack)", .write) { c in
+        try await write("append history of \(stack)", stack: stack) { c in
             try Self.ensureStack(c, stack, now: Date())
             try c.execute("INSERT INTO history (stack, serial, who, host, at, command, summary) VALUES (?, ?, ?, ?, ?, ?, ?)",
                           [.text(stack), .int(entry.serial), .text(entry.who), .text(entry.host), .date(entry.when),
@@ -336,13 +393,14 @@ public final class SQLStateStore: StateStore, Sendable {
     /// gone, is taken over.
     private func tryLock(stack: String, operation: String, ttl: Double) async throws -> LockAttempt {
         let dialect = dialect, holder = holder, host = host, pid = pid
-        return try await run("lock \(stack)", .write) { c in
+        let process = ProcessIdentity.current?.text ?? ""
+        let attempt = try await run("lock \(stack)", .write) { c -> LockAttempt in
             if let serialize = dialect.stackLockSQL { _ = try c.query(serialize, [.text("ethstack.lock:" + stack)]) }
             let now = try Self.now(c, dialect)
             var previous: LockInfo?
             if let current = try c.query("SELECT \(Self.lockColumns) FROM locks WHERE stack = ?\(dialect.forUpdate)",
                                          [.text(stack)]).first.map(Self.decodeLock) {
-                guard current.expires <= now || (current.host == host && !Self.processIsAlive(current.pid)) else {
+                guard current.expires <= now || ProcessIdentity.holderIsGone(current, host: host) else {
                     return .held(current)
                 }
                 try c.execute("DELETE FROM locks WHERE id = ?", [.text(current.id)])
@@ -350,13 +408,16 @@ public final class SQLStateStore: StateStore, Sendable {
             }
             // ttl <= 0: the lock never expires (only a dead holder or `release` frees it).
             let info = LockInfo(id: UUID().uuidString.lowercased(), stack: stack, holder: holder, pid: pid, host: host,
-                                operation: operation, created: now, expires: Self.expiry(now, ttl))
+                                operation: operation, created: now, expires: Self.expiry(now, ttl), process: process)
             try Self.insertLock(c, info)
             return .acquired(info, tookOver: previous)
         }
+        if case .acquired(let info, _) = attempt { held.set(stack, info.id) }
+        return attempt
     }
 
     public func unlock(_ lock: LockInfo) async throws {
+        held.remove(lock.stack, lock.id)
         try await run("unlock \(lock.stack)", .write) { c in
             _ = try c.execute("DELETE FROM locks WHERE id = ? AND stack = ?", [.text(lock.id), .text(lock.stack)])
         }
@@ -369,6 +430,7 @@ public final class SQLStateStore: StateStore, Sendable {
     }
 
     public func release(lockID: String) async throws {
+        held.remove(lockID: lockID)
         try await run("release lock \(lockID)", .write) { c in
             if try c.execute("DELETE FROM locks WHERE id = ?", [.text(lockID)]) == 0 { throw StateError.noSuchLock(lockID) }
         }
@@ -391,6 +453,55 @@ public final class SQLStateStore: StateStore, Sendable {
     /// Writes a lock row as is (tests and tooling: simulating another process's lock).
     func insertLock(_ info: LockInfo) async throws {
         try await run("insert lock", .write) { c in try Self.insertLock(c, info) }
+    }
+
+    // MARK: Keys
+
+    /// What `rekey` did.
+    public struct RekeyResult: Sendable { public var values: Int; public var stacks: Int }
+
+    /// In one transaction, re-encrypts every sealed value of every stack with `newKeyring`'s key,
+    /// sealing any sensitive value still stored in clear (rows written before encryption at rest).
+    /// Refused while any stack is locked: a running apply would go on sealing with the old key.
+    public func rekey(to newKeyring: StateKeyring) async throws -> RekeyResult {
+        let old = sealer, new = StateSealer(keyring: newKeyring)
+        return try await run("rekey", .write) { c in
+            if let lock = try c.query("SELECT \(Self.lockColumns) FROM locks ORDER BY stack").first.map(Self.decodeLock) {
+                throw StateError.locked(lock)
+            }
+            var values = 0
+            var stacks = Set<String>()
+            for row in try c.query("SELECT stack, \(Self.resourceColumns) FROM resources ORDER BY stack, address") {
+                let stack = try row.requiredText(0, "resources.stack")
+                let r = try Self.decodeResource(SQLRow(Array(row.values.dropFirst())), stack: stack, sealer: old)
+                let sensitive = Set(r.sensitiveAttributes)
+                guard !sensitive.isEmpty else { continue }
+                let (clear, sealed) = try Self.split(r.attributes, sensitive: sensitive, stack: stack,
+                                                     column: "resources.sealed", sealer: new)
+                try c.execute("UPDATE resources SET attributes = ?, sealed = ? WHERE stack = ? AND address = ?",
+                              [.text(Self.encodeMap(clear)), .optionalText(sealed), .text(stack), .text(r.address.description)])
+                if sealed != nil { values += 1; stacks.insert(stack) }
+            }
+            for row in try c.query("SELECT stack, name, value FROM outputs WHERE sensitive = ? ORDER BY stack, name", [.bool(true)]) {
+                let stack = try row.requiredText(0, "outputs.stack")
+                let name = try row.requiredText(1, "outputs.name")
+                let text = try row.requiredText(2, "outputs.value of \(name)")
+                let value = StateSealer.isSealed(text) ? try old.open(text, stack: stack, column: "outputs.value")
+                                                       : try Self.decodeJSON(row, 2, "outputs.value of \(name)")
+                try c.execute("UPDATE outputs SET value = ? WHERE stack = ? AND name = ?",
+                              [.text(try new.seal(value, stack: stack, column: "outputs.value")), .text(stack), .text(name)])
+                values += 1; stacks.insert(stack)
+            }
+            for row in try c.query("SELECT id, stack, sealed FROM journal WHERE sealed IS NOT NULL ORDER BY id") {
+                let id = try row.requiredInt(0, "journal.id")
+                let stack = try row.requiredText(1, "journal.stack")
+                let value = try old.open(try row.requiredText(2, "journal.sealed"), stack: stack, column: "journal.sealed")
+                try c.execute("UPDATE journal SET sealed = ? WHERE id = ?",
+                              [.text(try new.seal(value, stack: stack, column: "journal.sealed")), .integer(id)])
+                values += 1; stacks.insert(stack)
+            }
+            return RekeyResult(values: values, stacks: stacks.count)
+        }
     }
 
     // MARK: Tooling
@@ -426,30 +537,50 @@ public final class SQLStateStore: StateStore, Sendable {
         try !c.query("SELECT 1 FROM resources WHERE stack = ? AND address = ?", [.text(stack), .text(address.description)]).isEmpty
     }
 
+    /// How many journal rows of a stack `beginRun` keeps (older closed rows are deleted).
+    static let closedJournalRowsKept = 1000
+
     static let upsertResourceSQL = """
-        INSERT INTO resources (stack, address, type, provider, id, attributes, sensitive_attributes, dependencies, status, schema_version)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO resources (stack, address, type, provider, id, attributes, sensitive_attributes, dependencies, status, schema_version, sealed)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (stack, address) DO UPDATE SET
             type = excluded.type, provider = excluded.provider, id = excluded.id, attributes = excluded.attributes,
             sensitive_attributes = excluded.sensitive_attributes, dependencies = excluded.dependencies,
-            status = excluded.status, schema_version = excluded.schema_version
+            status = excluded.status, schema_version = excluded.schema_version, sealed = excluded.sealed
         """
 
-    private static func upsertResource(_ c: any SQLConnection, _ stack: String, _ r: ResourceState) throws {
+    private static func upsertResource(_ c: any SQLConnection, _ stack: String, _ r: ResourceState,
+                                       sealer: StateSealer) throws {
         // An attribute carrying a sensitive mark anywhere inside is recorded as sensitive, so a mark
-        // the caller forgot to list is never silently lost.
+        // the caller forgot to list is never silently lost; sensitive attributes are sealed.
         var sensitive = Set(r.sensitiveAttributes)
         for (name, value) in r.attributes where value.containsSensitive { sensitive.insert(name) }
+        let (clear, sealed) = try split(r.attributes, sensitive: sensitive, stack: stack, column: "resources.sealed",
+                                        sealer: sealer)
         try c.execute(upsertResourceSQL, [
             .text(stack), .text(r.address.description), .text(r.type), .text(r.provider), .text(r.id),
-            .text(encodeMap(r.attributes)), .text(encodeStrings(sensitive.sorted())),
+            .text(encodeMap(clear)), .text(encodeStrings(sensitive.sorted())),
             .text(encodeStrings(r.dependencies.map(\.description))), .text(r.status.rawValue), .int(r.schemaVersion),
+            .optionalText(sealed),
         ])
     }
 
     private static func insertLock(_ c: any SQLConnection, _ info: LockInfo) throws {
-        try c.execute("INSERT INTO locks (id, stack, holder, pid, host, operation, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        try c.execute("INSERT INTO locks (id, stack, holder, pid, host, operation, created, expires, process) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       [.text(info.id), .text(info.stack), .text(info.holder), .integer(Int64(info.pid)), .text(info.host),
-                       .text(info.operation), .date(info.created), .date(info.expires)])
+                       .text(info.operation), .date(info.created), .date(info.expires), .text(info.process)])
     }
+}
+
+/// The locks a store holds, by stack (see `SQLStateStore.write`).
+final class HeldLocks: @unchecked Sendable {
+    private let mutex = NSLock()
+    private var ids: [String: String] = [:]
+
+    func id(for stack: String) -> String? { mutex.lock(); defer { mutex.unlock() }; return ids[stack] }
+    func set(_ stack: String, _ id: String) { mutex.lock(); ids[stack] = id; mutex.unlock() }
+    func remove(_ stack: String, _ id: String) {
+        mutex.lock(); if ids[stack] == id { ids[stack] = nil }; mutex.unlock()
+    }
+    func remove(lockID: String) { mutex.lock(); ids = ids.filter { $0.value != lockID }; mutex.unlock() }
 }

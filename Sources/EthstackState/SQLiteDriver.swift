@@ -247,6 +247,9 @@ package final class SQLiteDriver: SQLDriver {
             if !inMemory { try db.executeScript("PRAGMA journal_mode = WAL") }
             try db.executeScript("PRAGMA synchronous = NORMAL")
             try db.executeScript("PRAGMA foreign_keys = ON")
+            // Deleted and overwritten content is zeroed, so a value sealed or removed does not
+            // linger in free pages of the file.
+            try db.executeScript("PRAGMA secure_delete = ON")
             slot = db
         }
     }

@@ -36,25 +36,50 @@ struct ApplyRunner {
         let session = try stackOptions.open(preset: saved?.plan.variables ?? [:])
         let stackName = session.stack.name
         let timeout = try parseDurationOption(applyOptions.lockTimeout)
+        let lost = LostLock()
         summary = try await stateOptions.withStore(for: stackName, create: true) { store -> ApplySummary? in
             guard let store else { return nil }
             return try await withLock(store, stackName, command, timeout: timeout, ttl: 900, onTakeover: { old in
                 printErr("warning: took over the lock of \(old.holder) (pid \(old.pid) on \(old.host), \(old.operation)): its process is gone or it expired\n")
             }) { lock in
-                let renewal = Task {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(nanoseconds: 60_000_000_000)
-                        if Task.isCancelled { break }
-                        _ = try? await store.renew(lock, ttl: 900)
-                    }
-                }
+                let renewal = Task { await keepRenewing(lock, store: store, lost: lost, interrupt: interrupt) }
                 defer { renewal.cancel() }
                 return try await applyLocked(store: store, session: session, saved: saved, interrupt: interrupt)
             }
         }
+        if let lostLock = lost.error { throw CLIError(lostLock.description) }
         guard let summary else { return }
         if summary.interrupted { throw ExitCode(130) }
         if !summary.succeeded { throw ExitCode(1) }
+    }
+
+    /// Renews the lock every minute (it lasts 15). When it is gone — released by someone, or taken
+    /// over after renewals kept failing until it expired — the run is stopped like an interrupt:
+    /// calls in flight finish, nothing new starts, and the store's fence refuses further writes.
+    private func keepRenewing(_ lock: LockInfo, store: any StateStore, lost: LostLock, interrupt: InterruptFlag) async {
+        var current = lock
+        var pause: UInt64 = 60_000_000_000
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: pause)
+            if Task.isCancelled { return }
+            do {
+                current = try await store.renew(current, ttl: 900)
+                pause = 60_000_000_000
+            } catch {
+                // A failed renewal is retried sooner; the lock is lost when it is gone or about to expire.
+                let gone: Bool
+                if case StateError.noSuchLock = error { gone = true } else { gone = current.expires.timeIntervalSinceNow < 30 }
+                if gone {
+                    let failure = StateError.lockLost(stack: current.stack, lockID: current.id, now: nil)
+                    lost.record(failure)
+                    printErr("error: \(failure.description)\n")
+                    interrupt.raise()
+                    return
+                }
+                printErr("warning: could not renew the lock of stack \"\(current.stack)\" (\(error)); retrying\n")
+                pause = 5_000_000_000
+            }
+        }
     }
 
     /// Under the stack's lock: recover, plan (or check the saved plan), confirm, apply. Nil when
@@ -236,4 +261,12 @@ final class SignalHandler: @unchecked Sendable {
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
     }
+}
+
+/// The lock-loss a renewal saw, for the command's exit.
+final class LostLock: @unchecked Sendable {
+    private let mutex = NSLock()
+    private var recorded: StateError?
+    func record(_ error: StateError) { mutex.lock(); recorded = error; mutex.unlock() }
+    var error: StateError? { mutex.lock(); defer { mutex.unlock() }; return recorded }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EthstackEngine
+import EthstackState
 import Foundation
 import EthstackModel
 import EthstackYAML
@@ -126,8 +127,9 @@ struct StateCommand: AsyncParsableCommand {
           ethstack state mv copies[0] primary
           ethstack state rm old_bucket
           ethstack state history
+          ethstack state rekey --new-key-file ~/.config/ethstack/state-2027.key
         """,
-        subcommands: [List.self, Show.self, Remove.self, Move.self, History.self])
+        subcommands: [List.self, Show.self, Remove.self, Move.self, History.self, Rekey.self])
 
     struct List: EthstackCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List the resources in state.")
@@ -199,6 +201,43 @@ struct StateCommand: AsyncParsableCommand {
             for e in entries {
                 printOut("\(e.serial)\t\(f.string(from: e.when))\t\(e.who)@\(e.host)\t\(e.command)\t\(e.summary)\n")
             }
+        }
+    }
+}
+
+extension StateCommand {
+    struct Rekey: EthstackCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rekey",
+            abstract: "Re-encrypt every sensitive value in the state database with a new key.",
+            discussion: """
+            Sensitive attributes, sensitive outputs and the journal's planned secrets are stored \
+            encrypted (AES-256-GCM) with the state key: $ETHSTACK_STATE_KEY (base64 of 32 bytes), or \
+            the file named by $ETHSTACK_STATE_KEY_FILE, or — for a SQLite database only — \
+            ~/.config/ethstack/state.key, made the first time a value is sealed. rekey opens every \
+            value with the current key and seals it with the new one, in one transaction, for every \
+            stack in the database (and seals values older ethstack versions stored in clear). It is \
+            refused while any stack is locked. A missing --new-key-file is created with a new random key.
+
+            Example:
+              ethstack state rekey --new-key-file ~/.config/ethstack/state-2027.key
+              export ETHSTACK_STATE_KEY_FILE=~/.config/ethstack/state-2027.key
+            """)
+        @Option(name: .customLong("new-key-file"), help: "The new key's file (created, 0600, if missing).")
+        var newKeyFile: String
+        @OptionGroup var recorded: RecordedStateOptions
+        func execute() async throws {
+            let path = URL(fileURLWithPath: (newKeyFile as NSString).expandingTildeInPath).standardizedFileURL.path
+            let key = FileManager.default.fileExists(atPath: path) ? try StateKeyring.readKeyFile(path)
+                                                                   : try StateKeyring.createKeyFile(path)
+            var result: SQLStateStore.RekeyResult?
+            try await recorded.withExistingStore { store, _ in
+                guard let store = store as? SQLStateStore else { throw CLIError("rekey needs the SQL state store") }
+                result = try await store.rekey(to: StateKeyring(key: key))
+            }
+            guard let result else { return }
+            printOut("Re-encrypted \(result.values) values in \(result.stacks) stacks with state key \(key.id).\n")
+            printOut("From now on: export ETHSTACK_STATE_KEY_FILE=\(path)\n")
         }
     }
 }

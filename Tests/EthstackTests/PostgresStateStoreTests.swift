@@ -23,7 +23,7 @@ private final class Seen<T: Sendable>: @unchecked Sendable {
 /// A fresh database and a store on it, closed when `body` ends.
 private func withStore(lockPollInterval: Double = 0.05, _ body: (SQLStateStore, String) async throws -> Void) async throws {
     let url = try await PostgresTestServer.freshDatabase()
-    let store = try await SQLStateStore.postgres(url, lockPollInterval: lockPollInterval)
+    let store = try await SQLStateStore.postgres(url, lockPollInterval: lockPollInterval, keyring: testStateKeyring)
     do {
         try await body(store, url)
         await store.close()
@@ -104,7 +104,7 @@ struct PostgresStateStoreTests {
             #expect(appliedAt.count == 1)
             #expect(abs((appliedAt.first.flatMap(Double.init) ?? 0) - Date().timeIntervalSince1970) < 600)
             // Reopening applies nothing twice.
-            let again = try await SQLStateStore.postgres(url)
+            let again = try await SQLStateStore.postgres(url, keyring: testStateKeyring)
             #expect(try await again.appliedMigrations() == PostgresMigrations.all.map(\.version))
             await again.close()
         }
@@ -113,7 +113,7 @@ struct PostgresStateStoreTests {
     @Test func newerSchemaIsRefused() async throws {
         try await withStore { store, url in
             try await store.executeRaw("INSERT INTO ethstack.schema_migrations (version, name, applied_at) VALUES (999, '999_future.sql', 0)")
-            let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(url) }
+            let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(url, keyring: testStateKeyring) }
             guard case .newerSchema(let path, let found, let supported)? = error else {
                 Issue.record("expected newerSchema, got \(String(describing: error))")
                 return
@@ -248,7 +248,7 @@ struct PostgresStateStoreTests {
             var open = try await store.unfinishedJournal(stack: "s")
             #expect(open.map(\.id) == [id])
             #expect(open.first?.token == "tok-1" && open.first?.action == .create)
-            #expect(open.first?.planned == ["name": "x", "secret": "s", "later": .null])
+            #expect(open.first?.planned == ["name": "x", "secret": Value.string("s").markedSensitive, "later": .null])
             #expect(open.first?.finished == nil && open.first?.outcome == nil)
             #expect(try await store.load(stack: "s").resources.isEmpty)
 
@@ -307,7 +307,7 @@ struct PostgresStateStoreTests {
             #expect(try await store.unfinishedJournal(stack: "a").map(\.id) == [id], "the journal row stays open")
             #expect(try await store.load(stack: "a").resources.isEmpty)
             // The connection is usable afterwards, and another store sees the same.
-            let other = try await SQLStateStore.postgres(url)
+            let other = try await SQLStateStore.postgres(url, keyring: testStateKeyring)
             #expect(try await other.unfinishedJournal(stack: "a").map(\.id) == [id])
             await other.close()
         }
@@ -326,7 +326,7 @@ struct PostgresStateStoreTests {
             await first.close()
 
             // As after a crash: another client sees what was in flight.
-            let store = try await SQLStateStore.postgres(url)
+            let store = try await SQLStateStore.postgres(url, keyring: testStateKeyring)
             let open = try await store.unfinishedJournal(stack: "s")
             #expect(open.map(\.id) == [ids[0], ids[2]])
             #expect(open.map(\.address) == [addr("r[0]"), addr("r[2]")])
@@ -392,7 +392,7 @@ struct PostgresStateStoreTests {
             #expect(try await store.locks() == [lock])
 
             // Another client of the same database (same pid: alive, so no takeover).
-            let other = try await SQLStateStore.postgres(url, lockPollInterval: 0.05)
+            let other = try await SQLStateStore.postgres(url, lockPollInterval: 0.05, keyring: testStateKeyring)
             let started = Date()
             let error = await #expect(throws: StateError.self) {
                 try await other.lock(stack: "s", operation: "import", timeout: 0.5, ttl: 60) { _ in }
@@ -424,7 +424,7 @@ struct PostgresStateStoreTests {
     @Test func concurrentLockersFromManyClientsExactlyOneWins() async throws {
         try await withStore { _, url in
             var stores: [SQLStateStore] = []
-            for _ in 0..<6 { stores.append(try await SQLStateStore.postgres(url)) }
+            for _ in 0..<6 { stores.append(try await SQLStateStore.postgres(url, keyring: testStateKeyring)) }
             let clients = stores
             let winners = try await withThrowingTaskGroup(of: LockInfo?.self) { group in
                 for store in clients {
@@ -546,7 +546,7 @@ struct PostgresStateStoreTests {
     @Test func reconnectsAfterTheServerDroppedTheConnection() async throws {
         try await withStore { store, url in
             try await store.putResource(stack: "s", resource("a"))
-            let admin = try await SQLStateStore.postgres(url)
+            let admin = try await SQLStateStore.postgres(url, keyring: testStateKeyring)
             try await admin.executeRaw("""
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -563,7 +563,7 @@ struct PostgresStateStoreTests {
         // Nothing listens on this port: the error names the database without the password.
         let port = AWSTestServers.freePort()
         let unreachable = "postgres://ann:hunter2-secret@127.0.0.1:\(port)/state?sslmode=disable&connect_timeout=2"
-        let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(unreachable) }
+        let error = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(unreachable, keyring: testStateKeyring) }
         let text = error?.description ?? ""
         #expect(!text.contains("hunter2-secret"), "\(text)")
         #expect(text.contains("postgres://ann:***@127.0.0.1:\(port)/state"), "\(text)")
@@ -574,7 +574,7 @@ struct PostgresStateStoreTests {
         let base = PostgresTestServer.url(database, user: PostgresTestServer.passwordRole,
                                           password: PostgresTestServer.passwordRolePassword,
                                           database: URL(string: database)?.lastPathComponent ?? "")
-        let store = try await SQLStateStore.postgres(base)
+        let store = try await SQLStateStore.postgres(base, keyring: testStateKeyring)
         #expect(!store.location.contains(PostgresTestServer.passwordRolePassword))
         _ = try await store.beginRun(stack: "s")
         let lock = try await store.lock(stack: "s", operation: "apply", timeout: 0, ttl: 60) { _ in }
@@ -583,7 +583,7 @@ struct PostgresStateStoreTests {
         await store.close()
 
         let wrong = base.replacingOccurrences(of: PostgresTestServer.passwordRolePassword, with: "wrong-pass-42")
-        let denied = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(wrong) }
+        let denied = await #expect(throws: StateError.self) { _ = try await SQLStateStore.postgres(wrong, keyring: testStateKeyring) }
         let deniedText = denied?.description ?? ""
         #expect(deniedText.contains("password authentication failed"), "\(deniedText)")
         #expect(!deniedText.contains("wrong-pass-42"), "\(deniedText)")
@@ -642,7 +642,7 @@ struct PostgresStateStoreTests {
         #expect(!r.stdout.contains(secret), "the recorded command line has no password: \(r.stdout)")
 
         // A lock held by another client: lock list shows it, apply waits and names the holder.
-        let other = try await SQLStateStore.postgres(url)
+        let other = try await SQLStateStore.postgres(url, keyring: testStateKeyring)
         let held = try await other.lock(stack: "team", operation: "apply", timeout: 0, ttl: 600) { _ in }
         r = try run(["lock", "list", "--stack", "stack.yaml", "--state", url], [:])
         #expect(r.stdout.contains(held.id) && r.stdout.contains("team"))
@@ -726,5 +726,34 @@ struct PostgresTLSTests {
         // verify-ca checks the chain but not the name.
         let chainOnly = try await SQLStateStore.postgres(try await Self.url(host: "127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)"))
         await chainOnly.close()
+    }
+}
+
+extension PostgresStateStoreTests {
+    /// Encryption at rest for the team's database: a dump of it holds no secret, and a store that has
+    /// no shared key refuses to write one rather than sealing with a key only its machine has.
+    @Test func sensitiveValuesAreSealedInPostgreSQL() async throws {
+        let secret = "PG-SECRET-41d2"
+        try await withStore { store, url in
+            try await store.putResource(stack: "team", ResourceState(
+                address: ResourceAddress(name: "db"), type: "aws.db", provider: "aws", id: "db-1",
+                attributes: ["password": .string(secret)], sensitiveAttributes: ["password"]))
+            try await store.setOutputs(stack: "team", [OutputState(name: "token", value: .string(secret), sensitive: true)])
+            _ = try await store.journalStart(stack: "team", address: ResourceAddress(name: "db"), type: "aws.db", provider: "aws",
+                                             action: .create, token: "t", planned: ["password": Value.string(secret).markedSensitive])
+            let columns = try await store.queryStrings("SELECT attributes || coalesce(sealed, '') FROM ethstack.resources")
+                + (try await store.queryStrings("SELECT value FROM ethstack.outputs"))
+                + (try await store.queryStrings("SELECT planned || coalesce(sealed, '') FROM ethstack.journal"))
+            #expect(!columns.isEmpty && !columns.contains { $0.contains(secret) }, "\(columns)")
+            #expect(try await store.load(stack: "team").outputs["token"]?.value == .string(secret))
+
+            let keyless = try await SQLStateStore.postgres(url, keyring: StateKeyring(environment: [:], fallback: .none))
+            let error = await #expect(throws: StateKeyError.self) {
+                try await keyless.setOutputs(stack: "team", [OutputState(name: "token", value: "new", sensitive: true)])
+            }
+            #expect(error?.description.contains("PostgreSQL") == true && error?.description.contains("ETHSTACK_STATE_KEY") == true)
+            await #expect(throws: StateKeyError.self) { _ = try await keyless.load(stack: "team") }
+            await keyless.close()
+        }
     }
 }

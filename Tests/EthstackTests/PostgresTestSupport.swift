@@ -209,3 +209,8 @@ actor PostgresCluster {
         if !clusterDirectory.isEmpty { try? FileManager.default.removeItem(atPath: clusterDirectory) }
     }
 }
+
+/// The state key the in-process PostgreSQL stores use (a shared database never falls back to a
+/// per-user key file). A fixed test key: never a real secret.
+let testStateKeyText = "dGhpcyBpcyBhIHRlc3Qga2V5IG9mIDMyIGJ5dGVzISE="
+let testStateKeyring = StateKeyring(key: try! StateKey(text: testStateKeyText, source: "the test key"))

@@ -182,7 +182,7 @@ public struct Applier: Sendable {
                 } else {
                     journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type,
                                                                  provider: change.provider, action: .delete, token: token,
-                                                                 planned: JournalRecovery.deleteRecord(before, id: change.priorID, deposed: false))
+                                                                 planned: JournalRecovery.deleteRecord(change.before ?? [:], id: change.priorID, deposed: false))
                 }
                 try await session.delete(DeleteRequest(type: change.type, address: address, id: change.priorID ?? "",
                                                        prior: before, progress: progress))
@@ -211,15 +211,15 @@ public struct Applier: Sendable {
             }
             if change.action == .replace, change.createBeforeDestroy, let priorID = change.priorID {
                 // The old object gets its own record before the address is given to the new one.
-                let before = (change.before ?? [:]).mapValues(\.deepUnmarked)
+                // Marks kept: the store seals what is sensitive.
                 let row = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                            action: .delete, token: UUID().uuidString.lowercased(),
-                                                           planned: JournalRecovery.deleteRecord(before, id: priorID, deposed: true))
+                                                           planned: JournalRecovery.deleteRecord(change.before ?? [:], id: priorID, deposed: true))
                 await deposed.put(address, row)
             }
             journalID = try await ctx.store.journalStart(stack: stackName, address: address, type: change.type, provider: change.provider,
                                                    action: operation, token: token,
-                                                   planned: planned.mapValues(\.deepUnmarked))
+                                                   planned: planned)
             let response: ApplyResponse
             if let existing {
                 response = try await session.update(UpdateRequest(type: change.type, address: address,
@@ -249,6 +249,8 @@ public struct Applier: Sendable {
         let change = launch.change
         let stackName = ctx.stack.name
         var message = describe(error)
+        // A run whose lock was lost stops starting work: its writes are refused from now on.
+        if case StateError.lockLost = error { ctx.interrupt.raise() }
         guard let journalID else {
             await closeDeposed(change.address, outcome: .abandoned, message: "the replacement was not started: \(message)")
             return .failed(message)

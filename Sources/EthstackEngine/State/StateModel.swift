@@ -129,10 +129,13 @@ public struct LockInfo: Sendable, Hashable, Codable {
     public var operation: String
     public var created: Date
     public var expires: Date
+    /// The holder's process beyond host and pid (boot id, pid namespace, start time; empty when
+    /// unknown), so a lock is taken over only when its holder is certainly gone.
+    public var process: String
     public init(id: String, stack: String, holder: String, pid: Int32, host: String, operation: String,
-                created: Date, expires: Date) {
+                created: Date, expires: Date, process: String = "") {
         self.id = id; self.stack = stack; self.holder = holder; self.pid = pid; self.host = host
-        self.operation = operation; self.created = created; self.expires = expires
+        self.operation = operation; self.created = created; self.expires = expires; self.process = process
     }
 }
 
@@ -157,6 +160,8 @@ public enum StateError: Error, Sendable, CustomStringConvertible {
     case notFound(ResourceAddress)
     case alreadyExists(ResourceAddress)
     case database(path: String, operation: String, message: String)
+    /// This run's lock was released or taken over: it must stop writing (`now` holds the stack, if anyone).
+    case lockLost(stack: String, lockID: String, now: LockInfo?)
 
     public var description: String {
         switch self {
@@ -169,6 +174,9 @@ public enum StateError: Error, Sendable, CustomStringConvertible {
         case .notFound(let a): return "no resource \(a) in state"
         case .alreadyExists(let a): return "resource \(a) already exists in state"
         case .database(let path, let operation, let message): return "state database \(path): \(operation): \(message)"
+        case .lockLost(let stack, let lockID, let now):
+            let by = now.map { " and is now held by \($0.holder) (pid \($0.pid) on \($0.host), \($0.operation)), lock id \($0.id)" } ?? ""
+            return "stack \"\(stack)\": this run's lock \(lockID) was released or taken over\(by); this run stops and writes nothing more. Run `ethstack plan` once the stack is free to see where it stands"
         }
     }
 }
