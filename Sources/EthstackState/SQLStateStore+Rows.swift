@@ -84,8 +84,18 @@ extension SQLStateStore {
         return (clear, try sealer.seal(.map(secret), stack: stack, column: column))
     }
 
+    /// Where a sealed id travels inside the sealed attributes, and what the id column holds instead.
+    static let sealedIDKey = "ethstack:id"
+    static let sealedIDPlaceholder = "(sealed)"
+
     /// A row of `resourceColumns`.
     static func decodeResource(_ row: SQLRow, stack: String, sealer: StateSealer) throws -> ResourceState {
+        var resource = try decodeResourceColumns(row, stack: stack, sealer: sealer)
+        if case .string(let id)? = resource.attributes.removeValue(forKey: sealedIDKey) { resource.id = id }
+        return resource
+    }
+
+    private static func decodeResourceColumns(_ row: SQLRow, stack: String, sealer: StateSealer) throws -> ResourceState {
         let address = try decodeAddress(try row.requiredText(0, "resources.address"), "resources.address")
         let statusText = try row.requiredText(7, "resources.status")
         guard let status = ResourceState.Status(rawValue: statusText) else {

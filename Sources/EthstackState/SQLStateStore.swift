@@ -95,6 +95,7 @@ public final class SQLStateStore: StateStore, Sendable {
 
     private static func migrated(_ store: SQLStateStore) async throws -> SQLStateStore {
         do {
+            try store.sealer.keyring.checkConfigured()
             try await store.migrate()
             return store
         } catch {
@@ -474,12 +475,10 @@ public final class SQLStateStore: StateStore, Sendable {
             for row in try c.query("SELECT stack, \(Self.resourceColumns) FROM resources ORDER BY stack, address") {
                 let stack = try row.requiredText(0, "resources.stack")
                 let r = try Self.decodeResource(SQLRow(Array(row.values.dropFirst())), stack: stack, sealer: old)
-                let sensitive = Set(r.sensitiveAttributes)
-                guard !sensitive.isEmpty else { continue }
-                let (clear, sealed) = try Self.split(r.attributes, sensitive: sensitive, stack: stack,
-                                                     column: "resources.sealed", sealer: new)
-                try c.execute("UPDATE resources SET attributes = ?, sealed = ? WHERE stack = ? AND address = ?",
-                              [.text(Self.encodeMap(clear)), .optionalText(sealed), .text(stack), .text(r.address.description)])
+                guard !r.sensitiveAttributes.isEmpty else { continue }
+                try Self.upsertResource(c, stack, r, sealer: new)
+                let sealed = try c.query("SELECT sealed FROM resources WHERE stack = ? AND address = ?",
+                                         [.text(stack), .text(r.address.description)]).first?.text(0)
                 if sealed != nil { values += 1; stacks.insert(stack) }
             }
             for row in try c.query("SELECT stack, name, value FROM outputs WHERE sensitive = ? ORDER BY stack, name", [.bool(true)]) {
@@ -555,10 +554,16 @@ public final class SQLStateStore: StateStore, Sendable {
         // the caller forgot to list is never silently lost; sensitive attributes are sealed.
         var sensitive = Set(r.sensitiveAttributes)
         for (name, value) in r.attributes where value.containsSensitive { sensitive.insert(name) }
-        let (clear, sealed) = try split(r.attributes, sensitive: sensitive, stack: stack, column: "resources.sealed",
-                                        sealer: sealer)
+        var attributes = r.attributes, idColumn = r.id
+        // An id made from a secret (a path with a token in it) is sealed with the attributes.
+        if r.id.repeatsAny(of: Value.sensitiveStrings(in: sensitive.compactMap { r.attributes[$0]?.markedSensitive })) {
+            attributes[sealedIDKey] = .string(r.id)
+            idColumn = sealedIDPlaceholder
+        }
+        let (clear, sealed) = try split(attributes, sensitive: sensitive.union(attributes[sealedIDKey] == nil ? [] : [sealedIDKey]),
+                                        stack: stack, column: "resources.sealed", sealer: sealer)
         try c.execute(upsertResourceSQL, [
-            .text(stack), .text(r.address.description), .text(r.type), .text(r.provider), .text(r.id),
+            .text(stack), .text(r.address.description), .text(r.type), .text(r.provider), .text(idColumn),
             .text(encodeMap(clear)), .text(encodeStrings(sensitive.sorted())),
             .text(encodeStrings(r.dependencies.map(\.description))), .text(r.status.rawValue), .int(r.schemaVersion),
             .optionalText(sealed),

@@ -133,6 +133,15 @@ public final class StateKeyring: @unchecked Sendable {
         }
     }
 
+    /// Reads a configured key now (not the per-user fallback, which is made only when needed), so
+    /// a malformed `ETHSTACK_STATE_KEY` or an unreadable key file fails the command at its start,
+    /// not halfway through an apply.
+    func checkConfigured() throws {
+        guard environment["ETHSTACK_STATE_KEY"]?.isEmpty == false || environment["ETHSTACK_STATE_KEY_FILE"]?.isEmpty == false
+        else { return }
+        _ = try withLock { try resolveLocked(create: false) }
+    }
+
     private func withLock<T>(_ body: () throws -> T) rethrows -> T {
         mutex.lock()
         defer { mutex.unlock() }

@@ -156,7 +156,7 @@ struct StateCommand: AsyncParsableCommand {
             for k in attrs.keys.sorted() {
                 printOut("    \(k.padding(toLength: width, withPad: " ", startingAt: 0)) = \(renderer.renderValue(attrs[k]!, indent: 4))\n")
             }
-            printOut("}\n# provider: \(r.provider), id: \(r.id), status: \(r.status.rawValue)")
+            printOut("}\n# provider: \(r.provider), id: \(r.shownID), status: \(r.status.rawValue)")
             if !r.dependencies.isEmpty { printOut(", depends on: \(r.dependencies.map(\.description).joined(separator: ", "))") }
             printOut("\n")
         }

@@ -112,10 +112,11 @@ import Glibc
         let store = try await SQLStateStore.inMemory(keyring: StateKeyring(key: key))
         _ = try await Self.writeSecrets(store, stack: "s")
         let sealed = try #require(try await store.queryStrings("SELECT sealed FROM resources").first)
-        var bytes = Array(sealed)
-        let last = bytes.count - 3
-        bytes[last] = bytes[last] == "A" ? "B" : "A"
-        try await store.executeRaw("UPDATE resources SET sealed = '\(String(bytes))'")
+        // One bit of the ciphertext flipped.
+        let parts = sealed.split(separator: ":")
+        var box = try #require(Data(base64Encoded: String(parts[2])))
+        box[box.count / 2] ^= 0x01
+        try await store.executeRaw("UPDATE resources SET sealed = '\(parts[0]):\(parts[1]):\(box.base64EncodedString())'")
         let error = await #expect(throws: StateKeyError.self) { _ = try await store.load(stack: "s") }
         #expect(error?.description.contains("altered") == true)
         // Moving a sealed value to another stack does not open it either (the stack is authenticated).

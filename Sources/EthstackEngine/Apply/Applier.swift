@@ -200,7 +200,7 @@ public struct Applier: Sendable {
             }
             let planned = Planner.remark(try await session.planChange(PlanChangeRequest(
                 type: change.type, address: address, prior: existing, proposed: proposed, applying: true)).planned,
-                schema: schema)
+                schema: schema, inputs: proposed)
             // Apply does what the plan showed: a value the plan knew must come out the same now
             // (a file read by the stack may have changed since a saved plan was made).
             let drifted = (change.after ?? [:]).filter { name, shown in
@@ -248,7 +248,9 @@ public struct Applier: Sendable {
         let ctx = context
         let change = launch.change
         let stackName = ctx.stack.name
-        var message = describe(error)
+        // A provider's message may quote the value it refused: the change's secrets are masked.
+        var message = describe(error).redacting(Value.sensitiveStrings(
+            in: Array(launch.config.values) + Array((change.after ?? [:]).values) + Array((change.before ?? [:]).values)))
         // A run whose lock was lost stops starting work: its writes are refused from now on.
         if case StateError.lockLost = error { ctx.interrupt.raise() }
         guard let journalID else {

@@ -130,7 +130,7 @@ struct ApplyWalk {
             case .replace: summary.replaced += 1
             default: break
             }
-            ctx.observer(.completed(address: change.address, action: operation, id: state.id, elapsed: elapsed))
+            ctx.observer(.completed(address: change.address, action: operation, id: state.shownID, elapsed: elapsed))
         case .destroyed:
             if change.action == .delete {
                 summary.deleted += 1

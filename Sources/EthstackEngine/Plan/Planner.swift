@@ -344,7 +344,9 @@ public struct Planner: Sendable {
                 changes.append(change)
                 values[job.slot].1 = .map(change.after ?? [:])
             case .failure(let error):
-                diagnostics.error(decl.location, "\(job.address): \(describe(error))")
+                // A provider's message may quote the value it refused: the configuration's secrets are masked.
+                let secrets = Value.sensitiveStrings(in: Array(job.config.values) + Array((job.existing?.markedAttributes ?? [:]).values))
+                diagnostics.error(decl.location, "\(job.address): \(describe(error).redacting(secrets))")
             }
         }
         return values
@@ -390,7 +392,7 @@ public struct Planner: Sendable {
             if let session {
                 let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address,
                                                                              prior: nil, proposed: planned))
-                planned = Planner.remark(response.planned, schema: schema)
+                planned = Planner.remark(response.planned, schema: schema, inputs: planned)
                 warnings = response.warnings
             }
             var change: ResourceChange
@@ -416,7 +418,7 @@ public struct Planner: Sendable {
         if let session {
             let response = try await session.planChange(PlanChangeRequest(type: decl.type, address: address,
                                                                          prior: before, proposed: proposed))
-            planned = Planner.remark(response.planned, schema: schema)
+            planned = Planner.remark(response.planned, schema: schema, inputs: proposed)
             providerForced = response.requiresReplacement
             replacementReason = response.replacementReason
             warnings = response.warnings
@@ -471,9 +473,20 @@ public struct Planner: Sendable {
     }
 
     /// Restores sensitive marks a provider's response may have dropped.
-    public static func remark(_ values: [String: Value], schema: ResourceSchema) -> [String: Value] {
+    /// Marks what the provider returned: attributes its schema calls sensitive, attributes whose
+    /// input was sensitive, and any value that repeats a secret of the inputs (a value the provider
+    /// derived from one, such as an id made from a sensitive path).
+    public static func remark(_ values: [String: Value], schema: ResourceSchema, inputs: [String: Value] = [:]) -> [String: Value] {
         var out = values
         for attr in schema.attributes where attr.sensitive { if let v = out[attr.name] { out[attr.name] = v.markedSensitive } }
+        let secrets = Value.sensitiveStrings(in: inputs.values)
+        for (name, value) in out where !value.isSensitive {
+            if inputs[name]?.containsSensitive == true && !value.containsSensitive && !value.containsUnknown {
+                out[name] = value.markedSensitive
+            } else {
+                out[name] = value.markingRepeats(of: secrets)
+            }
+        }
         return out
     }
 

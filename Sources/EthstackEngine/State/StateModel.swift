@@ -36,6 +36,14 @@ public struct ResourceState: Sendable, Hashable {
     public var attributes: [String: Value]
     /// Top-level attributes that are sensitive (their marks are not stored inside the values).
     public var sensitiveAttributes: [String]
+
+    /// The id as shown to people: "(sensitive value)" when it repeats a sensitive attribute's
+    /// secret (a provider made it from one), the id otherwise.
+    public var shownID: String {
+        guard !sensitiveAttributes.isEmpty else { return id }
+        let secrets = Value.sensitiveStrings(in: sensitiveAttributes.compactMap { attributes[$0]?.markedSensitive })
+        return id.repeatsAny(of: secrets) ? "(sensitive value)" : id
+    }
     /// Addresses this instance depended on when it was last applied: destroy runs in reverse order.
     public var dependencies: [ResourceAddress]
     public var status: Status

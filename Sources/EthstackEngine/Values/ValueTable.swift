@@ -123,6 +123,12 @@ extension ResourceState {
             sensitive.append(attr.name)
             if let v = attributes[attr.name] { attributes[attr.name] = v.markedSensitive }
         }
+        // What the provider answered with a planned secret in it is a secret too.
+        let secrets = Value.sensitiveStrings(in: planned.values)
+        for (name, value) in attributes where !sensitive.contains(name) && value.repeatsAny(of: secrets) {
+            sensitive.append(name)
+            attributes[name] = value.markedSensitive
+        }
         return ResourceState(address: address, type: type, provider: provider, id: id, attributes: attributes,
                              sensitiveAttributes: sensitive, dependencies: dependencies, status: status,
                              schemaVersion: schema?.version ?? 1)
