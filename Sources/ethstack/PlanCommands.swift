@@ -2,6 +2,7 @@ import ArgumentParser
 import EthstackEngine
 import Foundation
 import EthstackModel
+import EthstackReview
 
 struct Validate: EthstackCommand {
     static let configuration = CommandConfiguration(
@@ -74,18 +75,19 @@ struct PlanCommand: EthstackCommand {
     var detailedExitcode = false
 
     func execute() async throws {
-        let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
-        let options = try planning.planOptions(destroy: destroy)
-        let plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
-            let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-            return try await session.plan(state: state, journal: store, sessions: session.makeSessions(parallelism: options.parallelism),
-                                          options: options).0
-        }
+        let (session, plan) = try await planForReview(stackOptions, stateOptions, planning, destroy: destroy)
         if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
+        let lint = LintReport(plan: plan, stack: session.stack)
         if output.json {
-            printOut(PlanJSON.render(plan) + "\n")
+            var root = PlanJSON.value(plan)
+            if case .map(var m) = root {
+                m["lint"] = lint.jsonValue()
+                root = .map(m)
+            }
+            printOut(root.jsonString(pretty: true) + "\n")
         } else {
             printOut(PlanRenderer(style: output.style).render(plan))
+            if !lint.results.isEmpty || !lint.warnings.isEmpty { printOut("\n" + lint.text(style: output.style)) }
             if let out {
                 printOut(plan.violations.isEmpty
                     ? "\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n"
