@@ -71,7 +71,9 @@ let package = Package(
 
         // Review: the security lint and the offline cost estimate over a plan, and their renderings.
         .target(name: "EthstackReview", dependencies: ["EthstackModel", "EthstackEngine"],
-                path: "Sources/EthstackReview", exclude: ["README.md"]),
+                path: "Sources/EthstackReview", exclude: ["README.md"],
+                // The vendored, dated price table (scripts/regenerate-prices rewrites it).
+                resources: [.copy("Cost/aws-prices.json")]),
 
         // What providers that reach a Kubernetes cluster share: connection settings' schema,
         // client errors as ProviderErrors, cluster access for CLI tools (helm, kurtosis).

@@ -98,3 +98,54 @@ func planForReview(_ stackOptions: StackOptions, _ stateOptions: StateOptions, _
     return (session, plan)
 }
 
+/// Where prices come from and the budget a plan must stay under.
+struct CostOptions: ParsableArguments {
+    @Option(name: .long, help: "The price table (default: $ETHSTACK_PRICES, or the one installed with ethstack).")
+    var prices: String?
+
+    @Option(name: .customLong("price-region"), help: "The AWS region to price (default: the stack's `region` variable, else us-east-1).")
+    var priceRegion: String?
+
+    func table() throws -> PriceTable {
+        if let prices { return try PriceTable.load(path: prices) }
+        return try PriceTable.bundled()
+    }
+
+    func region(_ session: StackSession) -> String {
+        priceRegion ?? session.variables["region"]?.stringValue ?? "us-east-1"
+    }
+}
+
+struct CostCommand: EthstackCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cost",
+        abstract: "Estimate the monthly cost of what state holds, offline, from the vendored price table.",
+        discussion: """
+        One line per priced part of each recorded resource, with its SKU or usage type, the price \
+        date and the quantity assumed (desired_size, disk sizes, the enclave's volume sizes and \
+        storage class). Usage-based parts (traffic, stored objects, logs) are listed, not guessed. \
+        Warns when the table is older than 90 days. `ethstack plan --cost` shows before, after and \
+        the delta of a change.
+
+        Examples:
+          ethstack cost --stack stacks/ethereum-testnet.yaml
+          ethstack cost --json | jq .monthly
+        """)
+
+    @OptionGroup var stackOptions: StackOptions
+    @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var costOptions: CostOptions
+    @OptionGroup var output: OutputOptions
+
+    func execute() async throws {
+        let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
+        let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
+            try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
+        }
+        let recorded = state.resources.values.sorted { $0.address.description < $1.address.description }
+            .map { CostEstimate.Instance(address: $0.address, type: $0.type, values: $0.markedAttributes) }
+        let estimate = CostEstimate(stack: session.stack.name, recorded: recorded, table: try costOptions.table(),
+                                    region: costOptions.region(session))
+        printOut(output.json ? estimate.json() + "\n" : estimate.text(style: output.style))
+    }
+}

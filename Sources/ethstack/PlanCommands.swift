@@ -74,20 +74,32 @@ struct PlanCommand: EthstackCommand {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when none.")
     var detailedExitcode = false
 
+    @Flag(name: .long, help: "Add the monthly cost estimate: before, after and the delta, one line per priced part.")
+    var cost = false
+
+    @OptionGroup var costOptions: CostOptions
+
+    @Option(name: .customLong("max-monthly-delta"), help: "Exit 3 when the plan raises the monthly cost by more than this many USD (implies --cost).")
+    var maxMonthlyDelta: Double?
+
     func execute() async throws {
         let (session, plan) = try await planForReview(stackOptions, stateOptions, planning, destroy: destroy)
         if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
         let lint = LintReport(plan: plan, stack: session.stack)
+        let estimate = cost || maxMonthlyDelta != nil
+            ? CostEstimate(plan: plan, table: try costOptions.table(), region: costOptions.region(session)) : nil
         if output.json {
             var root = PlanJSON.value(plan)
             if case .map(var m) = root {
                 m["lint"] = lint.jsonValue()
+                if let estimate { m["cost"] = estimate.jsonValue() }
                 root = .map(m)
             }
             printOut(root.jsonString(pretty: true) + "\n")
         } else {
             printOut(PlanRenderer(style: output.style).render(plan))
             if !lint.results.isEmpty || !lint.warnings.isEmpty { printOut("\n" + lint.text(style: output.style)) }
+            if let estimate { printOut("\n" + estimate.text(style: output.style)) }
             if let out {
                 printOut(plan.violations.isEmpty
                     ? "\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n"
@@ -96,6 +108,10 @@ struct PlanCommand: EthstackCommand {
         }
         // A plan that breaks prevent_destroy is an error, as in Terraform; apply refuses it too.
         if !plan.violations.isEmpty { throw report(DiagnosticsError(plan.violations.map(\.diagnostic))) }
+        if let maxMonthlyDelta, let estimate, estimate.delta > maxMonthlyDelta {
+            printErr("error: the plan raises the monthly cost by \(String(format: "%.2f", estimate.delta)) USD, over --max-monthly-delta \(maxMonthlyDelta)\n")
+            throw ExitCode(3)
+        }
         if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
     }
 }
