@@ -82,11 +82,18 @@ struct PlanCommand: EthstackCommand {
     @Option(name: .customLong("max-monthly-delta"), help: "Exit 3 when the plan raises the monthly cost by more than this many USD (implies --cost).")
     var maxMonthlyDelta: Double?
 
+    @Flag(name: .long, help: "GitHub-flavoured Markdown for a pull request: summary first, lint and cost sections, one folded section per resource, under 65,536 characters.")
+    var markdown = false
+
+    func validate() throws {
+        if output.json && markdown { throw ValidationError("choose one of --json and --markdown") }
+    }
+
     func execute() async throws {
         let (session, plan) = try await planForReview(stackOptions, stateOptions, planning, destroy: destroy)
         if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
         let lint = LintReport(plan: plan, stack: session.stack)
-        let estimate = cost || maxMonthlyDelta != nil
+        let estimate = cost || maxMonthlyDelta != nil || markdown
             ? CostEstimate(plan: plan, table: try costOptions.table(), region: costOptions.region(session)) : nil
         if output.json {
             var root = PlanJSON.value(plan)
@@ -96,6 +103,8 @@ struct PlanCommand: EthstackCommand {
                 root = .map(m)
             }
             printOut(root.jsonString(pretty: true) + "\n")
+        } else if markdown {
+            printOut(PlanMarkdown(plan: plan, lint: lint, cost: estimate).render())
         } else {
             printOut(PlanRenderer(style: output.style).render(plan))
             if !lint.results.isEmpty || !lint.warnings.isEmpty { printOut("\n" + lint.text(style: output.style)) }

@@ -148,6 +148,42 @@ import Testing
         let bad = try EthstackBinary.run(["cost", "--prices", "\(ws.dir)/missing.json", "--stack", "stack.yaml"], in: ws.dir, environment: Self.offline)
         #expect(bad.status == 1 && bad.stderr.contains("cannot read the price table"))
     }
+
+    // MARK: - Markdown plans
+
+    @Test func seedPlanAsMarkdownIsUnderTheLimitAndMasksSecrets() throws {
+        let ws = Workspace()
+        let r = try EthstackBinary.run(["plan", "--markdown", "--prices", Self.vendored] + Self.seedArgs("\(ws.dir)/s.db"),
+                                       in: Self.repository, environment: Self.offline)
+        #expect(r.status == 0, "\(r.stderr)")
+        let md = r.stdout
+        #expect(md.count < 65_536, "\(md.count)")
+        #expect(md.hasPrefix("## ethstack plan: eth-testnet\n\n**Plan: "))
+        let lint = try #require(md.range(of: "### Security lint")), cost = try #require(md.range(of: "### Cost estimate"))
+        let changes = try #require(md.range(of: "### Changes"))
+        #expect(lint.lowerBound < cost.lowerBound && cost.lowerBound < changes.lowerBound)
+        #expect(md.contains("<details><summary>+ <code>cluster</code> (aws.eks_cluster) create</summary>"))
+        #expect(!md.contains("secrethash") && !md.contains("supersecret") && !md.contains("junk"))
+        #expect(md.contains("(sensitive)"))
+    }
+
+    @Test func largePlanMarkdownIsTruncatedWithANote() throws {
+        let ws = Workspace()
+        let big = String(repeating: "x", count: 400)
+        ws.write("stack.yaml", """
+        stack: big
+        resources:
+          item:
+            type: core.data
+            count: 400
+            properties: { input: "\(big)-${count.index}" }
+        """)
+        let r = try EthstackBinary.run(["plan", "--markdown", "--prices", Self.vendored, "--stack", "stack.yaml", "--state", "\(ws.dir)/s.db"],
+                                       in: ws.dir, environment: Self.offline)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.count <= 65_536)
+        #expect(r.stdout.contains("more resource(s) not shown: the report is truncated to stay under 65536 characters"))
+    }
 }
 
 /// Runs a program (the price script) with its output in files: no pipes to drain.
