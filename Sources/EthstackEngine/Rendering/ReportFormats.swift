@@ -9,14 +9,15 @@ public enum ReportFormats {
     public static let markdownLimit = 65_536
 
     /// `head`, then as many `sections` as fit under `limit` characters, then a note saying how many
-    /// were left out (`what` names them: "resource(s)") and where to see them all.
+    /// were left out (`what` names them: "resource(s)") and where to see them all. Counted in
+    /// UTF-8 bytes, which is never fewer than the characters GitHub counts.
     public static func fit(head: String, sections: [String], tail: String = "", limit: Int = markdownLimit,
                            what: String = "section(s)", seeAlso: String = "see the JSON output") -> String {
         var out = head
         var left = 0
-        let reserve = 300 + tail.count
+        let reserve = 300 + tail.utf8.count
         for (i, s) in sections.enumerated() {
-            if out.count + s.count + reserve > limit {
+            if out.utf8.count + s.utf8.count + reserve > limit {
                 left = sections.count - i
                 break
             }
@@ -25,7 +26,7 @@ public enum ReportFormats {
         if left > 0 {
             out += "\n_\(left) more \(what) not shown: the report is truncated to stay under \(limit) characters; \(seeAlso)._\n"
         }
-        if out.count + tail.count <= limit { out += tail }
+        if out.utf8.count + tail.utf8.count <= limit { out += tail }
         return out
     }
 
