@@ -1,6 +1,9 @@
 import Foundation
+import KubeTestServer
 import Testing
+@testable import EthstackEngine
 @testable import EthstackModel
+@testable import EthstackReview
 
 /// `ethstack lint` and the lint section of `plan`, run with the real binary over the seed stack and
 /// small fixtures: what the seed shipped before (a public Grafana, the package's mnemonic, an API
@@ -223,6 +226,45 @@ import Testing
         let noReason = try EthstackBinary.run(["lint", "--stack", "noreason.yaml"], in: ws.dir, environment: Self.offline)
         #expect(noReason.status == 1)
         #expect(noReason.stderr.contains("\"lint\" needs a \"reason\""), "\(noReason.stderr)")
+    }
+
+    // MARK: - Unknown until apply, decided after it
+
+    @Test func anUnknownResultIsDecidedOnceApplyHasRecordedTheValue() async throws {
+        let server = try await KubeStack.server()
+        defer { server.shutdown() }
+        let ws = KubeStack.workspace()
+        // The Service's source ranges depend on another resource's id: known only after apply.
+        ws.write("stack.yaml", """
+        stack: lint-after-apply
+        providers:
+          kubernetes: { host: "\(server.url)", token: "not-a-real-token" }
+        resources:
+          ranges:
+            type: core.data
+            properties: { input: [0.0.0.0/0] }
+          rpc:
+            type: kubernetes.manifest
+            properties:
+              manifest:
+                apiVersion: v1
+                kind: Service
+                metadata: { name: el-rpc, namespace: default }
+                spec:
+                  type: LoadBalancer
+                  loadBalancerSourceRanges: ['${ranges.id == "" ? "10.0.0.0/8" : "0.0.0.0/0"}']
+                  selector: { app: reth }
+                  ports: [{ name: rpc, port: 8545, targetPort: 8545 }]
+        """)
+        let stack = try ws.session().stack
+        let before = LintReport(plan: try await ws.plan(), stack: stack)
+        #expect(before.results.filter { $0.rule.id == "ETH-K8S-001" }.map(\.status) == [.unknown])
+        #expect(before.findings.isEmpty, "an unknown is not a finding")
+        _ = try await ws.apply()
+        let after = LintReport(plan: try await ws.plan(), stack: stack)
+        let decided = after.results.filter { $0.rule.id == "ETH-K8S-001" }
+        #expect(decided.map(\.status) == [.fail], "\(decided.map(\.message))")
+        #expect(decided.first?.message.contains("0.0.0.0/0") == true)
     }
 
     // MARK: - Every plan has a lint section
