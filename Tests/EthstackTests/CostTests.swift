@@ -1,6 +1,9 @@
 import Foundation
+import KubeTestServer
 import Testing
+@testable import EthstackEngine
 @testable import EthstackModel
+@testable import EthstackReview
 
 /// `ethstack plan --cost`, `ethstack cost`, `plan --markdown` and scripts/regenerate-prices, with
 /// the real binary and the real script: figures a reviewer can check by hand against the table.
@@ -147,6 +150,50 @@ import Testing
         #expect(try Value.parseJSON(c.stdout)["monthly"]?["after"] == 0)
         let bad = try EthstackBinary.run(["cost", "--prices", "\(ws.dir)/missing.json", "--stack", "stack.yaml"], in: ws.dir, environment: Self.offline)
         #expect(bad.status == 1 && bad.stderr.contains("cannot read the price table"))
+    }
+
+    // MARK: - Before and after, and what state holds
+
+    @Test func aChangeShowsBeforeAfterAndDeltaAndCostReadsWhatStateHolds() async throws {
+        let server = try await KubeStack.server()
+        defer { server.shutdown() }
+        let ws = KubeStack.workspace()
+        func stack(_ annotations: String) -> String {
+            """
+            stack: lb-cost
+            providers:
+              kubernetes: { host: "\(server.url)", token: "not-a-real-token" }
+            resources:
+              rpc:
+                type: kubernetes.manifest
+                properties:
+                  manifest:
+                    apiVersion: v1
+                    kind: Service
+                    metadata: { name: el-rpc, namespace: default, annotations: \(annotations) }
+                    spec:
+                      type: LoadBalancer
+                      loadBalancerSourceRanges: [10.0.0.0/8]
+                      selector: { app: reth }
+                      ports: [{ name: rpc, port: 8545, targetPort: 8545 }]
+            """
+        }
+        let table = try PriceTable.load(path: Self.vendored)
+        ws.write("stack.yaml", stack("{}"))
+        _ = try await ws.apply()
+        // State holds a classic load balancer (no annotation): 0.025 × 730.
+        let recorded = try await ws.state("lb-cost").resources.values.map {
+            CostEstimate.Instance(address: $0.address, type: $0.type, values: $0.markedAttributes)
+        }
+        let held = CostEstimate(stack: "lb-cost", recorded: recorded, table: table, region: "us-east-1")
+        #expect(held.after == 18.25 && held.delta == 0)
+        // The stack asks for an NLB: 0.0225 × 730 = 16.425; the plan's delta is the difference.
+        ws.write("stack.yaml", stack("{ service.beta.kubernetes.io/aws-load-balancer-type: nlb }"))
+        let change = CostEstimate(plan: try await ws.plan(), table: table, region: "us-east-1")
+        #expect(change.before == 18.25)
+        #expect(abs(change.after - 16.425) < 0.0001)
+        #expect(abs(change.delta + 1.825) < 0.0001)
+        #expect(change.text(style: TextStyle(color: false)).contains("Monthly: before $18.25, after $16.43, delta -$1.82"))
     }
 
     // MARK: - Markdown plans
