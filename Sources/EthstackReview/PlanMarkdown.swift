@@ -70,7 +70,8 @@ public struct PlanMarkdown: Sendable {
         if v.isSensitive { text = "(sensitive)" }
         else if v.isUnknown { text = "(known after apply)" }
         else { text = masked(v).jsonString(pretty: false) }
-        let line = text.replacingOccurrences(of: "\n", with: " ")
+        // One line, and never a fence that would close the diff block.
+        let line = text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "```", with: "'''")
         return line.count > 300 ? String(line.prefix(300)) + "…" : line
     }
 

@@ -57,8 +57,7 @@ public struct LintReport: Sendable {
             }
         }
         for peer in live {
-            let subject = LintSubject(address: peer.address, type: peer.type, values: peer.values,
-                                      others: live.filter { $0.address != peer.address })
+            let subject = LintSubject(address: peer.address, type: peer.type, values: peer.values, others: live)
             var ignore = declarations[peer.address.name]?.lintIgnore
             if let i = ignore, i.expired(at: now) { ignore = nil }
             for rule in rules where rule.types.contains(peer.type) {

@@ -38,6 +38,7 @@ public struct LintSubject: Sendable {
     public var address: ResourceAddress
     public var type: String
     public var values: [String: Value]
+    /// Every instance the plan leaves in place (this one included), for rules that look across resources.
     public var others: [LintSubject.Peer]
 
     public struct Peer: Sendable {
