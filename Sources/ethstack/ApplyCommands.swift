@@ -1,5 +1,6 @@
 import ArgumentParser
 import EthstackEngine
+import EthstackReview
 import EthstackState
 import Foundation
 
@@ -100,7 +101,18 @@ struct ApplyRunner {
         display.start()
         let summary = try await applier.apply(plan)
         display.stop()
+        if !destroy && !output.json { await lintDecidedByApply(plan, session: session, store: store) }
         return summary
+    }
+
+    /// The lint results the plan had as unknown until apply, read again from what apply recorded.
+    /// Shown, never an error: the apply is done.
+    private func lintDecidedByApply(_ plan: Plan, session: StackSession, store: any StateStore) async {
+        let planned = LintReport(plan: plan, stack: session.stack)
+        guard !planned.unknowns.isEmpty, let state = try? await store.load(stack: session.stack.name) else { return }
+        let recorded = state.resources.values.map { LintSubject.Peer(address: $0.address, type: $0.type, values: $0.markedAttributes) }
+        let decided = planned.decided(by: LintReport(instances: recorded, stack: session.stack))
+        if !decided.isEmpty { printOut("\n" + LintReport.decidedText(decided, style: output.style)) }
     }
 }
 

@@ -39,11 +39,16 @@ public struct LintReport: Sendable {
     public func findings(atLeast severity: LintSeverity) -> [Result] { findings.filter { $0.rule.severity >= severity } }
 
     public init(plan: Plan, stack: StackDeclaration, now: Date = Date(), rules: [LintRule] = LintReport.rules) {
-        self.stack = plan.stack
-        let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let live = plan.changes.filter { $0.action != .delete }.compactMap { c in
             c.after.map { LintSubject.Peer(address: c.address, type: c.type, values: $0) }
         }
+        self.init(instances: live, stack: stack, now: now, rules: rules)
+    }
+
+    /// The lint of instances as recorded (after apply: what state holds).
+    public init(instances live: [LintSubject.Peer], stack: StackDeclaration, now: Date = Date(), rules: [LintRule] = LintReport.rules) {
+        self.stack = stack.name
+        let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var warnings: [String] = []
         var results: [Result] = []
         let known = Set(rules.flatMap(\.aliases))
@@ -74,6 +79,31 @@ public struct LintReport: Sendable {
             return a.address.description < b.address.description
         }
         self.warnings = warnings
+    }
+
+    /// The results of `later` (the lint of what apply recorded) for the rules and resources this
+    /// report had as unknown until apply: what apply decided.
+    public func decided(by later: LintReport) -> [Result] {
+        let open = Set(unknowns.map { "\($0.rule.id) \($0.address)" })
+        return later.results.filter { open.contains("\($0.rule.id) \($0.address)") }
+    }
+
+    /// Text lines for `decided(by:)`, after apply.
+    public static func decidedText(_ results: [Result], style: TextStyle) -> String {
+        guard !results.isEmpty else { return "" }
+        var out = style.bold("Lint, decided after apply:") + "\n"
+        for r in results {
+            let status: String
+            switch r.status {
+            case .fail where r.suppression == nil: status = style.red("\(r.rule.severity.rawValue.uppercased()) \(r.rule.id)")
+            case .fail: status = "(suppressed) \(r.rule.id)"
+            case .pass: status = style.green("pass") + " \(r.rule.id)"
+            case .unknown: status = style.yellow("UNKNOWN") + " \(r.rule.id)"
+            }
+            out += "  \(status) \(r.address): \(r.message)\n"
+            if r.isFinding { out += "      fix: \(r.rule.fix)\n" }
+        }
+        return out
     }
 
     var summaryLine: String {

@@ -45,6 +45,12 @@ public struct LintSubject: Sendable {
         public var address: ResourceAddress
         public var type: String
         public var values: [String: Value]
+
+        public init(address: ResourceAddress, type: String, values: [String: Value]) {
+            self.address = address
+            self.type = type
+            self.values = values
+        }
     }
 
     public subscript(key: String) -> Value? { values[key] }
