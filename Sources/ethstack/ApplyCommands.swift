@@ -110,8 +110,7 @@ struct ApplyRunner {
     private func lintDecidedByApply(_ plan: Plan, session: StackSession, store: any StateStore) async {
         let planned = LintReport(plan: plan, stack: session.stack)
         guard !planned.unknowns.isEmpty, let state = try? await store.load(stack: session.stack.name) else { return }
-        let recorded = state.resources.values.map { LintSubject.Peer(address: $0.address, type: $0.type, values: $0.markedAttributes) }
-        let decided = planned.decided(by: LintReport(instances: recorded, stack: session.stack))
+        let decided = planned.decided(by: LintReport(instances: ReviewedInstance.recorded(state), stack: session.stack))
         if !decided.isEmpty { printOut("\n" + LintReport.decidedText(decided, style: output.style)) }
     }
 }

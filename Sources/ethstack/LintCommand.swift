@@ -142,9 +142,7 @@ struct CostCommand: EthstackCommand {
         let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
             try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
         }
-        let recorded = state.resources.values.sorted { $0.address.description < $1.address.description }
-            .map { CostEstimate.Instance(address: $0.address, type: $0.type, values: $0.markedAttributes) }
-        let estimate = CostEstimate(stack: session.stack.name, recorded: recorded, table: try costOptions.table(),
+        let estimate = CostEstimate(stack: session.stack.name, recorded: ReviewedInstance.recorded(state), table: try costOptions.table(),
                                     region: costOptions.region(session))
         printOut(output.json ? estimate.json() + "\n" : estimate.text(style: output.style))
     }

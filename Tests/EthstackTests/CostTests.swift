@@ -182,10 +182,8 @@ import Testing
         ws.write("stack.yaml", stack("{}"))
         _ = try await ws.apply()
         // State holds a classic load balancer (no annotation): 0.025 × 730.
-        let recorded = try await ws.state("lb-cost").resources.values.map {
-            CostEstimate.Instance(address: $0.address, type: $0.type, values: $0.markedAttributes)
-        }
-        let held = CostEstimate(stack: "lb-cost", recorded: recorded, table: table, region: "us-east-1")
+        let held = CostEstimate(stack: "lb-cost", recorded: ReviewedInstance.recorded(try await ws.state("lb-cost")), table: table,
+                                region: "us-east-1")
         #expect(held.after == 18.25 && held.delta == 0)
         // The stack asks for an NLB: 0.0225 × 730 = 16.425; the plan's delta is the difference.
         ws.write("stack.yaml", stack("{ service.beta.kubernetes.io/aws-load-balancer-type: nlb }"))

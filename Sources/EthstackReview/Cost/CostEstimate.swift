@@ -65,28 +65,16 @@ public struct CostEstimate: Sendable {
 
     /// A plan's before and after.
     public init(plan: Plan, table: PriceTable, region: String, now: Date = Date()) {
-        let befores = plan.changes.compactMap { c in c.before.map { Instance(address: c.address, type: c.type, values: $0) } }
-        let afters = plan.changes.compactMap { c in c.after.map { Instance(address: c.address, type: c.type, values: $0) } }
-        self.init(stack: plan.stack, before: befores, after: afters, table: table, region: region, now: now)
+        self.init(stack: plan.stack, before: ReviewedInstance.before(plan), after: ReviewedInstance.after(plan), table: table,
+                  region: region, now: now)
     }
 
     /// What state holds (before = after): `ethstack cost`.
-    public init(stack: String, recorded: [Instance], table: PriceTable, region: String, now: Date = Date()) {
+    public init(stack: String, recorded: [ReviewedInstance], table: PriceTable, region: String, now: Date = Date()) {
         self.init(stack: stack, before: recorded, after: recorded, table: table, region: region, now: now)
     }
 
-    public struct Instance: Sendable {
-        public var address: ResourceAddress
-        public var type: String
-        public var values: [String: Value]
-        public init(address: ResourceAddress, type: String, values: [String: Value]) {
-            self.address = address
-            self.type = type
-            self.values = values
-        }
-    }
-
-    init(stack: String, before: [Instance], after: [Instance], table: PriceTable, region: String, now: Date) {
+    init(stack: String, before: [ReviewedInstance], after: [ReviewedInstance], table: PriceTable, region: String, now: Date) {
         self.stack = stack
         self.region = region
         self.priceDate = table.date
@@ -99,7 +87,7 @@ public struct CostEstimate: Sendable {
         let pricer = Pricer(table: table, region: region)
         var lines: [Line] = []
         var index: [String: Int] = [:]
-        func add(_ side: [Instance], after isAfter: Bool) {
+        func add(_ side: [ReviewedInstance], after isAfter: Bool) {
             for inst in side {
                 for item in pricer.items(inst, peers: side) {
                     let id = "\(inst.address)\u{0}\(item.component)"
@@ -138,7 +126,7 @@ struct Pricer {
 
     typealias Item = CostEstimate.Item
 
-    func items(_ r: CostEstimate.Instance, peers: [CostEstimate.Instance]) -> [Item] {
+    func items(_ r: ReviewedInstance, peers: [ReviewedInstance]) -> [Item] {
         switch r.type {
         case "aws.eks_cluster": return eksCluster(r.values)
         case "aws.eks_node_group": return nodeGroup(r.values)
@@ -241,7 +229,7 @@ struct Pricer {
     }
 
     /// The participants' persistent volumes (el/cl_volume_size, MB) on the engine's storage class.
-    func enclave(_ v: [String: Value], peers: [CostEstimate.Instance]) -> [Item] {
+    func enclave(_ v: [String: Value], peers: [ReviewedInstance]) -> [Item] {
         guard let args = Read.known(v["args"]) else {
             return [Item(component: "participants' volumes", key: "ebs/gp3/storage", quantity: "args", units: nil, kind: .unknown)]
         }

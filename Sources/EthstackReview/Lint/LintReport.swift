@@ -39,14 +39,11 @@ public struct LintReport: Sendable {
     public func findings(atLeast severity: LintSeverity) -> [Result] { findings.filter { $0.rule.severity >= severity } }
 
     public init(plan: Plan, stack: StackDeclaration, now: Date = Date(), rules: [LintRule] = LintReport.rules) {
-        let live = plan.changes.filter { $0.action != .delete }.compactMap { c in
-            c.after.map { LintSubject.Peer(address: c.address, type: c.type, values: $0) }
-        }
-        self.init(instances: live, stack: stack, now: now, rules: rules)
+        self.init(instances: ReviewedInstance.after(plan), stack: stack, now: now, rules: rules)
     }
 
     /// The lint of instances as recorded (after apply: what state holds).
-    public init(instances live: [LintSubject.Peer], stack: StackDeclaration, now: Date = Date(), rules: [LintRule] = LintReport.rules) {
+    public init(instances live: [ReviewedInstance], stack: StackDeclaration, now: Date = Date(), rules: [LintRule] = LintReport.rules) {
         self.stack = stack.name
         let declarations = Dictionary(stack.resources.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var warnings: [String] = []

@@ -39,19 +39,7 @@ public struct LintSubject: Sendable {
     public var type: String
     public var values: [String: Value]
     /// Every instance the plan leaves in place (this one included), for rules that look across resources.
-    public var others: [LintSubject.Peer]
-
-    public struct Peer: Sendable {
-        public var address: ResourceAddress
-        public var type: String
-        public var values: [String: Value]
-
-        public init(address: ResourceAddress, type: String, values: [String: Value]) {
-            self.address = address
-            self.type = type
-            self.values = values
-        }
-    }
+    public var others: [ReviewedInstance]
 
     public subscript(key: String) -> Value? { values[key] }
 }
