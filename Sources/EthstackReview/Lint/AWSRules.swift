@@ -43,13 +43,12 @@ enum AWSRules {
     static let eksSecretsEncryption = LintRule(
         id: "ETH-EKS-003", severity: .high, title: "EKS secrets not encrypted with a KMS key",
         why: "Kubernetes Secrets (the validator mnemonic's, Grafana's htpasswd) sit in etcd without envelope encryption.",
-        fix: "Encrypt secrets with a KMS key (encryption_config.resources: [secrets]); aws.eks_cluster has no such attribute yet: suppress with a reason until it does.",
+        fix: "Set secrets_kms_key_arn to a KMS key (EKS envelope-encrypts Secrets with it; it cannot be removed later).",
         checkov: ["CKV_AWS_58"], trivy: ["AWS-0039"], types: ["aws.eks_cluster"]
     ) { r in
-        guard let config = r["encryption_config"] else { return [.fail("no encryption_config: secrets are not envelope-encrypted")] }
-        guard let known = Read.known(config) else { return [.unknown("encryption_config is known only after apply")] }
-        let resources = (known.listValue ?? [known]).flatMap { $0["resources"]?.listValue ?? [] }.compactMap(\.stringValue)
-        return resources.contains("secrets") ? [.pass("secrets are encrypted")] : [.fail("encryption_config does not cover secrets")]
+        guard let key = r["secrets_kms_key_arn"], !key.isNull else { return [.fail("no secrets_kms_key_arn: Secrets are not envelope-encrypted")] }
+        guard let known = Read.known(key) else { return [.unknown("secrets_kms_key_arn is known only after apply")] }
+        return (known.stringValue ?? "").isEmpty ? [.fail("secrets_kms_key_arn is empty")] : [.pass("Secrets are encrypted with a KMS key")]
     }
 
     static let securityGroupWorld = LintRule(
