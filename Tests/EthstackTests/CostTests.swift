@@ -194,6 +194,23 @@ import Testing
         #expect(change.text(style: TextStyle(color: false)).contains("Monthly: before $18.25, after $16.43, delta -$1.82"))
     }
 
+    @Test func aChangedInstanceTypeIsPricedAtItsNewPrice() throws {
+        let table = try PriceTable.load(path: Self.vendored)
+        func nodes(_ type: String) -> [String: Value] {
+            ["instance_types": .list([.string(type)]), "capacity_type": "ON_DEMAND", "desired_size": 3, "disk_size": 200]
+        }
+        let change = ResourceChange(address: "nodes", type: "aws.eks_node_group", provider: "aws", action: .replace,
+                                    before: nodes("c5.4xlarge"), after: nodes("m5.4xlarge"))
+        let plan = Plan(stack: "s", stackFile: "s.yaml", stackHash: "", lineage: nil, serial: 0, destroy: false, variables: [:],
+                        changes: [change], outputChanges: [], drift: [], recovered: [], warnings: [])
+        let cost = CostEstimate(plan: plan, table: table, region: "us-east-1")
+        let line = try #require(cost.lines.first { $0.component == "worker instances (on-demand)" })
+        #expect(line.before == 1489.2)                                   // 3 × 0.68 × 730
+        #expect(abs((line.after ?? 0) - 1681.92) < 0.001)                 // 3 × 0.768 × 730
+        #expect(line.priceKey == "us-east-1/ec2/m5.4xlarge/on_demand" && line.unitPrice == 0.768)
+        #expect(abs(cost.delta - 192.72) < 0.001)
+    }
+
     // MARK: - Markdown plans
 
     @Test func seedPlanAsMarkdownIsUnderTheLimitAndMasksSecrets() throws {

@@ -95,16 +95,20 @@ public struct CostEstimate: Sendable {
                     var kind = item.kind
                     if price == nil, kind != .unknown { kind = .unpriced }
                     let monthly = kind == .fixed ? price.flatMap { p in item.units.map { $0 * p.usd } } : nil
+                    let line = Line(address: inst.address, type: inst.type, component: item.component, priceKey: "\(region)/\(item.key)",
+                                    sku: price?.sku, usagetype: price?.usagetype, unitPrice: price?.usd, unit: price?.unit ?? "",
+                                    quantity: item.quantity, kind: kind, before: isAfter ? nil : monthly, after: isAfter ? monthly : nil,
+                                    note: item.note)
                     if let i = index[id] {
-                        if isAfter { lines[i].after = monthly; lines[i].quantity = item.quantity; lines[i].kind = kind; lines[i].note = item.note }
-                        else { lines[i].before = monthly }
+                        // The same part on both sides: the line describes the after side (its price,
+                        // SKU and quantity: an instance type may have changed) and keeps the before figure.
+                        let before = lines[i].before
+                        lines[i] = line
+                        lines[i].before = before
                         continue
                     }
                     index[id] = lines.count
-                    lines.append(Line(address: inst.address, type: inst.type, component: item.component, priceKey: "\(region)/\(item.key)",
-                                      sku: price?.sku, usagetype: price?.usagetype, unitPrice: price?.usd, unit: price?.unit ?? "",
-                                      quantity: item.quantity, kind: kind, before: isAfter ? nil : monthly, after: isAfter ? monthly : nil,
-                                      note: item.note))
+                    lines.append(line)
                 }
             }
         }
