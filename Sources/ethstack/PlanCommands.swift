@@ -50,14 +50,18 @@ struct PlanCommand: EthstackCommand {
         abstract: "Show what apply would change.",
         discussion: """
         Reads the recorded state, refreshes it through the providers (in parallel), and compares it \
-        with the stack. Writes nothing unless --out is given.
+        with the stack. Writes nothing unless --out is given. The security lint (`ethstack lint`) \
+        follows the changes; --cost adds the monthly cost estimate from the vendored price table.
 
-        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present. With \
+        --max-monthly-delta N: 3 when the plan raises the monthly cost by more than N USD.
 
         Examples:
           ethstack plan --stack stacks/example.yaml
           ethstack plan --out tonight.plan && ethstack apply tonight.plan
           ethstack plan --json | jq '.resource_changes[].change.actions'
+          ethstack plan --cost --max-monthly-delta 500
+          ethstack plan --out pr.plan --markdown --cost > plan.md
         """)
 
     @OptionGroup var stackOptions: StackOptions
