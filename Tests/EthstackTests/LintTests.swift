@@ -51,6 +51,9 @@ import Testing
         #expect(asIs.failing("ETH-MON-001").isEmpty)
         // Without a value for the mnemonic the enclave's args are unknown: unknown until apply, not a guess.
         #expect(asIs.results("ETH-KT-001", status: "unknown until apply").count == 1)
+        // The ingress controller's load balancer is public on purpose: suppressed, with the reason.
+        #expect(asIs.results("ETH-K8S-001").first { $0["address"] == "ingress_nginx" }?["suppressed"]?["reason"]?.stringValue?.contains("HTTP-01") == true)
+        #expect(asIs.results("ETH-K8S-001", status: "pass").count == 3, "el_rpc, el_ws and cl_api answer only rpc_allowed_cidrs")
         // The accepted finding is listed as suppressed, with its reason.
         #expect(asIs.results("ETH-EKS-003").first?["suppressed"]?["reason"]?.stringValue?.contains("creates no KMS key") == true)
         // Given the package's public mnemonic, lint says so, and never prints it.
@@ -273,7 +276,7 @@ import Testing
         ws.write("stack.yaml", Self.afterApply(server))
         let r = try EthstackBinary.run(["apply", "--auto-approve", "--stack", "stack.yaml", "--state", "\(ws.dir)/s.db"], in: ws.dir)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("Lint, decided after apply:\n  HIGH ETH-K8S-001 rpc: public load balancer on port(s) 8545"), "\(r.stdout)")
+        #expect(r.stdout.contains("Lint, decided after apply:\n  HIGH ETH-K8S-001 rpc: public load balancer el-rpc on port(s) 8545"), "\(r.stdout)")
         // Nothing was unknown the second time: no such section.
         let again = try EthstackBinary.run(["apply", "--auto-approve", "--stack", "stack.yaml", "--state", "\(ws.dir)/s.db"], in: ws.dir)
         #expect(again.status == 0 && !again.stdout.contains("decided after apply"), "\(again.stdout)")

@@ -26,14 +26,12 @@ enum KubernetesRules {
         guard kind(m) == "Service" else { return nil }
         let spec = m["spec"]
         let annotations = (Read.known(m["metadata"]?["annotations"])?.mapValue ?? [:]).compactMapValues(\.stringValue)
-        let isInternal = ["true", "0.0.0.0/0"].contains(annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] ?? "")
-            || annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
         var ranges: [String]? = []
         if let r = spec?["loadBalancerSourceRanges"] { ranges = Read.strings(r) }
         let ports = (spec?["ports"]?.listValue ?? []).map { p in
             (port: Read.port(p["port"]), target: Read.port(p["targetPort"]), name: Read.known(p["name"])?.stringValue ?? "")
         }
-        return ServiceView(type: Read.known(spec?["type"])?.stringValue ?? "ClusterIP", isInternal: isInternal, sourceRanges: ranges,
+        return ServiceView(type: Read.known(spec?["type"])?.stringValue ?? "ClusterIP", isInternal: isInternal(annotations), sourceRanges: ranges,
                            ports: ports, selector: (Read.known(spec?["selector"])?.mapValue ?? [:]).compactMapValues(\.stringValue),
                            name: Read.known(m["metadata"]?["name"])?.stringValue ?? "")
     }
@@ -52,19 +50,46 @@ enum KubernetesRules {
         id: "ETH-K8S-001", severity: .high, title: "LoadBalancer Service open to the world on a port that is not P2P",
         why: "Without loadBalancerSourceRanges the cloud load balancer answers the whole internet on RPC, API or dashboard ports.",
         fix: "Set spec.loadBalancerSourceRanges to your ranges (or make the load balancer internal); only P2P ports (30303, 9000) belong to the world.",
-        checkov: [], trivy: ["KSV-0108"], types: ["kubernetes.manifest"]
+        checkov: [], trivy: ["KSV-0108"], types: ["kubernetes.manifest", "helm.release"]
     ) { r in
+        if r.type == "helm.release" {
+            guard let s = ingressNginxService(r) else { return [] }
+            return openToTheWorld(s, rangesValue: r["values"]?["controller"]?["service"]?["loadBalancerSourceRanges"])
+        }
         guard let m = manifest(r), let s = service(m), s.type == "LoadBalancer" else { return [] }
+        return openToTheWorld(s, rangesValue: m["spec"]?["loadBalancerSourceRanges"])
+    }
+
+    static func openToTheWorld(_ s: ServiceView, rangesValue: Value?) -> [LintOutcome] {
         if s.isInternal { return [.pass("internal load balancer")] }
         guard let ranges = s.sourceRanges else { return [.unknown("loadBalancerSourceRanges is known only after apply")] }
         let world = ranges.isEmpty || ranges.contains(where: Read.isWorld)
-        if !world { return [.pass("answers only \(Read.list(ranges, from: m["spec"]?["loadBalancerSourceRanges"]))")] }
+        if !world { return [.pass("answers only \(Read.list(ranges, from: rangesValue))")] }
         let ports = s.ports.compactMap(\.port)
         if ports.count == s.ports.count, !ports.isEmpty, ports.allSatisfy({ P2P.ports.contains($0) }) {
             return [.pass("open to the world on P2P ports only")]
         }
         let shown = s.ports.map { $0.port.map(String.init) ?? "(unknown)" }.joined(separator: ", ")
-        return [.fail("public load balancer on port(s) \(shown) with \(ranges.isEmpty ? "no loadBalancerSourceRanges" : "loadBalancerSourceRanges \(Read.list(ranges))")")]
+        return [.fail("public load balancer\(s.name.isEmpty ? "" : " \(s.name)") on port(s) \(shown) with \(ranges.isEmpty ? "no loadBalancerSourceRanges" : "loadBalancerSourceRanges \(Read.list(ranges))")")]
+    }
+
+    /// The controller Service of an ingress-nginx release, from its values and the chart's defaults
+    /// (a LoadBalancer on 80 and 443, no source ranges); nil for other charts or when it is not a LoadBalancer.
+    static func ingressNginxService(_ r: LintSubject) -> ServiceView? {
+        guard Read.known(r["chart"])?.stringValue == "ingress-nginx" else { return nil }
+        let svc = r["values"]?["controller"]?["service"]
+        if Read.known(svc?["enabled"])?.boolValue == false { return nil }
+        guard (Read.known(svc?["type"])?.stringValue ?? "LoadBalancer") == "LoadBalancer" else { return nil }
+        let annotations = (Read.known(svc?["annotations"])?.mapValue ?? [:]).compactMapValues(\.stringValue)
+        var ranges: [String]? = []
+        if let v = svc?["loadBalancerSourceRanges"] { ranges = Read.strings(v) }
+        return ServiceView(type: "LoadBalancer", isInternal: isInternal(annotations), sourceRanges: ranges,
+                           ports: [(80, nil, "http"), (443, nil, "https")], selector: [:], name: "ingress-nginx-controller")
+    }
+
+    static func isInternal(_ annotations: [String: String]) -> Bool {
+        ["true", "0.0.0.0/0"].contains(annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] ?? "")
+            || annotations["service.beta.kubernetes.io/aws-load-balancer-scheme"] == "internal"
     }
 
     // MARK: Grafana and Prometheus
