@@ -1,3 +1,4 @@
+import EthstackYAML
 import Foundation
 import Testing
 @testable import EthstackModel
@@ -47,6 +48,22 @@ import Testing
             out.append(Command(line: index + 1, text: command, arguments: words, exits: exits, redirect: redirect))
         }
         return out
+    }
+
+    /// The guide's workflows are YAML GitHub can load: each has `on` and jobs whose steps `run` or `use` something.
+    @Test func workflowsAreWellFormed() throws {
+        let text = try String(contentsOfFile: "\(Self.repository)/docs/gitops.md", encoding: .utf8)
+        let blocks = text.components(separatedBy: "```yaml\n").dropFirst().compactMap { $0.components(separatedBy: "\n```").first }
+        let workflows = try blocks.filter { $0.contains("\njobs:") }.map { try #require(try YAMLParser.parse($0, file: "gitops.md").first?.value) }
+        #expect(workflows.count == 3)
+        for w in workflows {
+            #expect(w["on"] != nil && w["permissions"]?["id-token"] == "write", "\(w["name"] ?? "?"): OIDC needs id-token: write")
+            let jobs = try #require(w["jobs"]?.mapValue)
+            for (_, job) in jobs {
+                let steps = try #require(job["steps"]?.listValue)
+                #expect(steps.allSatisfy { $0["run"] != nil || $0["uses"] != nil })
+            }
+        }
     }
 
     static let stack = """
