@@ -213,6 +213,52 @@ import Testing
         #expect(r.results("ETH-EKS-003", status: "pass").count == 1)
     }
 
+    @Test func rpcNamespacesAreCheckedOnTheParticipantTheServiceSelects() throws {
+        let ws = Workspace()
+        func stack(_ selected: String) -> String {
+            """
+            stack: rpc-select
+            providers:
+              aws: { region: us-east-1 }
+              kubernetes: { host: "${cluster.endpoint}", cluster_ca_certificate: "${cluster.certificate_authority}", eks_cluster_name: "${cluster.name}", region: us-east-1 }
+              kurtosis: { host: "${cluster.endpoint}", cluster_ca_certificate: "${cluster.certificate_authority}", eks_cluster_name: "${cluster.name}", region: us-east-1 }
+            resources:
+              cluster:
+                type: aws.eks_cluster
+                properties: { name: rpc-select, role_arn: "arn:aws:iam::123456789012:role/eks", subnet_ids: [subnet-1] }
+              testnet:
+                type: kurtosis.enclave
+                properties:
+                  name: testnet
+                  args:
+                    network_params: { preregistered_validator_keys_mnemonic: "\(LintTests.packageMnemonic.replacingOccurrences(of: "giant", with: "other"))" }
+                    participants:
+                      - { el_type: reth, cl_type: lighthouse, count: 2, el_extra_params: ["--http.api=eth,net,web3"] }
+                      - { el_type: reth, cl_type: lighthouse, count: 1 }
+              rpc:
+                type: kubernetes.manifest
+                properties:
+                  manifest:
+                    apiVersion: v1
+                    kind: Service
+                    metadata: { name: el-rpc, namespace: kt-testnet }
+                    spec:
+                      type: LoadBalancer
+                      loadBalancerSourceRanges: [10.0.0.0/8]
+                      selector: { kurtosistech.com/id: \(selected) }
+                      ports: [{ name: rpc, port: 8545, targetPort: 8545 }]
+            """
+        }
+        // el-2 is the second node of the first entry (restricted); el-3 the only node of the second (reth's default).
+        ws.write("two.yaml", stack("el-2-reth-lighthouse"))
+        let two = try Self.lint(["--stack", "two.yaml", "--state", "\(ws.dir)/a.db"], in: ws.dir)
+        #expect(two.failing("ETH-RPC-001").isEmpty && two.results("ETH-RPC-001", status: "pass").count == 1, "\(two.results("ETH-RPC-001"))")
+        ws.write("three.yaml", stack("el-3-reth-lighthouse"))
+        let three = try Self.lint(["--stack", "three.yaml", "--state", "\(ws.dir)/b.db"], in: ws.dir)
+        #expect(three.failing("ETH-RPC-001") == ["rpc"])
+        #expect(three.results("ETH-RPC-001").count == 1)
+    }
+
     // MARK: - Suppressions
 
     @Test func suppressionsNeedAReasonAndExpire() throws {

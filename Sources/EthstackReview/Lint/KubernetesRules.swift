@@ -184,7 +184,8 @@ enum KubernetesRules {
                     out.append(.unknown("the args of \(enclave.address) are known only after apply"))
                     continue
                 }
-                for (i, p) in participants.enumerated() {
+                let picked = selectedParticipant(s.selector, participants)
+                for (i, p) in participants.enumerated() where picked == nil || picked == i {
                     let elType = p["el_type"]?.stringValue ?? "geth"
                     // The args are sensitive (the mnemonic): only names from known vocabularies are shown.
                     let shownType = knownELTypes.contains(elType) ? elType : "el_type"
@@ -201,6 +202,21 @@ enum KubernetesRules {
             }
         }
         return out
+    }
+
+    /// The participants entry whose EL pod a Service selects (`kurtosistech.com/id: el-3-reth-lighthouse`):
+    /// the package numbers EL services from 1 across the entries, each `count` times. Nil when the
+    /// selector names no EL service of these participants (then every entry is checked).
+    static func selectedParticipant(_ selector: [String: String], _ participants: [Value]) -> Int? {
+        guard let id = selector["kurtosistech.com/id"], id.hasPrefix("el-"),
+              let n = Int(id.dropFirst(3).prefix { $0.isNumber }), n >= 1 else { return nil }
+        var first = 1
+        for (i, p) in participants.enumerated() {
+            let count = max(1, p["count"]?.intValue ?? 1)
+            if n < first + count { return i }
+            first += count
+        }
+        return nil
     }
 
     // MARK: Containers
