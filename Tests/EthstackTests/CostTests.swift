@@ -185,6 +185,8 @@ import Testing
         let held = CostEstimate(stack: "lb-cost", recorded: ReviewedInstance.recorded(try await ws.state("lb-cost")), table: table,
                                 region: "us-east-1")
         #expect(held.after == 18.25 && held.delta == 0)
+        let heldText = held.text(style: TextStyle(color: false))
+        #expect(heldText.contains("  rpc classic load balancer: $18.25  [730 h at 0.025/Hrs") && heldText.contains("Monthly, what state holds: $18.25"), "\(heldText)")
         // The stack asks for an NLB: 0.0225 × 730 = 16.425; the plan's delta is the difference.
         ws.write("stack.yaml", stack("{ service.beta.kubernetes.io/aws-load-balancer-type: nlb }"))
         let change = CostEstimate(plan: try await ws.plan(), table: table, region: "us-east-1")

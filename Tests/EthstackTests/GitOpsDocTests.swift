@@ -108,7 +108,7 @@ import Testing
         #expect(plan.hasPrefix("## ethstack plan: gitops") && plan.contains("### Security lint") && plan.contains("### Cost estimate"))
         #expect(FileManager.default.fileExists(atPath: "\(ws.dir)/lint.sarif"))
         #expect(try String(contentsOfFile: "\(ws.dir)/drift.md", encoding: .utf8).contains("No drift"))
-        #expect(try String(contentsOfFile: "\(ws.dir)/cost.txt", encoding: .utf8).contains("Monthly: before $0.00"))
+        #expect(try String(contentsOfFile: "\(ws.dir)/cost.txt", encoding: .utf8).contains("Monthly, what state holds: $0.00"))
         #expect(try String(contentsOfFile: "\(ws.dir)/outputs.json", encoding: .utf8).contains("hello"))
 
         // The merge workflow applied pr.plan; the same file again is stale and refused, and a plan

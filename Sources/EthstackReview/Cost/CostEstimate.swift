@@ -45,6 +45,8 @@ public struct CostEstimate: Sendable {
     public var hoursPerMonth: Double
     public var lines: [Line]
     public var warnings: [String]
+    /// What state holds (`ethstack cost`): one side, no change.
+    public var recordedOnly = false
 
     public var before: Double { lines.compactMap(\.before).reduce(0, +) }
     public var after: Double { lines.compactMap(\.after).reduce(0, +) }
@@ -72,6 +74,7 @@ public struct CostEstimate: Sendable {
     /// What state holds (before = after): `ethstack cost`.
     public init(stack: String, recorded: [ReviewedInstance], table: PriceTable, region: String, now: Date = Date()) {
         self.init(stack: stack, before: recorded, after: recorded, table: table, region: region, now: now)
+        recordedOnly = true
     }
 
     init(stack: String, before: [ReviewedInstance], after: [ReviewedInstance], table: PriceTable, region: String, now: Date) {

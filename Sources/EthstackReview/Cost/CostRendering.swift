@@ -9,6 +9,7 @@ extension CostEstimate {
 
     var totalsLine: String {
         let bound = incomplete ? "at least " : ""
+        if recordedOnly { return "Monthly, what state holds: \(bound)\(usd(after))" }
         return "Monthly: before \(usd(before)), after \(bound)\(usd(after)), delta \(bound)\(signed(delta))"
     }
 
@@ -25,7 +26,8 @@ extension CostEstimate {
         var out = style.bold("Cost") + " (prices of \(priceDate), \(region), \(fmt(hoursPerMonth)) h a month):\n"
         for w in warnings { out += style.yellow("Warning: ") + w + "\n" }
         for l in lines where l.kind == .fixed || l.kind == .unknown || l.kind == .unpriced {
-            let figures = l.kind == .fixed ? "\(money(l.before)) -> \(money(l.after))" : "(\(l.kind.rawValue): \(l.quantity))"
+            let figures = l.kind != .fixed ? "(\(l.kind.rawValue): \(l.quantity))"
+                : recordedOnly ? money(l.after) : "\(money(l.before)) -> \(money(l.after))"
             out += "  \(style.bold(l.address.description)) \(l.component): \(figures)"
             if l.kind == .fixed { out += "  [\(l.quantity) at \(price(l)), \(reference(l))]" }
             out += "\n"
