@@ -69,6 +69,12 @@ let package = Package(
                 dependencies: ["EthstackModel", "EthstackLanguage", "EthstackEngine", "EthstackHTTP"],
                 path: "Sources/EthstackCheck", exclude: ["README.md"]),
 
+        // Review: the security lint and the offline cost estimate over a plan, and their renderings.
+        .target(name: "EthstackReview", dependencies: ["EthstackModel", "EthstackEngine"],
+                path: "Sources/EthstackReview", exclude: ["README.md"],
+                // The vendored, dated price table (scripts/regenerate-prices rewrites it).
+                resources: [.copy("Cost/aws-prices.json")]),
+
         // What providers that reach a Kubernetes cluster share: connection settings' schema,
         // client errors as ProviderErrors, cluster access for CLI tools (helm, kurtosis).
         .target(
@@ -119,7 +125,7 @@ let package = Package(
             name: "ethstack",
             dependencies: [
                 "EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackEngine", "EthstackState", "EthstackCheck",
-                "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
+                "EthstackReview", "CoreProvider", "AWSProvider", "KubernetesProvider", "HelmProvider", "KurtosisProvider",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/ethstack"
@@ -151,7 +157,7 @@ let package = Package(
             name: "EthstackTests",
             dependencies: ["EthstackModel", "EthstackYAML", "EthstackLanguage", "EthstackProviderAPI", "EthstackHTTP",
                            "EthstackAWSClient", "EthstackKubernetesClient", "EthstackSubprocess", "EthstackEngine", "EthstackState",
-                           "EthstackCheck", "ProviderSupport", "CoreProvider", "AWSProvider", "KubernetesProvider",
+                           "EthstackCheck", "EthstackReview", "ProviderSupport", "CoreProvider", "AWSProvider", "KubernetesProvider",
                            "HelmProvider", "KurtosisProvider", "ethstack", "KubeTestServer"],
             path: "Tests/EthstackTests"
         ),

@@ -167,7 +167,7 @@ public struct StackLoader {
         return v
     }
 
-    static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "drift", "description"]
+    static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "drift", "lint", "description"]
 
     private func loadResource(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> ResourceDeclaration? {
         if !isIdentifier(name) {
@@ -278,54 +278,72 @@ public struct StackLoader {
         }
         var expectedDrift: DriftIgnore?
         if let entry = entries["drift"] { expectedDrift = driftIgnore(entry.value, schema: schema, type: type, &d) }
-        return ResourceDeclaration(name: name, location: e.keyLocation, type: type, typeLocation: typeEntry.value.location,
-                                   properties: properties, propertiesLocation: propertiesLocation,
-                                   dependsOn: dependsOn, forEach: forEach, count: count, provider: provider, lifecycle: lifecycle,
-                                   driftIgnore: expectedDrift)
+        var resource = ResourceDeclaration(name: name, location: e.keyLocation, type: type, typeLocation: typeEntry.value.location,
+                                           properties: properties, propertiesLocation: propertiesLocation,
+                                           dependsOn: dependsOn, forEach: forEach, count: count, provider: provider, lifecycle: lifecycle,
+                                           driftIgnore: expectedDrift)
+        if let entry = entries["lint"] { resource.lintIgnore = lintIgnore(entry.value, &d) }
+        return resource
+    }
+
+    /// `lint: { ignore: [RULE, …], reason: "…", until: YYYY-MM-DD }`. Rule ids are checked by the
+    /// lint itself (the language does not know the rules): an unknown id is reported there.
+    private func lintIgnore(_ node: YAMLNode, _ d: inout DiagnosticCollector) -> LintIgnore? {
+        guard let s = suppression(node, key: "lint", what: "the rules whose findings are accepted", item: "rule id", { _, _, _ in }, &d)
+        else { return nil }
+        return LintIgnore(rules: s.items, reason: s.reason, until: s.until, location: s.location)
+    }
+
+    /// The shape `drift:` and `lint:` share: `{ ignore: [...], reason: "...", until: YYYY-MM-DD }`;
+    /// nil when it has no reason (an error is reported). `check` sees each ignored item.
+    private func suppression(_ node: YAMLNode, key: String, what: String, item: String,
+                             _ check: (String, YAMLNode, inout DiagnosticCollector) -> Void,
+                             _ d: inout DiagnosticCollector) -> (items: [String], reason: String, until: String?, location: SourceLocation)? {
+        guard case .mapping(let pairs, let location) = node else {
+            d.error(node.location, "\"\(key)\" must be a map: { ignore: [\(item), …], reason: \"…\", until: YYYY-MM-DD }")
+            return nil
+        }
+        let keys = ["ignore", "reason", "until"]
+        let entries = uniqueEntries(pairs, in: key, &d)
+        for (k, entry) in entries where !keys.contains(k) {
+            d.error(entry.keyLocation, "unknown key \"\(k)\" in \(key)", hint: didYouMean(k, in: keys))
+        }
+        var items: [String] = []
+        if let ignore = entries["ignore"] {
+            if case .sequence(let nodes, _) = ignore.value {
+                for n in nodes {
+                    guard let text = string(n, "\(key).ignore", &d) else { continue }
+                    check(text, n, &d)
+                    items.append(text)
+                }
+            } else {
+                d.error(ignore.value.location, "\"\(key).ignore\" must be a list of \(item)s")
+            }
+        } else {
+            d.error(location, "\"\(key)\" needs \"ignore\": \(what)")
+        }
+        var reason = ""
+        if let entry = entries["reason"] { reason = string(entry.value, "\(key).reason", &d) ?? "" }
+        if reason.isEmpty { d.error(location, "\"\(key)\" needs a \"reason\": say why this is accepted") }
+        var until: String?
+        if let u = entries["until"], let text = string(u.value, "\(key).until", &d) {
+            if DriftIgnore.parseDay(text) == nil {
+                d.error(u.value.location, "\(key).until: \"\(text)\" is not a date (YYYY-MM-DD)")
+            }
+            until = text
+        }
+        return reason.isEmpty ? nil : (items, reason, until, location)
     }
 
     /// `drift: { ignore: [attribute, …], reason: "…", until: YYYY-MM-DD }`.
     private func driftIgnore(_ node: YAMLNode, schema: ResourceSchema?, type: String, _ d: inout DiagnosticCollector) -> DriftIgnore? {
-        guard case .mapping(let pairs, let location) = node else {
-            d.error(node.location, "\"drift\" must be a map: { ignore: [attribute, …], reason: \"…\", until: YYYY-MM-DD }")
-            return nil
-        }
-        let keys = ["ignore", "reason", "until"]
-        let entries = uniqueEntries(pairs, in: "drift", &d)
-        for (key, entry) in entries where !keys.contains(key) {
-            d.error(entry.keyLocation, "unknown key \"\(key)\" in drift", hint: didYouMean(key, in: keys))
-        }
-        var attributes: [String] = []
-        if let ignore = entries["ignore"] {
-            if case .sequence(let items, _) = ignore.value {
-                for item in items {
-                    guard let path = string(item, "drift.ignore", &d) else { continue }
-                    let attr = String(path.split(whereSeparator: { $0 == "." || $0 == "[" }).first ?? "")
-                    if let schema, schema[attr] == nil {
-                        d.error(item.location, "drift.ignore: \(type) has no attribute \"\(attr)\"",
-                                hint: didYouMean(attr, in: schema.attributeNames))
-                    }
-                    attributes.append(path)
-                }
-            } else {
-                d.error(ignore.value.location, "\"drift.ignore\" must be a list of attribute paths")
+        guard let s = suppression(node, key: "drift", what: "the attributes whose drift is expected", item: "attribute", { path, n, d in
+            let attr = String(path.split(whereSeparator: { $0 == "." || $0 == "[" }).first ?? "")
+            if let schema, schema[attr] == nil {
+                d.error(n.location, "drift.ignore: \(type) has no attribute \"\(attr)\"", hint: didYouMean(attr, in: schema.attributeNames))
             }
-        } else {
-            d.error(location, "\"drift\" needs \"ignore\": the attributes whose drift is expected")
-        }
-        var reason = ""
-        if let entry = entries["reason"] { reason = string(entry.value, "drift.reason", &d) ?? "" }
-        if reason.isEmpty { d.error(location, "\"drift\" needs a \"reason\": say why this drift is expected") }
-        var until: String?
-        if let u = entries["until"] {
-            if let text = string(u.value, "drift.until", &d) {
-                if DriftIgnore.parseDay(text) == nil {
-                    d.error(u.value.location, "drift.until: \"\(text)\" is not a date (YYYY-MM-DD)")
-                }
-                until = text
-            }
-        }
-        return reason.isEmpty ? nil : DriftIgnore(attributes: attributes, reason: reason, until: until, location: location)
+        }, &d) else { return nil }
+        return DriftIgnore(attributes: s.items, reason: s.reason, until: s.until, location: s.location)
     }
 
     private func loadOutput(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> OutputDeclaration? {

@@ -137,8 +137,11 @@ public struct DriftIgnore: Sendable, Hashable {
     }
 
     /// Whether the entry has expired at `now` (it covers the whole `until` day).
-    public func expired(at now: Date) -> Bool {
-        guard let until, let day = Self.parseDay(until) else { return false }
+    public func expired(at now: Date) -> Bool { Self.expired(until: until, at: now) }
+
+    /// Whether a suppression that lasts `until` (YYYY-MM-DD, the whole day) has expired at `now`.
+    public static func expired(until: String?, at now: Date) -> Bool {
+        guard let until, let day = parseDay(until) else { return false }
         return now >= day.addingTimeInterval(86_400)
     }
 
@@ -146,6 +149,25 @@ public struct DriftIgnore: Sendable, Hashable {
     public func ignores(_ path: String) -> Bool {
         attributes.contains { path == $0 || path.hasPrefix($0 + ".") || path.hasPrefix($0 + "[") }
     }
+}
+
+/// Lint findings a resource's owners accept (`lint: { ignore: [RULE, …], reason: "…", until: 2027-03-01 }`),
+/// written next to the resource like `drift:`. After `until` the findings count again.
+public struct LintIgnore: Sendable, Hashable {
+    /// Rule ids (`ETH-EKS-001`), or the checkov/trivy ids the rules map to.
+    public var rules: [String]
+    public var reason: String
+    public var until: String?
+    public var location: SourceLocation
+
+    public init(rules: [String], reason: String, until: String?, location: SourceLocation) {
+        self.rules = rules
+        self.reason = reason
+        self.until = until
+        self.location = location
+    }
+
+    public func expired(at now: Date) -> Bool { DriftIgnore.expired(until: until, at: now) }
 }
 
 /// What the user wrote for one resource.
@@ -163,6 +185,7 @@ public struct ResourceDeclaration: Sendable {
     public var provider: (name: String, location: SourceLocation)?
     public var lifecycle: Lifecycle
     public var driftIgnore: DriftIgnore? = nil
+    public var lintIgnore: LintIgnore? = nil
 
     /// The provider configuration that manages it: `provider:` or the type's prefix.
     public var providerConfigurationName: String {

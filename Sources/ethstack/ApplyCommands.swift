@@ -1,5 +1,6 @@
 import ArgumentParser
 import EthstackEngine
+import EthstackReview
 import EthstackState
 import Foundation
 
@@ -125,7 +126,17 @@ struct ApplyRunner {
         display.start()
         let summary = try await applier.apply(plan)
         display.stop()
+        if !destroy && !output.json { await lintDecidedByApply(plan, session: session, store: store) }
         return summary
+    }
+
+    /// The lint results the plan had as unknown until apply, read again from what apply recorded.
+    /// Shown, never an error: the apply is done.
+    private func lintDecidedByApply(_ plan: Plan, session: StackSession, store: any StateStore) async {
+        let planned = LintReport(plan: plan, stack: session.stack)
+        guard !planned.unknowns.isEmpty, let state = try? await store.load(stack: session.stack.name) else { return }
+        let decided = planned.decided(by: LintReport(instances: ReviewedInstance.recorded(state), stack: session.stack))
+        if !decided.isEmpty { printOut("\n" + LintReport.decidedText(decided, style: output.style)) }
     }
 }
 

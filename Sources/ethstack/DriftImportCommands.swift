@@ -30,23 +30,12 @@ struct DriftCommand: EthstackCommand {
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var output: OutputOptions
 
-    @Flag(name: .long, help: "GitHub-flavoured Markdown, summary first, under 65,536 characters.")
-    var markdown = false
-
-    @Flag(name: .long, help: "SARIF 2.1.0 with a stable fingerprint per (resource, attribute).")
-    var sarif = false
-
-    @Option(name: .long, help: "Write the report to this file instead of standard output.")
-    var out: String?
+    @OptionGroup var reportOptions: ReportOptions
 
     @Flag(name: .customLong("fail-on-pending"), help: "Exit 3 when the stack has unapplied changes (and nothing drifted).")
     var failOnPending = false
 
-    func validate() throws {
-        if [output.json, markdown, sarif].filter({ $0 }).count > 1 {
-            throw ValidationError("choose one of --json, --markdown and --sarif")
-        }
-    }
+    func validate() throws { try reportOptions.validate(json: output.json) }
 
     func execute() async throws {
         let session = try stackOptions.open()
@@ -56,21 +45,7 @@ struct DriftCommand: EthstackCommand {
         }
         let (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
         let report = DriftReport(plan: plan, stack: session.stack)
-        let text: String
-        if output.json {
-            text = report.json() + "\n"
-        } else if markdown {
-            text = report.markdown()
-        } else if sarif {
-            text = report.sarif() + "\n"
-        } else {
-            text = report.text(style: out == nil ? output.style : TextStyle(color: false))
-        }
-        if let out {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
-        } else {
-            printOut(text)
-        }
+        try reportOptions.emit(output, json: report.json, markdown: { report.markdown() }, sarif: report.sarif, text: report.text)
         if report.hasDrift { throw ExitCode(2) }
         if failOnPending && !report.pendingChanges.isEmpty { throw ExitCode(3) }
     }

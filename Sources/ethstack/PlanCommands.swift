@@ -2,6 +2,7 @@ import ArgumentParser
 import EthstackEngine
 import Foundation
 import EthstackModel
+import EthstackReview
 
 struct Validate: EthstackCommand {
     static let configuration = CommandConfiguration(
@@ -49,14 +50,18 @@ struct PlanCommand: EthstackCommand {
         abstract: "Show what apply would change.",
         discussion: """
         Reads the recorded state, refreshes it through the providers (in parallel), and compares it \
-        with the stack. Writes nothing unless --out is given.
+        with the stack. Writes nothing unless --out is given. The security lint (`ethstack lint`) \
+        follows the changes; --cost adds the monthly cost estimate from the vendored price table.
 
-        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present.
+        Exit codes with --detailed-exitcode: 0 no changes, 1 error, 2 changes present. With \
+        --max-monthly-delta N: 3 when the plan raises the monthly cost by more than N USD.
 
         Examples:
           ethstack plan --stack stacks/example.yaml
           ethstack plan --out tonight.plan && ethstack apply tonight.plan
           ethstack plan --json | jq '.resource_changes[].change.actions'
+          ethstack plan --cost --max-monthly-delta 500
+          ethstack plan --out pr.plan --markdown --cost > plan.md
         """)
 
     @OptionGroup var stackOptions: StackOptions
@@ -73,19 +78,41 @@ struct PlanCommand: EthstackCommand {
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when there are changes, 0 when none.")
     var detailedExitcode = false
 
+    @Flag(name: .long, help: "Add the monthly cost estimate: before, after and the delta, one line per priced part.")
+    var cost = false
+
+    @OptionGroup var costOptions: CostOptions
+
+    @Option(name: .customLong("max-monthly-delta"), help: "Exit 3 when the plan raises the monthly cost by more than this many USD (implies --cost).")
+    var maxMonthlyDelta: Double?
+
+    @Flag(name: .long, help: "GitHub-flavoured Markdown for a pull request: summary first, lint and cost sections, one folded section per resource, under 65,536 characters.")
+    var markdown = false
+
+    func validate() throws {
+        if output.json && markdown { throw ValidationError("choose one of --json and --markdown") }
+    }
+
     func execute() async throws {
-        let session = try stackOptions.open(unsetSensitiveIsUnknown: true)
-        let options = try planning.planOptions(destroy: destroy)
-        let plan = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
-            let state = try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
-            return try await session.plan(state: state, journal: store, sessions: session.makeSessions(parallelism: options.parallelism),
-                                          options: options).0
-        }
+        let (session, plan) = try await planForReview(stackOptions, stateOptions, planning, destroy: destroy)
         if let out { try PlanFile.write(plan, targets: planning.target, replace: planning.replace, to: out) }
+        let lint = LintReport(plan: plan, stack: session.stack)
+        let estimate = cost || maxMonthlyDelta != nil || markdown
+            ? CostEstimate(plan: plan, table: try costOptions.table(), region: costOptions.region(session)) : nil
         if output.json {
-            printOut(PlanJSON.render(plan) + "\n")
+            var root = PlanJSON.value(plan)
+            if case .map(var m) = root {
+                m["lint"] = lint.jsonValue()
+                if let estimate { m["cost"] = estimate.jsonValue() }
+                root = .map(m)
+            }
+            printOut(root.jsonString(pretty: true) + "\n")
+        } else if markdown {
+            printOut(PlanMarkdown(plan: plan, lint: lint, cost: estimate).render())
         } else {
             printOut(PlanRenderer(style: output.style).render(plan))
+            if !lint.results.isEmpty || !lint.warnings.isEmpty { printOut("\n" + lint.text(style: output.style)) }
+            if let estimate { printOut("\n" + estimate.text(style: output.style)) }
             if let out {
                 printOut(plan.violations.isEmpty
                     ? "\nSaved the plan to \(out). Apply exactly this plan with: ethstack apply \(out)\n"
@@ -94,6 +121,10 @@ struct PlanCommand: EthstackCommand {
         }
         // A plan that breaks prevent_destroy is an error, as in Terraform; apply refuses it too.
         if !plan.violations.isEmpty { throw report(DiagnosticsError(plan.violations.map(\.diagnostic))) }
+        if let maxMonthlyDelta, let estimate, estimate.delta > maxMonthlyDelta {
+            printErr("error: the plan raises the monthly cost by \(String(format: "%.2f", estimate.delta)) USD, over --max-monthly-delta \(maxMonthlyDelta)\n")
+            throw ExitCode(3)
+        }
         if detailedExitcode && plan.hasChanges { throw ExitCode(2) }
     }
 }

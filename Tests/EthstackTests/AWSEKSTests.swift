@@ -98,4 +98,36 @@ struct AWSEKSTests {
         #expect(try await helper.read(aws, "aws.eks_cluster", cluster.id) == nil)
         try await aws.delete(DeleteRequest(type: "aws.iam_role", address: "role", id: role.id, prior: role.attributes))
     }
+
+    /// Runbook 12.2: spot capacity with several instance types (EKS picks among them), read back as
+    /// set, on a cluster whose Secrets are encrypted with a KMS key.
+    @Test func spotNodeGroupWithSeveralInstanceTypes() async throws {
+        let aws = try await AWSTestServers.provider(region: "ap-southeast-2")
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let role = try await helper.create(aws, "aws.iam_role", "role", [
+            "name": .string("eks-spot-\(suffix)"), "assume_role_policy": .string(Self.trust),
+        ])
+        let vpc = try await helper.create(aws, "aws.vpc", "vpc", ["cidr_block": "10.30.0.0/16"])
+        let a = try await helper.create(aws, "aws.subnet", "a", ["vpc_id": .string(vpc.id), "cidr_block": "10.30.1.0/24"])
+        // With its Secrets envelope-encrypted (lint ETH-EKS-003).
+        let key = "arn:aws:kms:ap-southeast-2:123456789012:key/\(UUID().uuidString.lowercased())"
+        let cluster = try await helper.create(aws, "aws.eks_cluster", "cluster", [
+            "name": .string("spot-\(suffix)"), "role_arn": role.attributes["arn"] ?? .null, "subnet_ids": [.string(a.id)],
+            "secrets_kms_key_arn": .string(key),
+        ])
+        #expect(cluster.attributes["secrets_kms_key_arn"] == .string(key))
+        #expect(try await helper.read(aws, "aws.eks_cluster", cluster.id)?.attributes == cluster.attributes)
+        let nodes = try await helper.create(aws, "aws.eks_node_group", "nodes", [
+            "cluster_name": .string(cluster.id), "name": "spot-workers", "node_role_arn": role.attributes["arn"] ?? .null,
+            "subnet_ids": [.string(a.id)], "capacity_type": "SPOT", "instance_types": ["c5.2xlarge", "c5.4xlarge", "m5.4xlarge"],
+            "desired_size": 3, "min_size": 3, "max_size": 6,
+        ])
+        let read = try #require(try await helper.read(aws, "aws.eks_node_group", nodes.id))
+        #expect(read.attributes["capacity_type"] == "SPOT")
+        #expect(read.attributes["instance_types"] == ["c5.2xlarge", "c5.4xlarge", "m5.4xlarge"])
+        #expect(read.attributes == nodes.attributes)
+        try await aws.delete(DeleteRequest(type: "aws.eks_node_group", address: "nodes", id: nodes.id, prior: nodes.attributes))
+        try await aws.delete(DeleteRequest(type: "aws.eks_cluster", address: "cluster", id: cluster.id, prior: cluster.attributes))
+        try await aws.delete(DeleteRequest(type: "aws.iam_role", address: "role", id: role.id, prior: role.attributes))
+    }
 }

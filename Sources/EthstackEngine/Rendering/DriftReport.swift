@@ -190,25 +190,10 @@ public struct DriftReport: Sendable {
             s += "\n</details>\n"
             sections.append(s)
         }
-        var out = head
-        var left = 0
-        let reserve = 200
-        for (i, s) in sections.enumerated() {
-            if out.count + s.count + reserve > limit {
-                left = sections.count - i
-                break
-            }
-            out += s
-        }
-        if left > 0 { out += "\n_\(left) more resource(s) not shown: the report is truncated to stay under \(limit) characters; see the JSON report._\n" }
-        return out
+        return ReportFormats.fit(head: head, sections: sections, what: "resource(s)", seeAlso: "see the JSON report")
     }
 
-    static func cell(_ text: String) -> String {
-        let clipped = text.count > 200 ? String(text.prefix(200)) + "…" : text
-        return "`" + clipped.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "`", with: "'")
-            .replacingOccurrences(of: "\n", with: " ") + "`"
-    }
+    static func cell(_ text: String) -> String { ReportFormats.cell(text) }
 
     // MARK: SARIF
 
@@ -221,39 +206,22 @@ public struct DriftReport: Sendable {
             for path in paths {
                 let message = f.kind == .deleted ? "\(f.address) was deleted outside ethstack"
                     : "\(f.address): \(path) changed outside ethstack"
-                results.append(.map([
-                    "ruleId": .string(f.kind == .deleted ? "ethstack.drift.deleted" : "ethstack.drift.changed"),
-                    "level": "warning",
-                    "message": .map(["text": .string(message)]),
-                    "partialFingerprints": .map(["ethstackDrift/v1": .string(Self.fingerprint(stack, f.address, path))]),
-                    "locations": .list([.map(["logicalLocations": .list([.map([
-                        "fullyQualifiedName": .string(f.address.description), "kind": "resource"])])])]),
-                ]))
+                results.append(ReportFormats.sarifResult(
+                    ruleID: f.kind == .deleted ? "ethstack.drift.deleted" : "ethstack.drift.changed", level: "warning",
+                    message: message, address: f.address.description,
+                    fingerprintKey: "ethstackDrift/v1", fingerprint: Self.fingerprint(stack, f.address, path)))
             }
         }
         let rules: [Value] = [
             .map(["id": "ethstack.drift.changed", "shortDescription": .map(["text": "An attribute changed outside ethstack"])]),
             .map(["id": "ethstack.drift.deleted", "shortDescription": .map(["text": "An object was deleted outside ethstack"])]),
         ]
-        let root: Value = .map([
-            "version": "2.1.0",
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "runs": .list([.map([
-                "tool": .map(["driver": .map(["name": "ethstack", "rules": .list(rules)])]),
-                "results": .list(results),
-            ])]),
-        ])
-        return root.jsonString(pretty: true)
+        return ReportFormats.sarif(rules: rules, results: results)
     }
 
     /// FNV-1a of stack, address and path: the same finding has the same fingerprint every night.
     static func fingerprint(_ stack: String, _ address: ResourceAddress, _ path: String) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in "\(stack)\u{0}\(address)\u{0}\(path)".utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100000001b3
-        }
-        return String(hash, radix: 16)
+        ReportFormats.fingerprint([stack, address.description, path])
     }
 }
 

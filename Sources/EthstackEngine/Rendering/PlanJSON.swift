@@ -6,7 +6,10 @@ import EthstackModel
 public enum PlanJSON {
     public static let version = "0.1.0"
 
-    public static func render(_ plan: Plan) -> String {
+    public static func render(_ plan: Plan) -> String { value(plan).jsonString(pretty: true) }
+
+    /// The plan as a JSON value, for outputs that add sections to it (lint, cost).
+    public static func value(_ plan: Plan) -> Value {
         var root: [String: Value] = [
             "format_version": .string(Plan.formatVersion),
             "ethstack_version": .string(version),
@@ -43,7 +46,7 @@ public enum PlanJSON {
             .map(["address": .string($0.address.description), "action": .string($0.action.rawValue),
                   "rule": .string($0.rule.rawValue), "message": .string($0.message)])
         })
-        return Value.map(root).jsonString(pretty: true)
+        return Value.map(root)
     }
 
     static func actions(_ action: ChangeAction, createBeforeDestroy: Bool) -> [Value] {

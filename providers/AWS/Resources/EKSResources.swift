@@ -88,6 +88,8 @@ struct EKSClusterResource: AWSResourceType {
                         description: "CONFIG_MAP, API_AND_CONFIG_MAP or API (access entries need API*). Changes only towards API; going back replaces the cluster."),
         AttributeSchema("bootstrap_cluster_creator_admin_permissions", .bool, .optional(default: true), forcesReplacement: true,
                         description: "Whether the creating identity gets a cluster-admin access entry."),
+        AttributeSchema("secrets_kms_key_arn", .string, .optional(default: nil), forcesReplacement: true,
+                        description: "KMS key that envelope-encrypts Kubernetes Secrets (EKS's encryptionConfig for secrets); cannot be removed once set."),
         AttributeSchema("tags", .map(.string), .optional(default: .map([:]))),
         AttributeSchema("id", .string, .computed, description: "The cluster name."),
         AttributeSchema("arn", .string, .computed),
@@ -153,7 +155,13 @@ struct EKSClusterResource: AWSResourceType {
             .filter { $0["enabled"]?.boolValue == true }.flatMap { $0["types"]?.listValue ?? [] }.compactMap(\.stringValue)
         // Real EKS always answers accessConfig; moto drops it (then the prior value stands).
         let access = c["accessConfig"]
+        // EKS answers encryptionConfig only when it is set (and it cannot be unset); when the answer
+        // has none, the prior value stands (moto may drop it).
+        let secretsKey = (c["encryptionConfig"]?.listValue ?? [])
+            .first { ($0["resources"]?.listValue ?? []).contains("secrets") }?["provider"]?["keyArn"]?.stringValue
+            ?? (c["encryptionConfig"] == nil ? prior.string("secrets_kms_key_arn") : nil)
         return [
+            "secrets_kms_key_arn": secretsKey.map(Value.string) ?? .null,
             "id": .string(id),
             "name": .string(c["name"]?.stringValue ?? id),
             "role_arn": .string(c["roleArn"]?.stringValue ?? ""),
@@ -199,6 +207,9 @@ struct EKSClusterResource: AWSResourceType {
         ]
         let logTypes = planned.strings("enabled_cluster_log_types")
         if !logTypes.isEmpty { body["logging"] = Self.logging(enabled: logTypes) }
+        if let key = planned.string("secrets_kms_key_arn"), !key.isEmpty {
+            body["encryptionConfig"] = [["resources": ["secrets"], "provider": ["keyArn": .string(key)]]]
+        }
         if let version = planned.string("version"), !version.isEmpty { body["version"] = .string(version) }
         do {
             _ = try await ctx.client.json("eks", "CreateCluster", method: "POST", path: "/clusters", body: .map(body))
