@@ -93,6 +93,8 @@ import Testing
         ws.write("ethstack.yaml", Self.stack)
         let mnemonic = "gitops test words that must never be printed anywhere at all ok"
         var env = ["ETHSTACK_VAR_validator_mnemonic": mnemonic, "ETHSTACK_VAR_grafana_htpasswd": "admin:$2y$05$hash", "ETHSTACK_VAR_alert_slack_url": ""]
+        // The team's state key (a repository secret in the workflows): PostgreSQL state needs one.
+        env["ETHSTACK_STATE_KEY"] = testStateKeyText
         env["ETHSTACK_STATE"] = PostgresTestServer.available ? try await PostgresTestServer.freshDatabase() : "\(ws.dir)/state.db"
 
         for c in commands {
