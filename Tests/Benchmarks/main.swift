@@ -73,7 +73,12 @@ func applyAll(_ session: StackSession, store: SQLStateStore, parallelism: Int = 
                                                    variables: session.variables, prior: state, store: store, sessions: sessions,
                                                    parallelism: parallelism, command: "bench", interrupt: InterruptFlag(),
                                                    observer: { _ in }))
+    // Under the stack's lock, as the command line applies: every state write checks its fence.
+    // (ETHSTACK_BENCH_NO_LOCK=1: without it, to measure what the fence costs.)
+    let locked = ProcessInfo.processInfo.environment["ETHSTACK_BENCH_NO_LOCK"] == nil
+    let lock = locked ? try await store.lock(stack: session.stack.name, operation: "bench", timeout: 0, ttl: 900) { _ in } : nil
     let (summary, applyTime) = try await time { try await applier.apply(plan) }
+    if let lock { try await store.unlock(lock) }
     return (summary, planTime, applyTime)
 }
 
