@@ -12,6 +12,10 @@ public struct EvaluationScope: Sendable {
     public var baseDirectory: String
     /// Whether `file()` may read outside `baseDirectory`'s tree (`--allow-file-outside-stack`).
     public var allowFileOutsideBase: Bool
+    /// Names bound by the for expressions around the one being evaluated; they hide resources of the same name.
+    public var locals: [String: Value] = [:]
+    /// How many times the enclosing for expressions evaluate their bodies together (1 outside any).
+    var forIterations = 1
 
     public init(variables: [String: Value], resources: [String: Value] = [:], each: (key: Value, value: Value)? = nil,
                 countIndex: Int? = nil, baseDirectory: String = ".", allowFileOutsideBase: Bool = false) {
@@ -56,7 +60,13 @@ public struct Evaluator: Sendable {
     }
 
     public func evaluate(_ template: Template) throws -> Value {
-        if let single = template.singleExpression { return try evaluate(single) }
+        try evaluate(template, keepingType: true)
+    }
+
+    /// A template's value: the single expression's own value when `keepingType` and it is exactly
+    /// one `${…}` (a stack string); a string otherwise (a string literal inside an expression, as in Terraform).
+    func evaluate(_ template: Template, keepingType: Bool) throws -> Value {
+        if keepingType, let single = template.singleExpression { return try evaluate(single) }
         var text = ""
         var unknown = false
         var sensitive = false
@@ -75,7 +85,7 @@ public struct Evaluator: Sendable {
                 }
                 text += s
                 guard text.utf8.count <= Functions.maxStringBytes else {
-                    throw fail(e.location, "the string would be longer than \(Functions.maxStringBytes) bytes (64 MiB)")
+                    throw fail(e.location, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
                 }
             }
         }
@@ -88,10 +98,11 @@ public struct Evaluator: Sendable {
         case .literal(let v, _):
             return v
         case .name(let name, let loc):
+            if let local = scope.locals[name] { return local }
             return try resolveRoot(name, loc)
         case .traverse(let base, let accessor):
             // `var.x`, `each.key`, `count.index` are roots with an attribute.
-            if case .name(let root, let rootLoc) = base, case .attribute(let attr, let attrLoc) = accessor {
+            if case .name(let root, let rootLoc) = base, case .attribute(let attr, let attrLoc) = accessor, scope.locals[root] == nil {
                 switch root {
                 case "var":
                     guard let v = scope.variables[attr] else {
@@ -138,6 +149,8 @@ public struct Evaluator: Sendable {
                 out.append(v)
             }
             return Value.list(out).inheritingSensitivity(from: value)
+        case .call(let name, let args, let loc) where name == "try" || name == "can":
+            return try evaluateTry(name, args, at: loc)
         case .call(let name, let args, let loc):
             let values = try args.map { try evaluate($0) }
             return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory,
@@ -175,6 +188,10 @@ public struct Evaluator: Sendable {
             guard let flag = cond.boolValue else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
             let result = try evaluate(flag ? a : b)
             return result.inheritingSensitivity(from: cond)
+        case .template(let parts, let loc):
+            return try evaluate(Template(parts: parts, location: loc), keepingType: false)
+        case .forExpression(let f):
+            return try evaluate(f)
         }
     }
 
@@ -274,5 +291,24 @@ public struct Evaluator: Sendable {
             }
         }
         return result.inheritingSensitivity(from: a, b)
+    }
+
+    /// `try(a, b, …)`: the first argument that evaluates without an error; `can(a)`: whether it
+    /// does. An unknown argument makes the result unknown (it might still fail when known).
+    private func evaluateTry(_ name: String, _ args: [EthstackModel.Expression], at loc: SourceLocation) throws -> Value {
+        if let problem = Functions.checkCall(name, argumentCount: args.count, at: loc) { throw DiagnosticsError([problem]) }
+        var errors: [Diagnostic] = []
+        for arg in args {
+            do {
+                let v = try evaluate(arg)
+                if v.containsUnknown { return .unknown }
+                return name == "can" ? Value.bool(true).inheritingSensitivity(from: v) : v
+            } catch let e as DiagnosticsError {
+                errors += e.diagnostics
+            }
+        }
+        if name == "can" { return .bool(false) }
+        let reasons = errors.map { d in (d.location.map { "\($0.line):\($0.column) " } ?? "") + d.message }
+        throw fail(loc, "try(): no expression succeeded: " + reasons.joined(separator: "; "))
     }
 }
