@@ -174,10 +174,10 @@ public struct Evaluator: Sendable {
             if v.isUnknown { return .unknown }
             switch op {
             case "!":
-                guard let b = v.boolValue else { throw fail(loc, "\"!\" needs a bool, found \(v.typeName)") }
+                guard let b = Evaluator.bool(v) else { throw fail(loc, "\"!\" needs a bool, found \(v.typeName)") }
                 return Value.bool(!b).inheritingSensitivity(from: v)
             default:
-                guard let n = v.numberValue else { throw fail(loc, "\"-\" needs a number, found \(v.typeName)") }
+                guard let n = v.numberValue ?? v.stringValue.flatMap(Value.decimal) else { throw fail(loc, "\"-\" needs a number, found \(v.typeName)") }
                 return Value.number(-n).inheritingSensitivity(from: v)
             }
         case .binary(let op, let lhs, let rhs, let loc):
@@ -185,14 +185,20 @@ public struct Evaluator: Sendable {
         case .conditional(let c, let a, let b, let loc):
             let cond = try evaluate(c)
             if cond.isUnknown { return .unknown }
-            guard let flag = cond.boolValue else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
+            guard let flag = Evaluator.bool(cond) else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
             let result = try evaluate(flag ? a : b)
             return result.inheritingSensitivity(from: cond)
         case .template(let parts, let loc):
-            return try evaluate(Template(parts: parts, location: loc), keepingType: false)
+            // As in Terraform, a string that is exactly one `${…}` is that value ("${true}" is a bool).
+            return try evaluate(Template(parts: parts, location: loc))
         case .forExpression(let f):
             return try evaluate(f)
         }
+    }
+
+    /// A bool, or the string "true" or "false" converted as Terraform converts it.
+    static func bool(_ v: Value) -> Bool? {
+        v.boolValue ?? (v.stringValue == "true" ? true : v.stringValue == "false" ? false : nil)
     }
 
     private func resolveRoot(_ name: String, _ loc: SourceLocation) throws -> Value {
@@ -237,7 +243,7 @@ public struct Evaluator: Sendable {
             if index.isUnknown { return .unknown }
             switch inner {
             case .list(let l):
-                guard let i = index.intValue else {
+                guard let i = index.intValue ?? index.stringValue.flatMap({ Int($0) }) else {
                     throw fail(loc, "a list index must be a whole number, found \(index.typeName) \(index.unmarked.jsonString())")
                 }
                 guard i >= 0, i < l.count else {
@@ -267,11 +273,11 @@ public struct Evaluator: Sendable {
         case "==": result = .bool(a.semanticallyEquals(b))
         case "!=": result = .bool(!a.semanticallyEquals(b))
         case "&&", "||":
-            guard let x = a.boolValue, let y = b.boolValue else { throw fail(loc, "\"\(op)\" needs two bools") }
+            guard let x = Evaluator.bool(a), let y = Evaluator.bool(b) else { throw fail(loc, "\"\(op)\" needs two bools, found \(a.typeName) and \(b.typeName)") }
             result = .bool(op == "&&" ? (x && y) : (x || y))
         default:
-            guard let x = a.numberValue ?? a.stringValue.flatMap(Double.init),
-                  let y = b.numberValue ?? b.stringValue.flatMap(Double.init) else {
+            guard let x = a.numberValue ?? a.stringValue.flatMap(Value.decimal),
+                  let y = b.numberValue ?? b.stringValue.flatMap(Value.decimal) else {
                 throw fail(loc, "\"\(op)\" needs two numbers, found \(a.typeName) and \(b.typeName)")
             }
             switch op {

@@ -169,6 +169,11 @@ public struct ExpressionParser {
                 while j < s.count, s[j].isNumber || s[j] == "." || s[j] == "e" || s[j] == "E" {
                     // A dot followed by a non-digit ends the number (`list[0].x` is not a number).
                     if s[j] == ".", j + 1 < s.count, !s[j + 1].isNumber { break }
+                    // `1e-7`, `1E+21`: the exponent's sign.
+                    if s[j] == "e" || s[j] == "E", j + 2 < s.count, s[j + 1] == "-" || s[j + 1] == "+", s[j + 2].isNumber {
+                        j += 2
+                        continue
+                    }
                     j += 1
                 }
                 let text = String(s[i..<j])

@@ -32,7 +32,10 @@ func evalError(_ text: String, variables: [String: Value] = [:], resources: [Str
         #expect(try evalTemplate("${upper(\"a${lower(\"B${var.x}\")}\")}-z", variables: ["x": "C"]) == "ABC-z")
         #expect(try evalTemplate("${\"$${literal}\"}") == "${literal}")
         #expect(try evalTemplate("${\"a}b\"}") == "a}b")
-        #expect(try evalTemplate("${length(\"${var.n}\")}", variables: ["n": 123]) == 3)
+        // As in Terraform, a string that is exactly one `${…}` is the value itself.
+        #expect(try evalTemplate("${length(\"x${var.n}\")}", variables: ["n": 123]) == 4)
+        #expect(try evalTemplate("${\"${var.n}\" + 1}", variables: ["n": 123]) == 124)
+        #expect(try evalTemplate("${\"${true}\"}") == true)
     }
 
     @Test func unknownsAndSensitiveMarksFlowThroughInnerTemplates() throws {
