@@ -82,13 +82,7 @@ public struct CheckRunner: Sendable {
     /// What names mean in checks: variables, each resource as recorded (unknown when not in
     /// state), and `outputs` (the recorded outputs; declared ones not recorded yet are unknown).
     func scope() -> EvaluationScope {
-        var table = ValueTable(stack: stack, prior: state, unrecorded: .unknown)
-        var resources = table.allValues()
-        var outputs: [String: Value] = [:]
-        for o in stack.outputs { outputs[o.name] = .unknown }
-        for (name, o) in state.outputs { outputs[name] = o.sensitive ? o.value.markedSensitive : o.value }
-        resources["outputs"] = .map(outputs)
-        return EvaluationScope(stack: stack, variables: variables, resources: resources)
+        EvaluationScope.recorded(stack: stack, variables: variables, state: state)
     }
 }
 

@@ -30,6 +30,11 @@ public struct StackSession: Sendable {
         self.variables = variables
     }
 
+    /// Evaluates everything known without providers or state (see `KnownValueValidator`).
+    public func validateKnownValues() throws {
+        try KnownValueValidator(registry: registry).validate(stack, variables: variables)
+    }
+
     /// The run's provider sessions; `parallelism` bounds each provider's calls in flight.
     public func makeSessions(parallelism: Int = 10) -> ProviderSessions {
         ProviderSessions(registry: registry, stackName: stack.name, baseDirectory: stack.baseDirectory, parallelism: parallelism)

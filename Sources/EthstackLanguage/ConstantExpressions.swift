@@ -15,6 +15,13 @@ extension EthstackModel.Expression {
         case .unary(_, let e, _): return e.isConstant
         case .binary(_, let a, let b, _): return a.isConstant && b.isConstant
         case .conditional(let c, let a, let b, _): return c.isConstant && a.isConstant && b.isConstant
+        case .template(let parts, _):
+            return parts.allSatisfy {
+                if case .expression(let e) = $0 { return e.isConstant }
+                return true
+            }
+        // The body's own names are bound by the expression: constant when nothing else is named.
+        case .forExpression: return references.isEmpty
         }
     }
 }

@@ -12,6 +12,10 @@ public struct EvaluationScope: Sendable {
     public var baseDirectory: String
     /// Whether `file()` may read outside `baseDirectory`'s tree (`--allow-file-outside-stack`).
     public var allowFileOutsideBase: Bool
+    /// Names bound by the for expressions around the one being evaluated; they hide resources of the same name.
+    public var locals: [String: Value] = [:]
+    /// How many times the enclosing for expressions evaluate their bodies together (1 outside any).
+    var forIterations = 1
 
     public init(variables: [String: Value], resources: [String: Value] = [:], each: (key: Value, value: Value)? = nil,
                 countIndex: Int? = nil, baseDirectory: String = ".", allowFileOutsideBase: Bool = false) {
@@ -56,7 +60,13 @@ public struct Evaluator: Sendable {
     }
 
     public func evaluate(_ template: Template) throws -> Value {
-        if let single = template.singleExpression { return try evaluate(single) }
+        try evaluate(template, keepingType: true)
+    }
+
+    /// A template's value: the single expression's own value when `keepingType` and it is exactly
+    /// one `${…}` (a stack string); a string otherwise (a string literal inside an expression, as in Terraform).
+    func evaluate(_ template: Template, keepingType: Bool) throws -> Value {
+        if keepingType, let single = template.singleExpression { return try evaluate(single) }
         var text = ""
         var unknown = false
         var sensitive = false
@@ -75,7 +85,7 @@ public struct Evaluator: Sendable {
                 }
                 text += s
                 guard text.utf8.count <= Functions.maxStringBytes else {
-                    throw fail(e.location, "the string would be longer than \(Functions.maxStringBytes) bytes (64 MiB)")
+                    throw fail(e.location, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
                 }
             }
         }
@@ -88,10 +98,11 @@ public struct Evaluator: Sendable {
         case .literal(let v, _):
             return v
         case .name(let name, let loc):
+            if let local = scope.locals[name] { return local }
             return try resolveRoot(name, loc)
         case .traverse(let base, let accessor):
             // `var.x`, `each.key`, `count.index` are roots with an attribute.
-            if case .name(let root, let rootLoc) = base, case .attribute(let attr, let attrLoc) = accessor {
+            if case .name(let root, let rootLoc) = base, case .attribute(let attr, let attrLoc) = accessor, scope.locals[root] == nil {
                 switch root {
                 case "var":
                     guard let v = scope.variables[attr] else {
@@ -138,6 +149,8 @@ public struct Evaluator: Sendable {
                 out.append(v)
             }
             return Value.list(out).inheritingSensitivity(from: value)
+        case .call(let name, let args, let loc) where name == "try" || name == "can":
+            return try evaluateTry(name, args, at: loc)
         case .call(let name, let args, let loc):
             let values = try args.map { try evaluate($0) }
             return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory,
@@ -161,10 +174,10 @@ public struct Evaluator: Sendable {
             if v.isUnknown { return .unknown }
             switch op {
             case "!":
-                guard let b = v.boolValue else { throw fail(loc, "\"!\" needs a bool, found \(v.typeName)") }
+                guard let b = Evaluator.bool(v) else { throw fail(loc, "\"!\" needs a bool, found \(v.typeName)") }
                 return Value.bool(!b).inheritingSensitivity(from: v)
             default:
-                guard let n = v.numberValue else { throw fail(loc, "\"-\" needs a number, found \(v.typeName)") }
+                guard let n = v.numberValue ?? v.stringValue.flatMap(Value.decimal) else { throw fail(loc, "\"-\" needs a number, found \(v.typeName)") }
                 return Value.number(-n).inheritingSensitivity(from: v)
             }
         case .binary(let op, let lhs, let rhs, let loc):
@@ -172,10 +185,20 @@ public struct Evaluator: Sendable {
         case .conditional(let c, let a, let b, let loc):
             let cond = try evaluate(c)
             if cond.isUnknown { return .unknown }
-            guard let flag = cond.boolValue else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
+            guard let flag = Evaluator.bool(cond) else { throw fail(loc, "the condition must be a bool, found \(cond.typeName)") }
             let result = try evaluate(flag ? a : b)
             return result.inheritingSensitivity(from: cond)
+        case .template(let parts, let loc):
+            // As in Terraform, a string that is exactly one `${…}` is that value ("${true}" is a bool).
+            return try evaluate(Template(parts: parts, location: loc))
+        case .forExpression(let f):
+            return try evaluate(f)
         }
+    }
+
+    /// A bool, or the string "true" or "false" converted as Terraform converts it.
+    static func bool(_ v: Value) -> Bool? {
+        v.boolValue ?? (v.stringValue == "true" ? true : v.stringValue == "false" ? false : nil)
     }
 
     private func resolveRoot(_ name: String, _ loc: SourceLocation) throws -> Value {
@@ -220,7 +243,7 @@ public struct Evaluator: Sendable {
             if index.isUnknown { return .unknown }
             switch inner {
             case .list(let l):
-                guard let i = index.intValue else {
+                guard let i = index.intValue ?? index.stringValue.flatMap({ Int($0) }) else {
                     throw fail(loc, "a list index must be a whole number, found \(index.typeName) \(index.unmarked.jsonString())")
                 }
                 guard i >= 0, i < l.count else {
@@ -250,11 +273,11 @@ public struct Evaluator: Sendable {
         case "==": result = .bool(a.semanticallyEquals(b))
         case "!=": result = .bool(!a.semanticallyEquals(b))
         case "&&", "||":
-            guard let x = a.boolValue, let y = b.boolValue else { throw fail(loc, "\"\(op)\" needs two bools") }
+            guard let x = Evaluator.bool(a), let y = Evaluator.bool(b) else { throw fail(loc, "\"\(op)\" needs two bools, found \(a.typeName) and \(b.typeName)") }
             result = .bool(op == "&&" ? (x && y) : (x || y))
         default:
-            guard let x = a.numberValue ?? a.stringValue.flatMap(Double.init),
-                  let y = b.numberValue ?? b.stringValue.flatMap(Double.init) else {
+            guard let x = a.numberValue ?? a.stringValue.flatMap(Value.decimal),
+                  let y = b.numberValue ?? b.stringValue.flatMap(Value.decimal) else {
                 throw fail(loc, "\"\(op)\" needs two numbers, found \(a.typeName) and \(b.typeName)")
             }
             switch op {
@@ -274,5 +297,24 @@ public struct Evaluator: Sendable {
             }
         }
         return result.inheritingSensitivity(from: a, b)
+    }
+
+    /// `try(a, b, …)`: the first argument that evaluates without an error; `can(a)`: whether it
+    /// does. An unknown argument makes the result unknown (it might still fail when known).
+    private func evaluateTry(_ name: String, _ args: [EthstackModel.Expression], at loc: SourceLocation) throws -> Value {
+        if let problem = Functions.checkCall(name, argumentCount: args.count, at: loc) { throw DiagnosticsError([problem]) }
+        var errors: [Diagnostic] = []
+        for arg in args {
+            do {
+                let v = try evaluate(arg)
+                if v.containsUnknown { return .unknown }
+                return name == "can" ? Value.bool(true).inheritingSensitivity(from: v) : v
+            } catch let e as DiagnosticsError {
+                errors += e.diagnostics
+            }
+        }
+        if name == "can" { return .bool(false) }
+        let reasons = errors.map { d in (d.location.map { "\($0.line):\($0.column) " } ?? "") + d.message }
+        throw fail(loc, "try(): no expression succeeded: " + reasons.joined(separator: "; "))
     }
 }

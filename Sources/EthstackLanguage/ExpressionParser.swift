@@ -3,7 +3,8 @@ import EthstackModel
 ///
 /// Grammar (precedence low → high): conditional `a ? b : c`; `||`; `&&`; `== !=`; `< <= > >=`;
 /// `+ -`; `* / %`; unary `! -`; postfix `.attr`, `[index]`, `[*]`; primary: number, "string",
-/// true/false/null, name, call `f(a, b)`, list `[a, b]`, map `{ key = value }`, `( e )`.
+/// true/false/null, name, call `f(a, b)`, list `[a, b]`, map `{ key = value }`, `( e )`, a string
+/// with templates in it `"a-${x}"`, for expressions `[for v in xs : e if c]`, `{for k, v in m : k => v...}`.
 public struct ExpressionParser {
     public static func parseTemplate(_ text: String, at location: SourceLocation, columnOffset: Int = 0) throws -> Template {
         var parts: [Template.Part] = []
@@ -24,27 +25,13 @@ public struct ExpressionParser {
                 continue
             }
             if chars[i] == "$", i + 1 < chars.count, chars[i + 1] == "{" {
-                // Find the matching close brace, skipping strings.
-                var depth = 1
-                var j = i + 2
-                var inString = false
-                while j < chars.count {
-                    let c = chars[j]
-                    if inString {
-                        if c == "\\" { j += 1 } else if c == "\"" { inString = false }
-                    } else if c == "\"" {
-                        inString = true
-                    } else if c == "{" {
-                        depth += 1
-                    } else if c == "}" {
-                        depth -= 1
-                        if depth == 0 { break }
-                    }
-                    j += 1
-                }
+                // Find the matching close brace: strings inside, and templates inside those, are skipped whole.
                 let startLoc = SourceLocation(file: location.file, line: line, column: column + (i - lineStartIndex))
-                guard j < chars.count else {
-                    throw DiagnosticsError([.error(startLoc, "unterminated \"${\": expected a closing \"}\"")])
+                let j: Int
+                do {
+                    j = try closingBrace(chars, from: i + 2)
+                } catch let e as ScanError {
+                    throw DiagnosticsError([.error(startLoc.advanced(by: e.offset - i), e.message)])
                 }
                 if !literal.isEmpty {
                     parts.append(.text(literal))
@@ -70,6 +57,56 @@ public struct ExpressionParser {
         return Template(parts: parts, location: location)
     }
 
+    /// A problem found while looking for the end of a `${ … }` or a string, at an offset into the text.
+    struct ScanError: Error {
+        var offset: Int
+        var message: String
+    }
+
+    /// The index of the `}` that closes the `${` whose body starts at `start`. Strings in the body
+    /// are skipped whole, templates inside those strings too, to at most `maxNesting` levels.
+    static func closingBrace(_ s: [Character], from start: Int, depth: Int = 0) throws -> Int {
+        guard depth < maxNesting else {
+            throw ScanError(offset: start, message: "templates nest more than \(maxNesting) levels deep")
+        }
+        var braces = 1
+        var i = start
+        while i < s.count {
+            switch s[i] {
+            case "\"":
+                i = try endOfString(s, from: i + 1, depth: depth + 1)
+                continue
+            case "{": braces += 1
+            case "}":
+                braces -= 1
+                if braces == 0 { return i }
+            default: break
+            }
+            i += 1
+        }
+        throw ScanError(offset: max(0, start - 2), message: "unterminated \"${\": expected a closing \"}\"")
+    }
+
+    /// The index just past the `"` that ends the string whose text starts at `start`.
+    static func endOfString(_ s: [Character], from start: Int, depth: Int) throws -> Int {
+        var i = start
+        while i < s.count {
+            let c = s[i]
+            if c == "\\" {
+                i += 2
+            } else if c == "\"" {
+                return i + 1
+            } else if c == "$", i + 2 < s.count, s[i + 1] == "$", s[i + 2] == "{" {
+                i += 3
+            } else if c == "$", i + 1 < s.count, s[i + 1] == "{" {
+                i = try closingBrace(s, from: i + 2, depth: depth + 1) + 1
+            } else {
+                i += 1
+            }
+        }
+        throw ScanError(offset: max(0, start - 1), message: "unterminated string")
+    }
+
     /// Parses one expression (the text between `${` and `}`).
     public static func parseExpression(_ source: String, at location: SourceLocation) throws -> EthstackModel.Expression {
         var parser = ExpressionParser(source: source, location: location)
@@ -81,6 +118,8 @@ public struct ExpressionParser {
     package enum Token: Equatable {
         case number(Double)
         case string(String)
+        /// A string literal with `${ … }` in it: an index into `templates`.
+        case template(Int)
         case identifier(String)
         case symbol(String)
         case end
@@ -89,6 +128,8 @@ public struct ExpressionParser {
     package let location: SourceLocation
     package var tokens: [(Token, Int)] = []
     package var position = 0
+    /// The parts of the string literals with templates in them, by `.template` index.
+    package var templates: [[Template.Part]] = []
     /// How deeply expressions may nest (parentheses, lists, maps, arguments, unary operators):
     /// deeper input is refused at its position instead of exhausting the stack, here and in the
     /// evaluator, which recurses as deeply.
@@ -128,6 +169,11 @@ public struct ExpressionParser {
                 while j < s.count, s[j].isNumber || s[j] == "." || s[j] == "e" || s[j] == "E" {
                     // A dot followed by a non-digit ends the number (`list[0].x` is not a number).
                     if s[j] == ".", j + 1 < s.count, !s[j + 1].isNumber { break }
+                    // `1e-7`, `1E+21`: the exponent's sign.
+                    if s[j] == "e" || s[j] == "E", j + 2 < s.count, s[j + 1] == "-" || s[j + 1] == "+", s[j + 2].isNumber {
+                        j += 2
+                        continue
+                    }
                     j += 1
                 }
                 let text = String(s[i..<j])
@@ -140,36 +186,16 @@ public struct ExpressionParser {
                 tokens.append((.identifier(String(s[i..<j])), start))
                 i = j
             } else if c == "\"" {
-                var j = i + 1
-                var text = ""
-                var closed = false
-                while j < s.count {
-                    let d = s[j]
-                    if d == "\\", j + 1 < s.count {
-                        switch s[j + 1] {
-                        case "n": text.append("\n")
-                        case "t": text.append("\t")
-                        case "r": text.append("\r")
-                        case "\"": text.append("\"")
-                        case "\\": text.append("\\")
-                        default: text.append(s[j + 1])
-                        }
-                        j += 2
-                        continue
-                    }
-                    if d == "\"" { closed = true; break }
-                    text.append(d)
-                    j += 1
-                }
-                guard closed else { throw fail(start, "unterminated string") }
-                tokens.append((.string(text), start))
-                i = j + 1
+                i = try tokenizeString(from: i)
             } else {
                 // Compared as characters: building a string per symbol made long input slow.
                 let next: Character? = i + 1 < s.count ? s[i + 1] : nil
                 let twoCharacter = next == "=" && (c == "=" || c == "!" || c == "<" || c == ">")
-                    || (c == "&" && next == "&") || (c == "|" && next == "|")
-                if twoCharacter, let next {
+                    || (c == "&" && next == "&") || (c == "|" && next == "|") || (c == "=" && next == ">")
+                if c == ".", next == ".", i + 2 < s.count, s[i + 2] == "." {
+                    tokens.append((.symbol("..."), start))
+                    i += 3
+                } else if twoCharacter, let next {
                     tokens.append((.symbol(String([c, next])), start))
                     i += 2
                 } else if ExpressionParser.singleSymbols.contains(c) {
@@ -181,6 +207,63 @@ public struct ExpressionParser {
             }
         }
         tokens.append((.end, s.count))
+    }
+
+    /// A string literal starting at the `"` at `start`: a `.string` token, or a `.template` one when
+    /// it holds `${ … }` (each parsed here, one level deeper). Returns the index after the closing `"`.
+    mutating func tokenizeString(from start: Int) throws -> Int {
+        let s = source
+        var parts: [Template.Part] = []
+        var text = ""
+        var j = start + 1
+        while j < s.count {
+            let d = s[j]
+            if d == "\\", j + 1 < s.count {
+                switch s[j + 1] {
+                case "n": text.append("\n")
+                case "t": text.append("\t")
+                case "r": text.append("\r")
+                case "\"": text.append("\"")
+                case "\\": text.append("\\")
+                default: text.append(s[j + 1])
+                }
+                j += 2
+                continue
+            }
+            if d == "\"" {
+                if parts.isEmpty {
+                    tokens.append((.string(text), start))
+                } else {
+                    if !text.isEmpty { parts.append(.text(text)) }
+                    templates.append(parts)
+                    tokens.append((.template(templates.count - 1), start))
+                }
+                return j + 1
+            }
+            if d == "$", j + 2 < s.count, s[j + 1] == "$", s[j + 2] == "{" {
+                text += "${"
+                j += 3
+                continue
+            }
+            if d == "$", j + 1 < s.count, s[j + 1] == "{" {
+                let close: Int
+                do { close = try ExpressionParser.closingBrace(s, from: j + 2, depth: nesting + 1) } catch let e as ScanError {
+                    throw fail(e.offset, e.message)
+                }
+                if !text.isEmpty { parts.append(.text(text)); text = "" }
+                var inner = ExpressionParser(source: String(s[(j + 2)..<close]), location: loc(j + 2))
+                inner.nesting = nesting + 1
+                guard inner.nesting <= ExpressionParser.maxNesting else {
+                    throw fail(j, "the expression nests more than \(ExpressionParser.maxNesting) levels deep")
+                }
+                parts.append(.expression(try inner.parseComplete()))
+                j = close + 1
+                continue
+            }
+            text.append(d)
+            j += 1
+        }
+        throw fail(start, "unterminated string")
     }
 
     package var current: Token { tokens[position].0 }
@@ -199,6 +282,7 @@ public struct ExpressionParser {
         switch token {
         case .number(let n): return Value.formatNumber(n)
         case .string(let s): return "\"\(s)\""
+        case .template: return "a string"
         case .identifier(let s): return "\"\(s)\""
         case .symbol(let s): return "\"\(s)\""
         case .end: return "the end of the expression"
@@ -330,6 +414,9 @@ public struct ExpressionParser {
         case .string(let s):
             advance()
             return .literal(.string(s), at)
+        case .template(let index):
+            advance()
+            return .template(templates[index], at)
         case .identifier(let name):
             advance()
             switch name {
@@ -359,6 +446,7 @@ public struct ExpressionParser {
             return e
         case .symbol("["):
             advance()
+            if isForIntroduction { return try parseFor(producingMap: false, at: at) }
             var items: [EthstackModel.Expression] = []
             while current != .symbol("]") {
                 items.append(try parseConditional())
@@ -368,6 +456,7 @@ public struct ExpressionParser {
             return .list(items, at)
         case .symbol("{"):
             advance()
+            if isForIntroduction { return try parseFor(producingMap: true, at: at) }
             var pairs: [(key: EthstackModel.Expression, value: EthstackModel.Expression)] = []
             while current != .symbol("}") {
                 let keyAt = loc(currentOffset)
@@ -390,5 +479,66 @@ public struct ExpressionParser {
         default:
             throw fail(offset, "expected a value, a name or a function call, found \(describe(current))")
         }
+    }
+
+    /// `for` followed by a name: a for expression, not a map key or list item named `for`.
+    var isForIntroduction: Bool {
+        guard current == .identifier("for"), position + 1 < tokens.count, case .identifier = tokens[position + 1].0 else {
+            return false
+        }
+        return true
+    }
+
+    /// After `[` or `{`: `for [k,] v in collection : [key =>] value[...] [if condition]` and the closing bracket.
+    mutating func parseFor(producingMap: Bool, at: SourceLocation) throws -> EthstackModel.Expression {
+        try enter()
+        defer { nesting -= 1 }
+        advance()  // for
+        func name() throws -> String {
+            guard case .identifier(let n) = current, !["in", "for", "if"].contains(n) else {
+                throw fail(currentOffset, "expected a name after \"for\", found \(describe(current))")
+            }
+            advance()
+            return n
+        }
+        var keyName: String?
+        var valueName = try name()
+        if current == .symbol(",") {
+            advance()
+            keyName = valueName
+            valueName = try name()
+            if keyName == valueName {
+                throw fail(currentOffset, "the key and the value of a for expression need different names, both are \"\(valueName)\"")
+            }
+        }
+        guard current == .identifier("in") else {
+            throw fail(currentOffset, "expected \"in\" after the names of a for expression, found \(describe(current))")
+        }
+        advance()
+        let collection = try parseConditional()
+        try expect(":")
+        var key: EthstackModel.Expression?
+        if producingMap {
+            key = try parseConditional()
+            guard current == .symbol("=>") else {
+                throw fail(currentOffset, "expected \"=>\" between the key and the value of a map for expression, found \(describe(current))")
+            }
+            advance()
+        }
+        let value = try parseConditional()
+        var grouping = false
+        if current == .symbol("...") {
+            guard producingMap else { throw fail(currentOffset, "grouping (\"...\") is only for a map for expression, {for …}") }
+            grouping = true
+            advance()
+        }
+        var condition: EthstackModel.Expression?
+        if current == .identifier("if") {
+            advance()
+            condition = try parseConditional()
+        }
+        try expect(producingMap ? "}" : "]")
+        return .forExpression(ForExpression(keyName: keyName, valueName: valueName, collection: collection, key: key,
+                                            value: value, condition: condition, grouping: grouping, location: at))
     }
 }

@@ -5,10 +5,16 @@ import EthstackYAML
 /// The functions expressions may call. Any unknown argument makes the result unknown (except where
 /// noted); any sensitive argument makes the result sensitive.
 public enum Functions {
-    public static let names = ["cidrsubnet", "file", "yamldecode", "yamlencode", "jsonencode", "jsondecode",
-                               "base64encode", "base64decode", "join", "split", "format", "lookup", "length",
-                               "keys", "values", "merge", "concat", "upper", "lower", "replace", "trimspace",
-                               "tostring", "tonumber", "element", "contains", "range", "templatefile"]
+    /// Every function name, for "did you mean" and `checkCall`.
+    public static let names: [String] = (Array(arities.keys) + Array(library.keys)).sorted()
+
+    /// The functions beyond the core set below, by name.
+    static let library: [String: LibraryFunction] = stringFunctions
+        .merging(collectionFunctions) { a, _ in a }
+        .merging(numberFunctions) { a, _ in a }
+        .merging(networkFunctions) { a, _ in a }
+        .merging(encodingFunctions) { a, _ in a }
+        .merging(timeFunctions) { a, _ in a }
 
     package static func fail(_ loc: SourceLocation, _ message: String) -> DiagnosticsError {
         DiagnosticsError([.error(loc, message)])
@@ -22,16 +28,18 @@ public enum Functions {
     /// How many arguments each function takes, checked before anything is evaluated (so `validate`
     /// finds a missing argument even when the others are known only at apply).
     public static let arities: [String: ClosedRange<Int>] = [
-        "cidrsubnet": 3...3, "file": 1...1, "yamldecode": 1...1, "yamlencode": 1...1, "jsonencode": 1...1,
-        "jsondecode": 1...1, "base64encode": 1...1, "base64decode": 1...1, "join": 2...2, "split": 2...2,
+        "cidrsubnet": 3...3, "file": 1...1, "yamlencode": 1...1, "jsonencode": 1...1,
+        "jsondecode": 1...1, "base64encode": 1...1, "base64decode": 1...1,
         "format": 1...64, "lookup": 2...3, "length": 1...1, "keys": 1...1, "values": 1...1, "merge": 0...64,
-        "concat": 0...64, "upper": 1...1, "lower": 1...1, "replace": 3...3, "trimspace": 1...1, "tostring": 1...1,
-        "tonumber": 1...1, "element": 2...2, "contains": 2...2, "range": 1...2, "templatefile": 2...2,
+        "concat": 1...64, "upper": 1...1, "lower": 1...1, "trimspace": 1...1, "tostring": 1...1,
+        "tonumber": 1...1, "element": 2...2, "contains": 2...2, "templatefile": 2...2,
+        // Evaluated by the evaluator, which catches their arguments' errors.
+        "try": 1...64, "can": 1...1,
     ]
 
     /// An unknown function or a wrong number of arguments, as a positioned error.
     public static func checkCall(_ name: String, argumentCount: Int, at loc: SourceLocation) -> Diagnostic? {
-        guard names.contains(name), let range = arities[name] else {
+        guard let range = arities[name] ?? library[name]?.arity else {
             return .error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: names))
         }
         guard range.contains(argumentCount) else {
@@ -92,16 +100,12 @@ public enum Functions {
             let text = try readText(full.path, shown: path, function: "file", at: argLoc(0))
             // What lies outside the stack's tree (a key, a credentials file) is a secret until shown otherwise.
             result = full.outside ? Value.string(text).markedSensitive : .string(text)
-        case "yamldecode":
-            do {
-                let docs = try YAMLParser.parse(try str(0), file: "yamldecode() at \(loc)")
-                result = docs.first?.value ?? .null
-            } catch let e as DiagnosticsError {
-                throw fail(loc, "yamldecode(): \(e.diagnostics.map(\.description).joined(separator: "; "))")
-            }
         case "yamlencode":
             result = .string(YAMLEmitter.emit(plain[0]))
         case "jsonencode":
+            if let bad = plain[0].firstNonFiniteNumber {
+                throw fail(argLoc(0), "jsonencode(): cannot serialize \(bad.isNaN ? "NaN" : "infinity") as JSON")
+            }
             result = .string(plain[0].jsonString())
         case "jsondecode":
             do { result = try Value.parseJSON(try str(0)) } catch {
@@ -114,20 +118,6 @@ public enum Functions {
                 throw fail(loc, "base64decode(): the argument is not base64-encoded UTF-8 text")
             }
             result = .string(s)
-        case "join":
-            let sep = try str(0)
-            let items = try list(1)
-            var parts: [String] = []
-            for (i, item) in items.enumerated() {
-                guard let s = item.interpolatedString else {
-                    throw fail(argLoc(1), "join(): element \(i) is a \(item.typeName), not a string")
-                }
-                parts.append(s)
-            }
-            try bounded(parts.reduce(0) { $0 + $1.utf8.count } + max(0, parts.count - 1) * sep.utf8.count)
-            result = .string(parts.joined(separator: sep))
-        case "split":
-            result = .list(try str(1).components(separatedBy: try str(0)).map(Value.string))
         case "format":
             result = .string(try format(try str(0), Array(plain.dropFirst()), at: loc))
         case "lookup":
@@ -155,7 +145,7 @@ public enum Functions {
             result = .list(m.keys.sorted().compactMap { m[$0] })
         case "merge":
             var out: [String: Value] = [:]
-            for i in args.indices { out.merge(try map(i)) { _, new in new } }
+            for i in args.indices where !plain[i].isNull { out.merge(try map(i)) { _, new in new } }
             result = .map(out)
         case "concat":
             var out: [Value] = []
@@ -164,17 +154,12 @@ public enum Functions {
         case "upper": result = .string(try str(0).uppercased())
         case "lower": result = .string(try str(0).lowercased())
         case "trimspace": result = .string(try str(0).trimmingCharacters(in: .whitespacesAndNewlines))
-        case "replace":
-            let (text, of, with) = (try str(0), try str(1), try str(2))
-            if !of.isEmpty, with.utf8.count > of.utf8.count {
-                let occurrences = text.components(separatedBy: of).count - 1
-                try bounded(text.utf8.count + occurrences * (with.utf8.count - of.utf8.count))
-            }
-            result = .string(text.replacingOccurrences(of: of, with: with))
+        case "tostring" where plain[0].isNull, "tonumber" where plain[0].isNull:
+            result = .null
         case "tostring":
             result = .string(try str(0))
         case "tonumber":
-            guard let n = plain[0].numberValue ?? plain[0].stringValue.flatMap(Double.init) else {
+            guard let n = plain[0].numberValue ?? plain[0].stringValue.flatMap(Value.decimal) else {
                 throw fail(argLoc(0), "tonumber(): \(plain[0].jsonString()) is not a number")
             }
             result = .number(n)
@@ -182,18 +167,20 @@ public enum Functions {
             let l = try list(0)
             guard !l.isEmpty else { throw fail(argLoc(0), "element(): the list is empty") }
             let i = try int(1)
-            result = l[((i % l.count) + l.count) % l.count]
+            guard i >= 0 else { throw fail(argLoc(1), "element(): cannot use a negative index (\(i))") }
+            result = l[i % l.count]
         case "contains":
             result = .bool(try list(0).contains { $0.semanticallyEquals(plain[1]) })
-        case "range":
-            let (lo, hi) = args.count == 1 ? (0, try int(0)) : (try int(0), try int(1))
-            guard hi - lo <= 100_000 else { throw fail(loc, "range(): more than 100000 elements") }
-            result = .list(lo < hi ? (lo..<hi).map { .number(Double($0)) } : [])
         case "templatefile":
             result = .string(try templatefile(try str(0), vars: try map(1), baseDirectory: baseDirectory,
                                               at: argLoc(0), varsAt: argLoc(1)))
+        case "try", "can":
+            // Reached only when called outside the evaluator: the arguments are already values.
+            result = name == "can" ? .bool(true) : plain[0]
         default:
-            throw fail(loc, "unknown function \"\(name)\"")
+            guard let function = library[name] else { throw fail(loc, "unknown function \"\(name)\"") }
+            result = try function.body(FunctionArguments(name: name, values: plain, locations: argumentLocations, call: loc,
+                                                         baseDirectory: baseDirectory, allowFileOutsideBase: allowFileOutsideBase))
         }
         if let s = result.stringValue { try bounded(s.utf8.count) }
         return sensitive ? result.markedSensitive : result
@@ -213,8 +200,8 @@ public enum Functions {
         return (full, !inside)
     }
 
-    /// A file's text, refused when it is larger than `maxFileBytes` (checked before reading) or not UTF-8.
-    static func readText(_ full: String, shown path: String, function: String, at loc: SourceLocation) throws -> String {
+    /// A file's bytes, refused when it is not a regular file or larger than `maxFileBytes` (checked before reading).
+    static func readData(_ full: String, shown path: String, function: String, at loc: SourceLocation) throws -> Data {
         var info = stat()
         guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             throw fail(loc, "\(function)(): cannot read \"\(path)\" (looked at \(full))")
@@ -225,8 +212,16 @@ public enum Functions {
         guard let data = FileManager.default.contents(atPath: full) else {
             throw fail(loc, "\(function)(): cannot read \"\(path)\" (looked at \(full))")
         }
-        guard data.count <= maxFileBytes, let text = String(data: data, encoding: .utf8) else {
-            throw fail(loc, "\(function)(): \"\(path)\" is not UTF-8 text of at most \(maxFileBytes) bytes")
+        guard data.count <= maxFileBytes else {
+            throw fail(loc, "\(function)(): \"\(path)\" is \(data.count) bytes: at most \(maxFileBytes) (16 MiB)")
+        }
+        return data
+    }
+
+    /// A file's text (see `readData`), refused when it is not UTF-8.
+    static func readText(_ full: String, shown path: String, function: String, at loc: SourceLocation) throws -> String {
+        guard let text = String(data: try readData(full, shown: path, function: function, at: loc), encoding: .utf8) else {
+            throw fail(loc, "\(function)(): \"\(path)\" is not UTF-8 text")
         }
         return text
     }
@@ -379,51 +374,13 @@ public enum Functions {
         return head + "::" + tail
     }
 
-    /// printf-like: %s, %d, %f, %v (any value, JSON for lists/maps), %q (quoted), %%.
+    /// Terraform's `format()` (see `Formatter`), its problems as errors at `loc`.
     package static func format(_ template: String, _ args: [Value], at loc: SourceLocation) throws -> String {
-        var out = ""
-        var argIndex = 0
-        var chars = template.makeIterator()
-        func next() throws -> Value {
-            guard argIndex < args.count else { throw fail(loc, "format(): not enough arguments for \"\(template)\"") }
-            defer { argIndex += 1 }
-            return args[argIndex]
+        do {
+            return try Formatter.format(template, args)
+        } catch {
+            throw fail(loc, "format(): \(error.message)")
         }
-        while let c = chars.next() {
-            guard c == "%" else { out.append(c); continue }
-            guard let verb = chars.next() else { throw fail(loc, "format(): \"%\" at the end of \"\(template)\"") }
-            switch verb {
-            case "%": out.append("%")
-            case "s", "v":
-                let v = try next()
-                out += v.interpolatedString ?? v.jsonString()
-            case "d":
-                let v = try next()
-                guard let n = v.numberValue ?? v.stringValue.flatMap(Double.init) else {
-                    throw fail(loc, "format(): %d needs a number, found \(v.typeName)")
-                }
-                // Int(n) traps beyond ±2^63 and on inf/NaN.
-                guard let whole = Int(exactly: n.rounded(.towardZero)) else {
-                    throw fail(loc, "format(): %d needs a whole number between \(Int.min) and \(Int.max), found \(Value.formatNumber(n))")
-                }
-                out += String(whole)
-            case "f":
-                let v = try next()
-                guard let n = v.numberValue else { throw fail(loc, "format(): %f needs a number, found \(v.typeName)") }
-                out += String(format: "%f", n)
-            case "q":
-                out += Value.string(try next().interpolatedString ?? "").jsonString()
-            default:
-                throw fail(loc, "format(): unknown verb %\(verb)")
-            }
-            guard out.utf8.count <= maxStringBytes else {
-                throw fail(loc, "format() would produce a string of more than \(maxStringBytes) bytes (64 MiB)")
-            }
-        }
-        guard argIndex == args.count else {
-            throw fail(loc, "format(): \(args.count - argIndex) argument(s) left over for \"\(template)\"")
-        }
-        return out
     }
 }
 
@@ -440,6 +397,8 @@ public enum YAMLEmitter {
         switch v {
         case .null, .unknown: return "null"
         case .bool(let b): return b ? "true" : "false"
+        case .number(let n) where n.isInfinite: return n < 0 ? "-.inf" : ".inf"
+        case .number(let n) where n.isNaN: return ".nan"
         case .number(let n): return Value.formatNumber(n)
         case .string(let s): return quoteIfNeeded(s)
         case .sensitive(let inner): return scalar(inner)
@@ -493,6 +452,18 @@ public enum YAMLEmitter {
             }
         default:
             out += scalar(value.unmarked) + "\n"
+        }
+    }
+}
+
+extension Value {
+    /// The first infinite or NaN number in the value, depth first (JSON has neither).
+    var firstNonFiniteNumber: Double? {
+        switch unmarked {
+        case .number(let n): return n.isFinite ? nil : n
+        case .list(let items): return items.lazy.compactMap(\.firstNonFiniteNumber).first
+        case .map(let entries): return entries.keys.sorted().lazy.compactMap { entries[$0]?.firstNonFiniteNumber }.first
+        default: return nil
         }
     }
 }

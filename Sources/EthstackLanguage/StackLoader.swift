@@ -63,7 +63,7 @@ public struct StackLoader {
             throw DiagnosticsError([.error(root.location, "expected a map at the top of the stack file, found \(root.kindName)")])
         }
         let top = uniqueEntries(pairs, in: "the stack", &diagnostics)
-        let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks"]
+        let topKeys = StackLoader.topKeys
         for (key, entry) in top where !topKeys.contains(key) {
             diagnostics.error(entry.keyLocation, "unknown top-level key \"\(key)\"", hint: didYouMean(key, in: topKeys))
         }
@@ -144,7 +144,7 @@ public struct StackLoader {
             v.defaultValue = e.valueNode.value
             return v
         }
-        let keys = ["type", "default", "sensitive", "description"]
+        let keys = StackLoader.variableKeys
         for (key, entry) in uniqueEntries(pairs, in: "variable \"\(name)\"", &d) {
             switch key {
             case "type":
@@ -167,7 +167,11 @@ public struct StackLoader {
         return v
     }
 
-    static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "drift", "lint", "description"]
+    package static let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks"]
+    package static let variableKeys = ["type", "default", "sensitive", "description"]
+    package static let outputKeys = ["value", "sensitive", "description"]
+    package static let lifecycleKeys = ["prevent_destroy", "create_before_destroy", "ignore_changes"]
+    package static let resourceKeys = ["type", "properties", "depends_on", "for_each", "count", "provider", "lifecycle", "drift", "lint", "description"]
 
     private func loadResource(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> ResourceDeclaration? {
         if !isIdentifier(name) {
@@ -249,7 +253,7 @@ public struct StackLoader {
         var lifecycle = Lifecycle()
         if let l = entries["lifecycle"] {
             if case .mapping(let lp, _) = l.value {
-                let keys = ["prevent_destroy", "create_before_destroy", "ignore_changes"]
+                let keys = StackLoader.lifecycleKeys
                 for (key, entry) in uniqueEntries(lp, in: "lifecycle", &d) {
                     switch key {
                     case "prevent_destroy": lifecycle.preventDestroy = bool(entry.value, key, &d) ?? false
@@ -352,7 +356,7 @@ public struct StackLoader {
             return OutputDeclaration(name: name, location: e.keyLocation, value: node, sensitive: false, description: nil)
         }
         let entries = uniqueEntries(pairs, in: "output \"\(name)\"", &d)
-        let keys = ["value", "sensitive", "description"]
+        let keys = StackLoader.outputKeys
         for (key, entry) in entries where !keys.contains(key) {
             d.error(entry.keyLocation, "unknown key \"\(key)\" in output \"\(name)\"", hint: didYouMean(key, in: keys))
         }
@@ -366,12 +370,12 @@ public struct StackLoader {
                                  description: entries["description"].flatMap { string($0.value, "description", &d) })
     }
 
-    static let checkKeys = ["description", "ethereum_rpc", "http", "expect", "timeout", "retries"]
-    static let probeKeys: [CheckDeclaration.ProbeKind: [String]] = [
+    package static let checkKeys = ["description", "ethereum_rpc", "http", "expect", "timeout", "retries"]
+    package static let probeKeys: [CheckDeclaration.ProbeKind: [String]] = [
         .ethereumRPC: ["url", "method", "params"],
         .http: ["url", "method", "headers", "body"],
     ]
-    static let expectKeys = ["status", "at_least", "at_most", "equals", "json", "path", "increases_within"]
+    package static let expectKeys = ["status", "at_least", "at_most", "equals", "json", "path", "increases_within"]
 
     private func loadCheck(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> CheckDeclaration? {
         if !isIdentifier(name) {

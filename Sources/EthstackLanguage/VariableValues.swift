@@ -13,6 +13,9 @@ public struct VariableInputs: Sendable {
     /// A required sensitive variable without a value resolves to an unknown sensitive value instead
     /// of an error: `plan` shows what it feeds as known after apply; `apply` leaves this off and refuses.
     public var unsetSensitiveIsUnknown = false
+    /// Every required variable without a value resolves to an unknown (sensitive when declared so):
+    /// `validate` and `graph` need no values, so a pull-request check needs no production secrets.
+    public var unsetRequiredIsUnknown = false
     public init(assignments: [String] = [], files: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.assignments = assignments
         self.files = files
@@ -88,6 +91,9 @@ public enum VariableValues {
                 }
             } else if let def = decl.defaultValue {
                 value = def
+            } else if inputs.unsetRequiredIsUnknown {
+                values[decl.name] = decl.sensitive ? Value.unknown.markedSensitive : .unknown
+                continue
             } else if decl.sensitive && inputs.unsetSensitiveIsUnknown {
                 values[decl.name] = Value.unknown.markedSensitive
                 continue

@@ -18,15 +18,62 @@ public indirect enum Expression: Sendable {
     case unary(String, Expression, SourceLocation)
     case binary(String, Expression, Expression, SourceLocation)
     case conditional(Expression, Expression, Expression, SourceLocation)
+    /// A string literal with `${ … }` in it, inside an expression: `upper("a-${var.x}")`.
+    case template([Template.Part], SourceLocation)
+    /// `[for v in xs : f(v) if c]`, `{for k, v in m : k => v}`.
+    case forExpression(ForExpression)
 
     public var location: SourceLocation {
         switch self {
         case .literal(_, let l), .name(_, let l), .splat(_, _, let l), .call(_, _, let l), .list(_, let l),
-             .map(_, let l), .unary(_, _, let l), .binary(_, _, _, let l), .conditional(_, _, _, let l):
+             .map(_, let l), .unary(_, _, let l), .binary(_, _, _, let l), .conditional(_, _, _, let l),
+             .template(_, let l):
             return l
+        case .forExpression(let f):
+            return f.location
         case .traverse(let base, _):
             return base.location
         }
+    }
+}
+
+/// `[for k, v in collection : value if condition]` (a list) or
+/// `{for k, v in collection : key => value... if condition}` (a map; `...` groups values by key).
+public struct ForExpression: Sendable {
+    /// The first name of `for k, v in`; nil for `for v in`.
+    public var keyName: String?
+    public var valueName: String
+    public var collection: Expression
+    /// The key expression of the map form; nil for the list form.
+    public var key: Expression?
+    public var value: Expression
+    public var condition: Expression?
+    /// `key => value...`: values with the same key are collected into a list.
+    public var grouping: Bool
+    public var location: SourceLocation
+
+    public init(keyName: String?, valueName: String, collection: Expression, key: Expression?, value: Expression,
+                condition: Expression?, grouping: Bool, location: SourceLocation) {
+        self.keyName = keyName
+        self.valueName = valueName
+        self.collection = collection
+        self.key = key
+        self.value = value
+        self.condition = condition
+        self.grouping = grouping
+        self.location = location
+    }
+
+    /// The names the body binds.
+    public var boundNames: Set<String> {
+        var names: Set<String> = [valueName]
+        if let keyName { names.insert(keyName) }
+        return names
+    }
+
+    /// The expressions evaluated once per element.
+    public var body: [Expression] {
+        [key, value, condition].compactMap { $0 }
     }
 }
 
@@ -79,6 +126,15 @@ extension Expression {
             c.collectReferences(into: &out)
             a.collectReferences(into: &out)
             b.collectReferences(into: &out)
+        case .template(let parts, _):
+            for case .expression(let e) in parts { e.collectReferences(into: &out) }
+        case .forExpression(let f):
+            f.collection.collectReferences(into: &out)
+            // The names the body binds are not references out of the expression.
+            let bound = f.boundNames
+            var body: [Reference] = []
+            for e in f.body { e.collectReferences(into: &body) }
+            out.append(contentsOf: body.filter { !bound.contains($0.root) })
         }
     }
 }

@@ -23,7 +23,8 @@ struct Ethstack: AsyncParsableCommand {
         """,
         version: PlanJSON.version,
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, ImportCommand.self, DriftCommand.self, GraphCommand.self,
-                      OutputCommand.self, StateCommand.self, LockCommand.self, CheckCommand.self, LintCommand.self, CostCommand.self]
+                      OutputCommand.self, StateCommand.self, LockCommand.self, CheckCommand.self, LintCommand.self, CostCommand.self,
+                      SchemaCommand.self, ConsoleCommand.self]
     )
 }
 

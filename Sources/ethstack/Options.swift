@@ -33,20 +33,23 @@ struct StackOptions: ParsableArguments {
         throw CLIError("several stack files in stacks/ (\(candidates.joined(separator: ", "))): choose one with --stack")
     }
 
-    func inputs(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false) -> VariableInputs {
+    func inputs(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false, unsetRequiredIsUnknown: Bool = false) -> VariableInputs {
         var i = VariableInputs(assignments: vars, files: varFiles)
         i.preset = preset
         i.unsetSensitiveIsUnknown = unsetSensitiveIsUnknown
+        i.unsetRequiredIsUnknown = unsetRequiredIsUnknown
         return i
     }
 
     /// `unsetSensitiveIsUnknown`: for commands that only show (validate, plan): a required secret
     /// without a value is unknown there, and refused by the commands that change things.
-    func open(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false) throws -> StackSession {
+    /// `unsetRequiredIsUnknown`: for commands that need no values at all (validate, graph).
+    func open(preset: [String: Value] = [:], unsetSensitiveIsUnknown: Bool = false, unsetRequiredIsUnknown: Bool = false) throws -> StackSession {
         var options = StackLoader.Options()
         options.allowFileOutsideStack = allowFileOutsideStack
         return try StackSession.open(file: try stackFile(), registry: Providers.registry,
-                                     inputs: inputs(preset: preset, unsetSensitiveIsUnknown: unsetSensitiveIsUnknown),
+                                     inputs: inputs(preset: preset, unsetSensitiveIsUnknown: unsetSensitiveIsUnknown,
+                                                    unsetRequiredIsUnknown: unsetRequiredIsUnknown),
                                      options: options)
     }
 }

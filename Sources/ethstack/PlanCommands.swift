@@ -9,7 +9,8 @@ struct Validate: EthstackCommand {
         abstract: "Check a stack file: syntax, types, references, functions, cycles, variables.",
         discussion: """
         Reports every problem in the file at once, each with file:line:col. Talks to no provider \
-        and reads no state.
+        and reads no state. Needs no variable values: a required variable without one is unknown, \
+        and everything known (literals, defaults, the values given) is evaluated.
 
         Example:
           ethstack validate --stack stacks/example.yaml --var region=eu-west-1
@@ -21,7 +22,8 @@ struct Validate: EthstackCommand {
     func execute() async throws {
         let session: StackSession
         do {
-            session = try stackOptions.open(unsetSensitiveIsUnknown: true)
+            session = try stackOptions.open(unsetRequiredIsUnknown: true)
+            try session.validateKnownValues()
         } catch let d as DiagnosticsError where output.json {
             printOut(Value.map(["valid": false, "diagnostics": .list(d.diagnostics.map(diagnosticJSON))]).jsonString(pretty: true) + "\n")
             throw ExitCode(1)
@@ -135,7 +137,8 @@ struct GraphCommand: EthstackCommand {
         abstract: "Print the stack's dependency graph as Graphviz DOT.",
         discussion: """
         Nodes are resources and provider configurations; an edge points from a node to what it \
-        depends on. Pipe it to dot to draw it.
+        depends on. Pipe it to dot to draw it. Needs no variable values: a resource whose count or \
+        for_each depends on a missing one is drawn as one node, name[*].
 
         Example:
           ethstack graph --stack stacks/example.yaml | dot -Tsvg > graph.svg
@@ -144,7 +147,7 @@ struct GraphCommand: EthstackCommand {
     @OptionGroup var stackOptions: StackOptions
 
     func execute() async throws {
-        let session = try stackOptions.open()
+        let session = try stackOptions.open(unsetRequiredIsUnknown: true)
         printOut(GraphDOT.render(session.graph, stack: session.stack, variables: session.variables))
     }
 }

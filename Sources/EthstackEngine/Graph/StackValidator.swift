@@ -7,6 +7,8 @@ public struct StackValidator {
     public let registry: ProviderRegistry
     /// The scope constant expressions are evaluated in: no variables, no resources, the stack's files.
     private var constantScope = EvaluationScope(variables: [:])
+    /// The names bound by the for expressions around the expression being checked.
+    private var localNames: Set<String> = []
 
     public init(registry: ProviderRegistry) {
         self.registry = registry
@@ -117,6 +119,10 @@ public struct StackValidator {
                        variables: Set<String>, _ d: inout DiagnosticCollector) {
         switch e {
         case .literal: return
+        case .name(let name, _) where localNames.contains(name):
+            return
+        case .traverse(.name(let name, _), let accessor) where localNames.contains(name):
+            if case .index(let i, _) = accessor { check(i, context: context, resources: resources, variables: variables, &d) }
         case .name(let name, let loc):
             checkRoot(name, attribute: nil, attributeLocation: loc, location: loc, context: context,
                       resources: resources, variables: variables, &d)
@@ -173,6 +179,22 @@ public struct StackValidator {
             check(b, context: context, resources: resources, variables: variables, &d)
         case .conditional(let c, let a, let b, _):
             for x in [c, a, b] { check(x, context: context, resources: resources, variables: variables, &d) }
+        case .template(let parts, _):
+            for case .expression(let x) in parts { check(x, context: context, resources: resources, variables: variables, &d) }
+        case .forExpression(let f):
+            if e.isConstant {
+                // Decidable now (`[for s in ["a"] : upper(s)]`): evaluate it, body and all.
+                do { _ = try Evaluator(scope: constantScope).evaluate(e) } catch let error as DiagnosticsError {
+                    d.append(contentsOf: error.diagnostics)
+                } catch {
+                    d.error(f.location, "\(error)")
+                }
+                return
+            }
+            check(f.collection, context: context, resources: resources, variables: variables, &d)
+            var body = self
+            body.localNames.formUnion(f.boundNames)
+            for x in f.body { body.check(x, context: context, resources: resources, variables: variables, &d) }
         }
     }
 
