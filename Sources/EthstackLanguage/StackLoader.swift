@@ -63,7 +63,7 @@ public struct StackLoader {
             throw DiagnosticsError([.error(root.location, "expected a map at the top of the stack file, found \(root.kindName)")])
         }
         let top = uniqueEntries(pairs, in: "the stack", &diagnostics)
-        let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks"]
+        let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks", "import"]
         for (key, entry) in top where !topKeys.contains(key) {
             diagnostics.error(entry.keyLocation, "unknown top-level key \"\(key)\"", hint: didYouMean(key, in: topKeys))
         }
@@ -126,12 +126,15 @@ public struct StackLoader {
             }
         }
 
+        let imports = top["import"].map { loadImports($0.value, &diagnostics) } ?? []
+
         try diagnostics.throwIfErrors()
         var stack = StackDeclaration(name: name, description: description, file: file,
                                      contentHash: contentHash ?? SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined(),
                                      variables: variables, providers: providers, resources: resources, outputs: outputs,
                                      checks: checks)
         stack.allowFileOutsideStack = options.allowFileOutsideStack
+        stack.imports = imports
         return stack
     }
 

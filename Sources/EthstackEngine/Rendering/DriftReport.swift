@@ -63,7 +63,7 @@ public struct DriftReport: Sendable {
         self.findings = findings
         self.ignored = ignored
         let drifted = Set(plan.drift.map(\.address))
-        pendingChanges = plan.changes.filter { $0.action != .noop && !drifted.contains($0.address) }.map(\.address)
+        pendingChanges = plan.changes.filter { ($0.action != .noop || $0.importID != nil) && !drifted.contains($0.address) }.map(\.address)
         self.warnings = warnings
     }
 
