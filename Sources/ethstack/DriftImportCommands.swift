@@ -85,19 +85,40 @@ struct ImportCommand: EthstackCommand {
         the object by. All are looked up in parallel and recorded; nothing is changed. A plan \
         afterwards shows how the objects differ from the stack.
 
+        With --discover SOURCE --generate FILE it adopts a whole deployment instead: SOURCE is \
+        eks:CLUSTER (the cluster, its node groups, add-ons, access entries, IAM roles and its VPC's \
+        network) or tag:KEY=VALUE (AWS objects carrying the tag). It writes FILE, a stack that \
+        refers between the objects instead of repeating ids, and the state that adopts them, so \
+        that `ethstack plan --stack FILE` shows no changes. Discovery only reads.
+
         Examples:
           ethstack import vpc=vpc-0a1b2c3d 'subnet["a"]=subnet-11' 'subnet["b"]=subnet-22'
           ethstack import config=/etc/eth/network_params.yaml
+          ethstack import --discover eks:eth-testnet --generate stacks/adopted.yaml --stack-name adopted
+          ethstack import --discover tag:environment=testnet --generate adopted.yaml --region us-east-1
         """)
 
     @Argument(help: "ADDRESS=ID pairs.")
-    var pairs: [String]
+    var pairs: [String] = []
 
     @OptionGroup var stackOptions: StackOptions
     @OptionGroup var stateOptions: StateOptions
     @OptionGroup var applyOptions: ApplyOptions
+    @OptionGroup var discoverOptions: DiscoverOptions
+
+    func validate() throws {
+        if discoverOptions.discover != nil {
+            if !pairs.isEmpty { throw ValidationError("--discover adopts a whole deployment: give no ADDRESS=ID pairs with it") }
+            if discoverOptions.generate == nil { throw ValidationError("--discover needs --generate FILE") }
+        } else if pairs.isEmpty {
+            throw ValidationError("give ADDRESS=ID pairs, or --discover SOURCE --generate FILE")
+        }
+    }
 
     func execute() async throws {
+        if discoverOptions.discover != nil {
+            return try await DiscoverImport(options: discoverOptions, stateOptions: stateOptions, stackOptions: stackOptions).run()
+        }
         let session = try stackOptions.open()
         let importer = Importer(session: session)
         let requests = try importer.requests(pairs)

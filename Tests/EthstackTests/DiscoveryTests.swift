@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+@testable import AWSProvider
+@testable import EthstackEngine
+@testable import EthstackModel
+@testable import EthstackState
+
+/// `ethstack import --discover … --generate FILE` against moto: the AWS layer of the seed is made
+/// (by ethstack, in its own region, through the real pipeline), then discovered by another stack
+/// through a logging proxy that shows every call. The generated stack must validate, refer between
+/// the objects instead of repeating their ids, plan no changes with the state written beside it,
+/// and come out byte for byte the same the second time; discovery must make no mutating call.
+@Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"),
+       .timeLimit(.minutes(5)))
+struct DiscoveryTests {
+    struct Run {
+        var status: Int32
+        var text: String
+        var output: String
+    }
+
+    static func environment(_ endpoint: String) -> [String: String] {
+        ["AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "AKIDTESTING", "AWS_SECRET_ACCESS_KEY": "testing-secret",
+         "HOME": "/nonexistent", "AWS_REGION": "", "AWS_DEFAULT_REGION": "", "AWS_PROFILE": ""]
+    }
+
+    /// Runs a discovery into `file` with its own state, and returns the generated text.
+    static func discover(_ source: String, region: String, endpoint: String, in dir: String, file: String) throws -> Run {
+        let r = try EthstackBinary.run(["import", "--discover", source, "--generate", file, "--stack-name", "adopted",
+                                        "--state", "\(file).db", "--region", region, "--scope", "aws"],
+                                       in: dir, environment: environment(endpoint), timeout: 120)
+        let text = (try? String(contentsOfFile: "\(dir)/\(file)", encoding: .utf8)) ?? ""
+        return Run(status: r.status, text: text, output: r.stdout + r.stderr)
+    }
+
+    /// The proxy log's calls as "METHOD Action-or-path", and whether each only reads.
+    static func calls(_ log: String) throws -> [String] {
+        try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map { line in
+            let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+            let method = parts.first ?? ""
+            if parts.count == 3, let action = parts[2].split(separator: "&").first(where: { $0.hasPrefix("Action=") }) {
+                return "\(method) \(action.dropFirst("Action=".count))"
+            }
+            let path = parts.count > 1 ? parts[1] : ""
+            return "\(method) \(path.split(separator: "?").first ?? "")"
+        }
+    }
+
+    static func isRead(_ call: String) -> Bool {
+        let parts = call.split(separator: " ", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return false }
+        if parts[0] == "GET" || parts[0] == "HEAD" { return true }
+        return parts[0] == "POST" && ["Describe", "List", "Get"].contains { parts[1].hasPrefix($0) }
+    }
+
+    /// The generated stack's lines without comments (which name ids for people).
+    static func code(_ text: String) -> String {
+        text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }.joined(separator: "\n")
+    }
+
+    @Test(arguments: ["eks", "tag"])
+    func theSeedsAWSLayerIsDiscoveredAndItsGeneratedStackPlansNoChanges(_ kind: String) async throws {
+        let region = kind == "eks" ? "ap-southeast-4" : "ap-southeast-5"
+        let stack = try await AWSStack(region: region)
+        let applied = try await stack.apply()
+        #expect(applied.succeeded, "\(applied.failures)")
+        let made = try await stack.state().resources
+        let source = kind == "eks" ? "eks:\(stack.clusterName)" : "tag:ethstack:stack=\(stack.stackName)"
+
+        let proxy = try await AWSStackTests.loggingProxy()
+        defer { proxy.process.terminate() }
+        let dir = stack.workspace.dir
+        let first = try Self.discover(source, region: region, endpoint: proxy.url, in: dir, file: "adopted.yaml")
+        #expect(first.status == 0, "\(first.output)")
+        let calls = try Self.calls(proxy.log)
+        print("discovery \(source): \(first.output)")
+        if ProcessInfo.processInfo.environment["ETHSTACK_SHOW_GENERATED"] != nil { print(first.text) }
+        var counts: [String: Int] = [:]
+        for c in calls { counts[c.split(separator: " ").prefix(2).joined(separator: " "), default: 0] += 1 }
+        print("discovery calls by method and action: \(counts.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+        let writes = calls.filter { !Self.isRead($0) }
+        #expect(writes.isEmpty, "discovery must only read: \(writes)")
+
+        // Every object the layer made (but the bucket, which is not part of a cluster) is adopted.
+        let adopted = try await SQLStateStore.sqlite(path: "\(dir)/adopted.yaml.db").load(stack: "adopted").resources
+        let expected = Set(made.values.filter { kind == "tag" || $0.type != "aws.s3_bucket" }.map(\.id))
+        #expect(Set(adopted.values.map(\.id)) == expected, "missing: \(expected.subtracting(adopted.values.map(\.id)))")
+
+        // References, not literal ids; families and variables.
+        let code = Self.code(first.text)
+        // (Names the user chose, a cluster's or a role's, are variables' defaults or properties.)
+        for id in adopted.values.map(\.id) where ValueRenderer.looksLikeID(id) {
+            #expect(!code.contains("\"\(id)\""), "literal id \(id) in the generated stack")
+        }
+        #expect(code.contains("${vpc.id}"), "\(first.text)")
+        #expect(code.contains("for_each"), "\(first.text)")
+        #expect(code.contains("${var.region}${each.key}"), "\(first.text)")
+        #expect(code.contains(#"nat_gateway_id: "${nat_gateway.id}""#), "\(first.text)")
+        #expect(code.contains(#"subnet_id: "${public_subnet[\"a\"].id}""#), "\(first.text)")
+        #expect(code.contains(#"subnet_ids: "${private_subnet[*].id}""#), "\(first.text)")
+        #expect(code.contains(#"cluster_name: "${eks_cluster.name}""#), "\(first.text)")
+        #expect(code.contains(#"subnet_ids: "${concat(private_subnet[*].id, public_subnet[*].id)}""#), "\(first.text)")
+        #expect(code.contains(#"Name: "${var.cluster_name}-private-${each.key}""#), "\(first.text)")
+        #expect(code.contains(".arn}"), "roles by reference: \(first.text)")
+
+        // THE test: the first plan of the generated stack, with its state, is empty.
+        let plan = try EthstackBinary.run(["plan", "--stack", "adopted.yaml", "--state", "adopted.yaml.db", "--detailed-exitcode"],
+                                          in: dir, environment: Self.environment(stack.endpoint))
+        #expect(plan.status == 0, "\(plan.stdout)\n\(plan.stderr)\n\(first.text)")
+        #expect(plan.stdout.contains("No changes."), "\(plan.stdout)")
+
+        // Deterministic: the same deployment gives the same file.
+        let second = try Self.discover(source, region: region, endpoint: stack.endpoint, in: dir, file: "again.yaml")
+        #expect(second.status == 0, "\(second.output)")
+        #expect(second.text == first.text)
+    }
+
+    @Test func sourcesAreParsedWithTheirErrors() throws {
+        #expect(try Discovery.SourceKind("eks:eth-testnet") == .eks("eth-testnet"))
+        #expect(try Discovery.SourceKind("tag:ethstack:stack=eth-aws") == .tag(key: "ethstack:stack", value: "eth-aws"))
+        #expect(try Discovery.SourceKind("context:kind-eth") == .context("kind-eth"))
+        #expect(throws: DiagnosticsError.self) { try Discovery.SourceKind("ekss:x") }
+        #expect(throws: DiagnosticsError.self) { try Discovery.SourceKind("tag:novalue") }
+    }
+}
