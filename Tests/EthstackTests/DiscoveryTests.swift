@@ -4,6 +4,7 @@ import Testing
 @testable import EthstackEngine
 @testable import EthstackModel
 @testable import EthstackState
+@testable import EthstackProviderAPI
 
 /// `ethstack import --discover … --generate FILE` against moto: the AWS layer of the seed is made
 /// (by ethstack, in its own region, through the real pipeline), then discovered by another stack
@@ -113,6 +114,48 @@ struct DiscoveryTests {
         let second = try Self.discover(source, region: region, endpoint: stack.endpoint, in: dir, file: "again.yaml")
         #expect(second.status == 0, "\(second.output)")
         #expect(second.text == first.text)
+    }
+
+    /// moto has no add-ons, access entries or pod identity associations (404 "Not yet implemented"):
+    /// through the EKS stand-in in front of it, they are discovered with the cluster and adopted.
+    @Test func addOnsAccessEntriesAndPodIdentitiesOfAClusterAreAdoptedThroughTheStandIn() async throws {
+        let region = "ap-south-2"
+        let endpoint = try await AWSEKSAddonTests.standin()
+        let aws = try await AWSTestServers.provider(region: region, endpoint: endpoint)
+        let helper = AWSProviderTests()
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let (cluster, role) = try await AWSEKSAddonTests().cluster(aws, suffix)
+        let cni = try await helper.create(aws, "aws.eks_addon", "vpc_cni", [
+            "cluster_name": .string(cluster.id), "addon_name": "vpc-cni", "configuration_values": "{\"enableNetworkPolicy\": \"true\"}",
+        ])
+        let principal = "arn:aws:iam::123456789012:role/platform-team-\(suffix)"
+        let entry = try await helper.create(aws, "aws.eks_access_entry", "team", [
+            "cluster_name": .string(cluster.id), "principal_arn": .string(principal),
+            "access_policies": [["policy_arn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"]],
+        ])
+        let association = try await helper.create(aws, "aws.eks_pod_identity_association", "logs", [
+            "cluster_name": .string(cluster.id), "namespace": "logging", "service_account": "fluent-bit",
+            "role_arn": role.attributes["arn"] ?? .null,
+        ])
+
+        let found = try await aws.discover(DiscoverRequest(selector: .eksCluster(cluster.id)))
+        let ids = Set(found.objects.map(\.id))
+        #expect(ids.isSuperset(of: [cluster.id, role.id, cni.id, entry.id, association.id]), "\(ids)")
+        #expect(found.notes.isEmpty, "\(found.notes)")
+        #expect(found.calls > 0)
+
+        // Generated, adopted, planned in process: no changes; the principal nobody discovered stays literal, said so.
+        let ws = Workspace(providers: [AWSProvider(environment: Self.environment(endpoint))])
+        var options = StackGenerator.Options(stackName: "addons-\(suffix)", command: "test", region: region)
+        options.providers = ["aws": ["region": "${var.region}"]]
+        let output = StackGenerator(registry: ws.registry).generate(found.objects.map { .init(provider: "aws", object: $0) }, options: options)
+        ws.write("stack.yaml", output.text)
+        #expect(output.text.contains("was not discovered: kept literal"), "\(output.text)")
+        #expect(output.text.contains(#"role_arn: "${iam_role.arn}""#), "\(output.text)")
+        let session = try ws.session()
+        try await Importer(session: session).adopt(output.placed, store: try await ws.store())
+        let plan = try await ws.plan()
+        #expect(!plan.hasChanges, "\(plan.changes.filter { $0.action != .noop }.map { "\($0.address) \($0.action)" })\n\(output.text)")
     }
 
     @Test func sourcesAreParsedWithTheirErrors() throws {
