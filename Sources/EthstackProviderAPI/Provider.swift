@@ -201,6 +201,8 @@ public struct DiscoverRequest: Sendable {
         case stackMark(String)
         /// Kubernetes objects in these namespaces.
         case namespaces([String])
+        /// AWS objects inside this VPC (subnets, gateways, route tables, security groups…).
+        case insideVPC(String)
     }
 
     public var selector: Selector

@@ -11,7 +11,9 @@ struct DriftCommand: EthstackCommand {
         abstract: "Report what changed outside ethstack (for nightly CI).",
         discussion: """
         Refreshes every recorded resource through its provider and reports, per resource, each \
-        attribute path that changed (recorded -> now) and objects deleted outside ethstack. Only \
+        attribute path that changed (recorded -> now), objects deleted outside ethstack, and \
+        unmanaged objects: with the stack's mark, or inside its VPCs and namespaces, in no state \
+        entry. Only \
         what the stack sets counts: server-populated fields never do. Writes no state and takes no \
         lock. Drift a resource expects is declared in the stack (drift: { ignore: [...], reason: ..., \
         until: YYYY-MM-DD }) and listed as ignored. Changes in the stack that were never applied are \
@@ -54,8 +56,13 @@ struct DriftCommand: EthstackCommand {
         let state = try await stateOptions.withStore(for: session.stack.name, create: false) { store in
             try await store?.load(stack: session.stack.name) ?? .empty(session.stack.name)
         }
-        let (plan, _) = try await session.plan(state: state, journal: nil, sessions: session.makeSessions(), options: PlanOptions())
-        let report = DriftReport(plan: plan, stack: session.stack)
+        let sessions = session.makeSessions()
+        let (plan, _) = try await session.plan(state: state, journal: nil, sessions: sessions, options: PlanOptions())
+        var report = DriftReport(plan: plan, stack: session.stack)
+        // Objects with the stack's mark, or inside its VPCs and namespaces, that state does not record.
+        let (unmanaged, notes) = try await UnmanagedObjects.find(state: state, sessions: sessions)
+        report.unmanaged = unmanaged
+        for note in notes { printErr("note: \(note)\n") }
         let text: String
         if output.json {
             text = report.json() + "\n"

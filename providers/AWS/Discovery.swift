@@ -18,6 +18,8 @@ extension ConfiguredAWS {
                 (found, notes) = try await tagged(key: MarkTags.stack, value: stack)
             case .eksCluster(let name):
                 (found, notes) = try await clusterAndWhatItUses(name)
+            case .insideVPC(let vpc):
+                found = try await vpcNetwork(vpc)
             case .namespaces:
                 return DiscoverResponse(objects: [])
             }
