@@ -64,7 +64,19 @@ struct DiscoverImport {
             if !requests.isEmpty { providers["aws"] = ["region": "${var.region}"] }
         }
         if options.scope != "aws" {
-            notes.append("cluster scope (Kubernetes objects of --namespace, Helm releases, Kurtosis enclaves) is not discovered yet: only AWS objects are adopted")
+            switch source {
+            case .context(let context):
+                if options.namespace.isEmpty {
+                    notes.append("no --namespace: no Kubernetes objects are adopted")
+                } else {
+                    let session = try await sessions.session("kubernetes", values: ["context": .string(context)])
+                    requests.append(("kubernetes", session, DiscoverRequest(selector: .namespaces(options.namespace))))
+                    providers["kubernetes"] = ["context": context]
+                }
+            case .eks, .tag:
+                notes.append("the cluster of \(sourceText) is not looked into yet: discover its Kubernetes objects with --discover context:NAME --namespace NS")
+            }
+            notes.append("Helm releases and Kurtosis enclaves are not discovered yet: adopt them with `import:` entries (helm.release NAMESPACE/NAME, kurtosis.enclave NAME)")
         }
         if requests.isEmpty {
             throw CLIError("nothing to discover for \(sourceText) with --scope \(options.scope)")

@@ -1,4 +1,5 @@
 import Foundation
+import KubeTestServer
 import Testing
 @testable import AWSProvider
 @testable import EthstackEngine
@@ -156,6 +157,39 @@ struct DiscoveryTests {
         try await Importer(session: session).adopt(output.placed, store: try await ws.store())
         let plan = try await ws.plan()
         #expect(!plan.hasChanges, "\(plan.changes.filter { $0.action != .noop }.map { "\($0.address) \($0.action)" })\n\(output.text)")
+    }
+
+    /// `context:NAME --namespace NS --scope cluster`: the Kubernetes objects of a namespace made by
+    /// hand (Kubernetes API test server), generated and adopted; the plan of the stack is empty.
+    @Test func theObjectsOfANamespaceAreAdoptedThroughAKubeconfigContext() async throws {
+        let server = try await KubeStack.server(standardCRDs: false)
+        defer { server.shutdown() }
+        for manifest in [
+            #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"apps","labels":{"team":"eth"}}}"#,
+            #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apps"},"data":{"mode":"a","peers":"8"}}"#,
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"el-rpc","namespace":"apps"},"spec":{"selector":{"app":"el"},"ports":[{"name":"rpc","port":8545,"targetPort":8545}]}}"#,
+            #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"elsewhere","namespace":"default"},"data":{"x":"1"}}"#,
+        ] {
+            _ = try server.create(try KubeJSON.parse(manifest))
+        }
+        let ws = Workspace()
+        let kubeconfig = try KTS.kubeconfig(server, in: ws.dir)
+        let env = ["KUBECONFIG": kubeconfig, "HOME": "/nonexistent"]
+        var r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--scope", "cluster",
+                                        "--generate", "apps.yaml", "--stack-name", "apps", "--state", "apps.db"], in: ws.dir, environment: env)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let text = (try? String(contentsOfFile: "\(ws.dir)/apps.yaml", encoding: .utf8)) ?? ""
+        #expect(text.contains("configmap_settings:") && text.contains("service_el_rpc:") && text.contains("namespace_apps:"), "\(text)")
+        #expect(!text.contains("elsewhere"), "only the namespaces asked for: \(text)")
+        #expect(text.contains("depends_on:\n      - namespace_apps"), "\(text)")
+        #expect(r.stderr.contains("Helm releases and Kurtosis enclaves are not discovered yet"), "\(r.stderr)")
+        r = try EthstackBinary.run(["plan", "--stack", "apps.yaml", "--state", "apps.db", "--detailed-exitcode"], in: ws.dir, environment: env)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\(text)")
+        // Again: the same bytes.
+        r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--scope", "cluster",
+                                    "--generate", "again.yaml", "--stack-name", "apps", "--state", "again.db"], in: ws.dir, environment: env)
+        #expect(r.status == 0)
+        #expect((try? String(contentsOfFile: "\(ws.dir)/again.yaml", encoding: .utf8)) == text)
     }
 
     @Test func sourcesAreParsedWithTheirErrors() throws {

@@ -36,6 +36,12 @@ extension ConfiguredKubernetes {
                 work.append((k.apiVersion, k.kind, scope.namespace, scope.selector))
             }
         }
+        // The namespaces themselves, when asked for by name.
+        var namespaceNames: Set<String>?
+        if case .namespaces(let names) = request.selector {
+            namespaceNames = Set(names)
+            work.append(("v1", "Namespace", nil, nil))
+        }
         var notes: [String] = []
         var objects: [DiscoveredObject] = []
         let answers = await withTaskGroup(of: (Int, Result<[KubernetesObject], any Error>).self) { group in
@@ -57,8 +63,12 @@ extension ConfiguredKubernetes {
             switch answer {
             case .success(let items):
                 for item in items where Self.ownedByTheStackAuthor(item) {
+                    if item.kind == "Namespace", item.namespace == nil, let names = namespaceNames, !names.contains(item.name) { continue }
+                    // The attributes an import of the object gives (without a second GET).
+                    let attributes = request.readAttributes
+                        ? resources.attributes(manifest: ManifestResource.importedManifest(item.value), live: item, config: [:]) : [:]
                     objects.append(DiscoveredObject(type: ManifestResource.schema.type, id: ManifestResource.id(of: item),
-                                                    attributes: request.readAttributes ? ["manifest": ManifestResource.importedManifest(item.value)] : [:]))
+                                                    attributes: attributes))
                 }
             case .failure(let error as KubernetesAPIError) where error.isNotFound:
                 continue

@@ -51,6 +51,13 @@ struct Naming {
             }
             let singleLabels = Self.labels(singles.map { Self.labelText($0.object) }, fallback: nil)
             for (i, s) in singles.enumerated() {
+                if type == "kubernetes.manifest" {
+                    // A Kubernetes object is its kind and name: configmap_settings, namespace_apps.
+                    let m = s.object.attributes["manifest"]
+                    let label = Self.identifier("\(m?["kind"]?.stringValue ?? "object")_\(m?["metadata"]?["name"]?.stringValue ?? "")".lowercased())
+                    groups.append(Group(name: unique(label, &used), keyed: false, members: [Member(key: nil, source: s)]))
+                    continue
+                }
                 let name = unique(singles.count == 1 && families.isEmpty ? base : "\(base)_\(singleLabels[i])", &used)
                 groups.append(Group(name: name, keyed: false, members: [Member(key: nil, source: s)]))
             }
