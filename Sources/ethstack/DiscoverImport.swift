@@ -72,11 +72,18 @@ struct DiscoverImport {
                     let session = try await sessions.session("kubernetes", values: ["context": .string(context)])
                     requests.append(("kubernetes", session, DiscoverRequest(selector: .namespaces(options.namespace))))
                     providers["kubernetes"] = ["context": context]
+                    // Helm releases, when helm is installed (the releases' own objects are theirs, not the stack's).
+                    if let helm = try? await sessions.session("helm", values: ["context": .string(context)]) {
+                        requests.append(("helm", helm, DiscoverRequest(selector: .namespaces(options.namespace))))
+                        providers["helm"] = ["context": context]
+                    } else {
+                        notes.append("helm is not installed: Helm releases are not discovered")
+                    }
                 }
             case .eks, .tag:
                 notes.append("the cluster of \(sourceText) is not looked into yet: discover its Kubernetes objects with --discover context:NAME --namespace NS")
             }
-            notes.append("Helm releases and Kurtosis enclaves are not discovered yet: adopt them with `import:` entries (helm.release NAMESPACE/NAME, kurtosis.enclave NAME)")
+            notes.append("Kurtosis enclaves are not discovered yet: adopt them with `import:` entries (kurtosis.enclave NAME)")
         }
         if requests.isEmpty {
             throw CLIError("nothing to discover for \(sourceText) with --scope \(options.scope)")

@@ -135,7 +135,9 @@ public struct StackGenerator: Sendable {
                 for (key, extra) in rendered.perKey { perKey[key, default: []] += extra }
             } else {
                 let rendered = renderer.render(values[0], path: attr.name, self: group.members[0].source.object)
-                properties.append(YAMLOut.Entry(key: attr.name, value: rendered.value, comment: rendered.comment))
+                let comment = [rendered.comment, Self.notes[first.source.object.type + "." + attr.name]].compactMap { $0 }
+                properties.append(YAMLOut.Entry(key: attr.name, value: rendered.value,
+                                                comment: comment.isEmpty ? nil : comment.joined(separator: "\n")))
             }
         }
         if group.keyed {
@@ -152,6 +154,11 @@ public struct StackGenerator: Sendable {
         return YAMLOut.Entry(key: group.name, value: .map(entries), comment: group.members.count == 1 ? group.members[0].source.object.id
                                 : group.members.map { "\($0.key ?? ""): \($0.source.object.id)" }.joined(separator: ", "))
     }
+
+    /// Values discovery cannot know fully, kept literal with the reason.
+    static let notes: [String: String] = [
+        "helm.release.chart": "chart: the chart's name as deployed (Helm does not record where it came from): set chart and repository (or a path) before the next upgrade",
+    ]
 
     /// Whether leaving the attribute out plans the same: null, or the schema's default.
     static func omittable(_ value: Value, _ attr: AttributeSchema) -> Bool {
