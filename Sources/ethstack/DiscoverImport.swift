@@ -79,11 +79,20 @@ struct DiscoverImport {
                     } else {
                         notes.append("helm is not installed: Helm releases are not discovered")
                     }
+                    // Kurtosis enclaves among the namespaces (kt-NAME), read through the Kubernetes API.
+                    if options.namespace.contains(where: { $0.hasPrefix("kt-") }) {
+                        if let kurtosis = try? await sessions.session("kurtosis", values: ["context": .string(context)]) {
+                            requests.append(("kurtosis", kurtosis, DiscoverRequest(selector: .namespaces(options.namespace))))
+                            providers["kurtosis"] = ["context": context]
+                        } else {
+                            notes.append("kurtosis is not installed: the enclaves of the kt-* namespaces are not discovered")
+                        }
+                    }
                 }
             case .eks, .tag:
                 notes.append("the cluster of \(sourceText) is not looked into yet: discover its Kubernetes objects with --discover context:NAME --namespace NS")
             }
-            notes.append("Kurtosis enclaves are not discovered yet: adopt them with `import:` entries (kurtosis.enclave NAME)")
+            notes.append("the Kurtosis engine is not discovered: adopt it with an `import:` entry (kurtosis.engine CLUSTER)")
         }
         if requests.isEmpty {
             throw CLIError("nothing to discover for \(sourceText) with --scope \(options.scope)")

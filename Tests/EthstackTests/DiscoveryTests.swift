@@ -169,6 +169,10 @@ struct DiscoveryTests {
             #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apps"},"data":{"mode":"a","peers":"8"}}"#,
             #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"el-rpc","namespace":"apps"},"spec":{"selector":{"app":"el"},"ports":[{"name":"rpc","port":8545,"targetPort":8545}]}}"#,
             #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"elsewhere","namespace":"default"},"data":{"x":"1"}}"#,
+            // A Kurtosis enclave as Kurtosis leaves it in the cluster: its namespace, a service and its pod.
+            #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"kt-testnet","labels":{"kurtosistech.com/app-id":"kurtosis","kurtosistech.com/enclave-id":"e1"}}}"#,
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"el-1-reth-lighthouse","namespace":"kt-testnet","labels":{"kurtosistech.com/resource-type":"user-service","kurtosistech.com/id":"el-1-reth-lighthouse"}},"spec":{"ports":[{"name":"rpc","port":8545}]}}"#,
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"el-1-reth-lighthouse","namespace":"kt-testnet","labels":{"kurtosistech.com/resource-type":"user-service","kurtosistech.com/id":"el-1-reth-lighthouse"}},"spec":{"containers":[{"name":"el","image":"reth"}]}}"#,
         ] {
             _ = try server.create(try KubeJSON.parse(manifest))
         }
@@ -177,26 +181,30 @@ struct DiscoveryTests {
         var env = ["KUBECONFIG": kubeconfig, "HOME": "/nonexistent"]
         // A Helm release installed by hand: adopted with its values as deployed; its objects are the release's.
         let helm = try #require(KTS.helmPath(), "helm not found: run Tests/Support/install-helm.sh")
-        env["PATH"] = (helm as NSString).deletingLastPathComponent + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "")
+        try FileManager.default.createDirectory(atPath: ws.dir + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: ws.dir + "/bin/kurtosis", withDestinationPath: CLITools.kurtosisStandin)
+        env["PATH"] = (helm as NSString).deletingLastPathComponent + ":" + ws.dir + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "")
         CLITools.writeTinyChart(ws)
         let installed = try await KTS.run(helm, ["install", "app", "\(ws.dir)/charts/tiny", "--namespace", "apps", "--kubeconfig", kubeconfig,
                                                  "--set", "greeting=hello"], env: env.merging(["HELM_CACHE_HOME": ws.dir + "/helm"]) { a, _ in a })
         #expect(installed.status == 0, "\(installed.stderr)")
-        var r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--scope", "cluster",
-                                        "--generate", "apps.yaml", "--stack-name", "apps", "--state", "apps.db"], in: ws.dir, environment: env)
+        var r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--namespace", "kt-testnet",
+                                        "--scope", "cluster", "--generate", "apps.yaml", "--stack-name", "apps", "--state", "apps.db"], in: ws.dir, environment: env)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let text = (try? String(contentsOfFile: "\(ws.dir)/apps.yaml", encoding: .utf8)) ?? ""
         #expect(text.contains("configmap_settings:") && text.contains("service_el_rpc:") && text.contains("namespace_apps:"), "\(text)")
         #expect(!text.contains("elsewhere"), "only the namespaces asked for: \(text)")
         #expect(text.contains("depends_on:\n      - namespace_apps"), "\(text)")
-        #expect(r.stderr.contains("Kurtosis enclaves are not discovered yet"), "\(r.stderr)")
+        #expect(r.stderr.contains("the Kurtosis engine is not discovered"), "\(r.stderr)")
         #expect(text.contains("  release:\n    type: helm.release") && text.contains("greeting: \"hello\""), "\(text)")
         #expect(!text.contains("configmap_app_config"), "the release's ConfigMap is the release's: \(text)")
+        #expect(text.contains("type: kurtosis.enclave") && text.contains("name: \"testnet\"") && text.contains("ignore_changes:"), "\(text)")
+        #expect(!text.contains("el_1_reth"), "the enclave's objects are Kurtosis's: \(text)")
         r = try EthstackBinary.run(["plan", "--stack", "apps.yaml", "--state", "apps.db", "--detailed-exitcode"], in: ws.dir, environment: env)
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\(text)")
         // Again: the same bytes.
-        r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--scope", "cluster",
-                                    "--generate", "again.yaml", "--stack-name", "apps", "--state", "again.db"], in: ws.dir, environment: env)
+        r = try EthstackBinary.run(["import", "--discover", "context:test", "--namespace", "apps", "--namespace", "kt-testnet",
+                                    "--scope", "cluster", "--generate", "again.yaml", "--stack-name", "apps", "--state", "again.db"], in: ws.dir, environment: env)
         #expect(r.status == 0)
         #expect((try? String(contentsOfFile: "\(ws.dir)/again.yaml", encoding: .utf8)) == text)
     }

@@ -150,10 +150,22 @@ public struct StackGenerator: Sendable {
                 })))
             }
         }
+        if let ignored = Self.unknowable[first.source.object.type] {
+            // What cannot be read back must not plan a replacement: ignored until written.
+            entries.append(YAMLOut.Entry(key: "lifecycle", value: .map([
+                YAMLOut.Entry(key: "ignore_changes", value: .list(ignored.attributes.map { .scalar($0) })),
+            ]), comment: ignored.reason))
+        }
         entries.append(YAMLOut.Entry(key: "properties", value: .map(properties)))
         return YAMLOut.Entry(key: group.name, value: .map(entries), comment: group.members.count == 1 ? group.members[0].source.object.id
                                 : group.members.map { "\($0.key ?? ""): \($0.source.object.id)" }.joined(separator: ", "))
     }
+
+    /// Attributes of a type that no API gives back, ignored in the generated stack with the reason.
+    static let unknowable: [String: (attributes: [String], reason: String)] = [
+        "kurtosis.enclave": (["package", "ref", "args", "production"],
+                             "Kurtosis does not keep the package, ref, args and --production of a run: write them here, then remove\nthem from ignore_changes (a change of any of them replaces the enclave, and its chain)"),
+    ]
 
     /// Values discovery cannot know fully, kept literal with the reason.
     static let notes: [String: String] = [
