@@ -52,54 +52,58 @@ struct DiscoverImport {
         let sessions = ProviderSessions(registry: Providers.registry, stackName: stackName,
                                         baseDirectory: FileManager.default.currentDirectoryPath)
         var providers: [String: [String: String]] = [:]
-        if options.scope != "cluster" {
-            switch source {
-            case .eks(let name):
-                requests.append(("aws", try await awsSession(sessions, region), DiscoverRequest(selector: .eksCluster(name))))
-            case .tag(let key, let value):
-                requests.append(("aws", try await awsSession(sessions, region), DiscoverRequest(selector: .tag(key: key, value: value))))
-            case .context:
-                break
+        var awsFound: Discovery.Result?
+        switch source {
+        case .eks(let name):
+            // The cluster side is reached through the cluster the AWS side finds: AWS first.
+            let found = try await Discovery.run([("aws", try await awsSession(sessions, region), DiscoverRequest(selector: .eksCluster(name)))])
+            if options.scope != "cluster" {
+                awsFound = found
+                providers["aws"] = ["region": "${var.region}"]
             }
-            if !requests.isEmpty { providers["aws"] = ["region": "${var.region}"] }
-        }
-        if options.scope != "aws" {
-            switch source {
-            case .context(let context):
-                if options.namespace.isEmpty {
-                    notes.append("no --namespace: no Kubernetes objects are adopted")
-                } else {
-                    let session = try await sessions.session("kubernetes", values: ["context": .string(context)])
-                    requests.append(("kubernetes", session, DiscoverRequest(selector: .namespaces(options.namespace))))
-                    providers["kubernetes"] = ["context": context]
-                    // Helm releases, when helm is installed (the releases' own objects are theirs, not the stack's).
-                    if let helm = try? await sessions.session("helm", values: ["context": .string(context)]) {
-                        requests.append(("helm", helm, DiscoverRequest(selector: .namespaces(options.namespace))))
-                        providers["helm"] = ["context": context]
-                    } else {
-                        notes.append("helm is not installed: Helm releases are not discovered")
-                    }
-                    // Kurtosis enclaves among the namespaces (kt-NAME), read through the Kubernetes API.
-                    if options.namespace.contains(where: { $0.hasPrefix("kt-") }) {
-                        if let kurtosis = try? await sessions.session("kurtosis", values: ["context": .string(context)]) {
-                            requests.append(("kurtosis", kurtosis, DiscoverRequest(selector: .namespaces(options.namespace))))
-                            providers["kurtosis"] = ["context": context]
-                        } else {
-                            notes.append("kurtosis is not installed: the enclaves of the kt-* namespaces are not discovered")
-                        }
-                    }
+            if options.scope != "aws" {
+                guard let cluster = found.sources.first(where: { $0.object.type == "aws.eks_cluster" })?.object,
+                      let endpoint = cluster.attributes["endpoint"]?.stringValue else {
+                    throw CLIError("eks:\(name): the cluster has no endpoint yet: its Kubernetes objects cannot be read")
                 }
-            case .eks, .tag:
-                notes.append("the cluster of \(sourceText) is not looked into yet: discover its Kubernetes objects with --discover context:NAME --namespace NS")
+                let connection: [String: Value] = ["host": .string(endpoint), "eks_cluster_name": .string(name),
+                                                   "region": region.map(Value.string) ?? .null,
+                                                   "cluster_ca_certificate": cluster.attributes["certificate_authority"] ?? .null]
+                // In the stack: from the cluster resource when it is adopted too, else as read.
+                let block = options.scope == "cluster"
+                    ? ["host": endpoint, "eks_cluster_name": name, "region": "${var.region}",
+                       "cluster_ca_certificate": cluster.attributes["certificate_authority"]?.stringValue ?? ""]
+                    : ["host": "${eks_cluster.endpoint}", "eks_cluster_name": "${eks_cluster.name}", "region": "${var.region}",
+                       "cluster_ca_certificate": "${eks_cluster.certificate_authority}"]
+                try await clusterRequests(connection: connection, block: block, sessions: sessions, requests: &requests, notes: &notes,
+                                          providers: &providers)
             }
-            notes.append("the Kurtosis engine is not discovered: adopt it with an `import:` entry (kurtosis.engine CLUSTER)")
+        case .tag(let key, let value):
+            if options.scope != "cluster" {
+                requests.append(("aws", try await awsSession(sessions, region), DiscoverRequest(selector: .tag(key: key, value: value))))
+                providers["aws"] = ["region": "${var.region}"]
+            }
+            if options.scope != "aws" {
+                notes.append("the clusters of \(sourceText) are not looked into: discover their objects with eks:CLUSTER or context:NAME --namespace NS")
+            }
+        case .context(let context):
+            if options.scope != "aws" {
+                try await clusterRequests(connection: ["context": .string(context)], block: ["context": context], sessions: sessions,
+                                          requests: &requests, notes: &notes, providers: &providers)
+            }
         }
-        if requests.isEmpty {
+        if requests.isEmpty && awsFound == nil {
             throw CLIError("nothing to discover for \(sourceText) with --scope \(options.scope)")
         }
-        let result = try await Discovery.run(requests)
+        var result = try await Discovery.run(requests)
+        if let awsFound {
+            result.sources = awsFound.sources + result.sources
+            result.notes += awsFound.notes
+            result.calls += awsFound.calls
+            result.seconds += awsFound.seconds
+        }
         var generatorOptions = StackGenerator.Options(stackName: stackName, command: "ethstack import --discover \(sourceText)",
-                                                      region: providers["aws"] == nil ? nil : region)
+                                                      region: providers.values.contains { $0.values.contains { $0.contains("${var.region}") } } ? region : nil)
         generatorOptions.providers = providers
         let output = StackGenerator(registry: Providers.registry).generate(result.sources, options: generatorOptions)
         try Data(output.text.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
@@ -118,6 +122,38 @@ struct DiscoverImport {
         printOut(String(format: "Discovered %d objects (%d API calls, %.2f s); wrote %@ and recorded them in %@.\n",
                         result.sources.count, result.calls, result.seconds, file, stateOptions.path(for: stackName)))
         printOut("Run `ethstack plan --stack \(file)\(stateOptions.state.map { " --state \($0)" } ?? "")`: it shows no changes.\n")
+    }
+
+    /// The cluster side: Kubernetes objects of the namespaces named, their Helm releases, the
+    /// Kurtosis enclaves of the kt-* ones; each provider connected with `connection`, and written in
+    /// the stack with `block`.
+    func clusterRequests(connection: [String: Value], block: [String: String], sessions: ProviderSessions,
+                         requests: inout [(provider: String, session: any ConfiguredProvider, request: DiscoverRequest)],
+                         notes: inout [String], providers: inout [String: [String: String]]) async throws {
+        guard !options.namespace.isEmpty else {
+            notes.append("no --namespace: no Kubernetes objects are adopted")
+            return
+        }
+        let selector = DiscoverRequest(selector: .namespaces(options.namespace))
+        requests.append(("kubernetes", try await sessions.session("kubernetes", values: connection), selector))
+        providers["kubernetes"] = block
+        // Helm releases, when helm is installed (the releases' own objects are theirs, not the stack's).
+        if let helm = try? await sessions.session("helm", values: connection) {
+            requests.append(("helm", helm, selector))
+            providers["helm"] = block
+        } else {
+            notes.append("helm is not installed: Helm releases are not discovered")
+        }
+        // Kurtosis enclaves among the namespaces (kt-NAME), read through the Kubernetes API.
+        if options.namespace.contains(where: { $0.hasPrefix("kt-") }) {
+            if let kurtosis = try? await sessions.session("kurtosis", values: connection) {
+                requests.append(("kurtosis", kurtosis, selector))
+                providers["kurtosis"] = block
+            } else {
+                notes.append("kurtosis is not installed: the enclaves of the kt-* namespaces are not discovered")
+            }
+        }
+        notes.append("the Kurtosis engine is not discovered: adopt it with an `import:` entry (kurtosis.engine CLUSTER)")
     }
 
     func awsSession(_ sessions: ProviderSessions, _ region: String?) async throws -> any ConfiguredProvider {

@@ -209,6 +209,40 @@ struct DiscoveryTests {
         #expect((try? String(contentsOfFile: "\(ws.dir)/again.yaml", encoding: .utf8)) == text)
     }
 
+    /// `eks:CLUSTER --namespace NS` (scope both): the AWS side and, through the cluster's endpoint
+    /// (the EKS stand-in points it at the Kubernetes API test server), the cluster side, in one
+    /// stack whose kubernetes provider is configured from the adopted cluster; its plan is empty.
+    @Test func anEKSClustersAWSAndKubernetesSidesAreAdoptedTogether() async throws {
+        let server = try await KubeStack.server(standardCRDs: false)
+        defer { server.shutdown() }
+        _ = try server.create(try KubeJSON.parse(#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"apps"}}"#))
+        _ = try server.create(try KubeJSON.parse(#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apps"},"data":{"mode":"a"}}"#))
+        let upstream = try await AWSTestServers.moto()
+        let port = AWSTestServers.freePort()
+        let standin = try AWSTestServers.spawn([AWSTestServers.which("python3") ?? "python3",
+                                                AWSTestServers.supportDirectory.appendingPathComponent("eks_api_standin.py").path, String(port), upstream],
+                                               environment: ["EKS_STANDIN_CLUSTER_ENDPOINT": server.url])
+        defer { standin.terminate() }
+        let endpoint = "http://127.0.0.1:\(port)"
+        try await AWSTestServers.waitUntilAnswering(endpoint + "/__standin/state")
+        let region = "il-central-1"
+        let aws = try await AWSTestServers.provider(region: region, endpoint: endpoint)
+        let (cluster, _) = try await AWSEKSAddonTests().cluster(aws, UUID().uuidString.prefix(8).lowercased())
+
+        let ws = Workspace()
+        let env = Self.environment(endpoint)
+        var r = try EthstackBinary.run(["import", "--discover", "eks:\(cluster.id)", "--namespace", "apps", "--generate", "whole.yaml",
+                                        "--stack-name", "whole", "--state", "whole.db", "--region", region], in: ws.dir, environment: env,
+                                       timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let text = (try? String(contentsOfFile: "\(ws.dir)/whole.yaml", encoding: .utf8)) ?? ""
+        #expect(text.contains("type: aws.eks_cluster") && text.contains("configmap_settings:"), "\(text)")
+        #expect(text.contains(#"host: "${eks_cluster.endpoint}""#), "\(text)")
+        r = try EthstackBinary.run(["plan", "--stack", "whole.yaml", "--state", "whole.db", "--detailed-exitcode"], in: ws.dir,
+                                   environment: env, timeout: 120)
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)\n\(text)")
+    }
+
     @Test func sourcesAreParsedWithTheirErrors() throws {
         #expect(try Discovery.SourceKind("eks:eth-testnet") == .eks("eth-testnet"))
         #expect(try Discovery.SourceKind("tag:ethstack:stack=eth-aws") == .tag(key: "ethstack:stack", value: "eth-aws"))
