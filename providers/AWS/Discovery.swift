@@ -41,6 +41,18 @@ extension ConfiguredAWS {
                 }
             }
             objects = read.compactMap { $0 }
+            if case .eksCluster = request.selector {
+                // The roles the cluster's add-ons, pod identities and access entries name are the cluster's too.
+                let known = Set(candidates.map { "\($0.type) \($0.id)" })
+                let roles = Set(objects.flatMap { o in ["role_arn", "service_account_role_arn", "principal_arn"].compactMap { o.attributes[$0]?.stringValue } }
+                    .compactMap(Self.roleName)).filter { !known.contains("aws.iam_role \($0)") }.sorted()
+                let more = try await Self.limited(roles, limit: 8) { name -> DiscoveredObject? in
+                    guard let type = types["aws.iam_role"],
+                          let attributes = try await type.read(id: name, prior: [:], context) else { return nil }
+                    return DiscoveredObject(type: "aws.iam_role", id: name, attributes: attributes)
+                }
+                objects += more.compactMap { $0 }
+            }
         } else {
             objects = candidates.map { DiscoveredObject(type: $0.type, id: $0.id) }
         }
@@ -193,7 +205,9 @@ extension ConfiguredAWS {
             switch answer {
             case .success(let value):
                 for item in value[list.key]?.listValue ?? [] {
-                    // Add-ons and access entries are listed by name / principal ARN; associations as summaries.
+                    // Add-ons and access entries are listed by name / principal ARN; associations as
+                    // summaries. An association an add-on owns is the add-on's (EKS refuses to delete it).
+                    if !(item["ownerArn"]?.stringValue ?? "").isEmpty { continue }
                     if let id = item.stringValue ?? item["associationId"]?.stringValue { found.append((list.type, "\(cluster):\(id)")) }
                 }
             case .failure(let error as AWSAPIError) where error.status == 404:
