@@ -126,12 +126,15 @@ public struct StackLoader {
             }
         }
 
+        let imports = top["import"].map { loadImports($0.value, &diagnostics) } ?? []
+
         try diagnostics.throwIfErrors()
         var stack = StackDeclaration(name: name, description: description, file: file,
                                      contentHash: contentHash ?? SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined(),
                                      variables: variables, providers: providers, resources: resources, outputs: outputs,
                                      checks: checks)
         stack.allowFileOutsideStack = options.allowFileOutsideStack
+        stack.imports = imports
         return stack
     }
 
@@ -167,7 +170,7 @@ public struct StackLoader {
         return v
     }
 
-    package static let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks"]
+    package static let topKeys = ["stack", "description", "variables", "providers", "resources", "outputs", "checks", "import"]
     package static let variableKeys = ["type", "default", "sensitive", "description"]
     package static let outputKeys = ["value", "sensitive", "description"]
     package static let lifecycleKeys = ["prevent_destroy", "create_before_destroy", "ignore_changes"]

@@ -287,6 +287,8 @@ public struct StackDeclaration: Sendable {
     public var resources: [ResourceDeclaration]
     public var outputs: [OutputDeclaration]
     public var checks: [CheckDeclaration] = []
+    /// `import:` entries: existing objects the stack's resources adopt.
+    public var imports: [ImportDeclaration] = []
     /// Whether `file()` may read outside the stack file's directory tree (`--allow-file-outside-stack`).
     public var allowFileOutsideStack = false
 

@@ -188,6 +188,61 @@ public struct FindRequest: Sendable {
     }
 }
 
+/// Asks a provider which objects exist that a selector picks, for `ethstack import --discover` and
+/// for the unmanaged objects `ethstack drift` reports. Discovery only reads.
+public struct DiscoverRequest: Sendable {
+    public enum Selector: Sendable, Hashable {
+        /// Objects carrying the tag (AWS) or label (Kubernetes) KEY=VALUE.
+        case tag(key: String, value: String)
+        /// An EKS cluster and what it uses: its node groups, add-ons, access entries, pod identity
+        /// associations, IAM roles, and its VPC's network.
+        case eksCluster(String)
+        /// Objects carrying ethstack's mark for this stack (what its creates wrote on them).
+        case stackMark(String)
+        /// Kubernetes objects in these namespaces.
+        case namespaces([String])
+        /// AWS objects inside this VPC (subnets, gateways, route tables, security groups…).
+        case insideVPC(String)
+    }
+
+    public var selector: Selector
+    /// Whether to read each object's attributes (as `importResource` would); without, only type and id.
+    public var readAttributes: Bool
+
+    public init(selector: Selector, readAttributes: Bool = true) {
+        self.selector = selector
+        self.readAttributes = readAttributes
+    }
+}
+
+/// One object discovery found: its resource type, its id (what `importResource` takes) and, when
+/// read, the attributes `importResource` would give.
+public struct DiscoveredObject: Sendable {
+    public var type: String
+    public var id: String
+    public var attributes: [String: Value]
+
+    public init(type: String, id: String, attributes: [String: Value] = [:]) {
+        self.type = type
+        self.id = id
+        self.attributes = attributes
+    }
+}
+
+public struct DiscoverResponse: Sendable {
+    public var objects: [DiscoveredObject]
+    /// What could not be looked at, for people ("EKS add-ons: ListAddons answered 404 …").
+    public var notes: [String]
+    /// How many API calls discovery made.
+    public var calls: Int
+
+    public init(objects: [DiscoveredObject], notes: [String] = [], calls: Int = 0) {
+        self.objects = objects
+        self.notes = notes
+        self.calls = calls
+    }
+}
+
 /// A provider configured for one run. One request value in, one response value out per call.
 public protocol ConfiguredProvider: Sendable {
     /// The object as it is now; nil when it no longer exists.
@@ -201,6 +256,8 @@ public protocol ConfiguredProvider: Sendable {
     func importResource(_ request: ImportRequest) async throws -> ReadResponse?
     /// Looks up an object by the mark a create put on it; nil when the create made nothing.
     func find(_ request: FindRequest) async throws -> ReadResponse?
+    /// The objects a selector picks (by default none: a provider that cannot discover finds nothing).
+    func discover(_ request: DiscoverRequest) async throws -> DiscoverResponse
 }
 
 extension ConfiguredProvider {
@@ -214,6 +271,10 @@ extension ConfiguredProvider {
     }
 
     public func find(_ request: FindRequest) async throws -> ReadResponse? { nil }
+
+    public func discover(_ request: DiscoverRequest) async throws -> DiscoverResponse {
+        DiscoverResponse(objects: [], notes: [])
+    }
 }
 
 /// A typed provider error: what failed, the server's message, and whether a retry can help.

@@ -66,6 +66,8 @@ final class ApplyDisplay: @unchecked Sendable {
             line = style.yellow("\(a): skipped because \(because)")
         case .recovered(let a, let message):
             line = "\(a): \(message)"
+        case .imported(let a, let id):
+            line = style.green("\(a): imported") + " [id=\(id)]"
         case .interrupted(let r):
             line = style.yellow("Interrupted: waiting for \(r.count) call(s) in flight: \(r.joined(separator: ", "))")
         case .summary(let s):
@@ -132,11 +134,13 @@ final class ApplyDisplay: @unchecked Sendable {
             m["type"] = "apply_skipped"; m["address"] = .string(a.description); m["action"] = .string(action.rawValue); m["because"] = .string(because)
         case .recovered(let a, let message):
             m["type"] = "recovered"; m["address"] = .string(a.description); m["message"] = .string(message)
+        case .imported(let a, let id):
+            m["type"] = "imported"; m["address"] = .string(a.description); m["id"] = .string(id)
         case .interrupted(let r):
             m["type"] = "interrupted"; m["running"] = .list(r.map(Value.string))
         case .summary(let s):
             m["type"] = "summary"
-            m["changes"] = .map(["add": .number(Double(s.created)), "change": .number(Double(s.updated)),
+            m["changes"] = .map(["import": .number(Double(s.imported)), "add": .number(Double(s.created)), "change": .number(Double(s.updated)),
                                  "replace": .number(Double(s.replaced)), "remove": .number(Double(s.deleted))])
             m["failures"] = .list(s.failures.map { .map(["address": .string($0.address.description), "action": .string($0.action.rawValue), "message": .string($0.message)]) })
             m["skipped"] = .list(s.skipped.map { .string($0.description) })

@@ -55,11 +55,13 @@ struct EndToEndTests {
         #expect(scaled.status == 0, "\(scaled.stderr)")
         let drift = try await e2e.ethstack(["drift"], env)
         #expect(drift.status == 2, "drift should exit 2:\n\(drift.stdout)\n\(drift.stderr)")
+        // Only what was changed: what the stack made (and what Helm, Kurtosis and controllers made for it) is not unmanaged.
+        #expect(!drift.stdout.contains("unmanaged object(s)"), "\(drift.stdout)")
         #expect(drift.stdout.contains("el_rpc") && drift.stdout.contains("nodes"), "\(drift.stdout)")
 
         // Every ethstack command of the guides, in order; the cleanup guide destroys everything.
         let guides = try e2e.guideDirectory()
-        for guide in ["deploy", "operations", "troubleshooting", "cleanup"] {
+        for guide in ["deploy", "operations", "troubleshooting", "drift-ci", "cleanup"] {
             for command in try EndToEnd.commands(inGuide: guide) {
                 let r = try await e2e.ethstack(command.arguments, env, stack: nil, cwd: guides, timeout: 150)
                 #expect(command.acceptedExits.contains(r.status),
@@ -205,15 +207,19 @@ struct EndToEnd {
     /// The `ethstack …` lines of a guide's fenced `sh` blocks, split like a shell would split them
     /// (quotes, no expansions). A trailing `# exit N` comment names the exit status the guide
     /// promises; otherwise 0. apply/destroy get --auto-approve (no terminal to answer on).
+    /// Guides whose ethstack commands stand in CI workflows (```yaml fences, `run:` scripts) as well as in ```sh blocks.
+    static let workflowGuides: Set<String> = ["drift-ci"]
+
     static func commands(inGuide guide: String) throws -> [GuideCommand] {
         let text = try String(contentsOfFile: "\(repository)/docs/\(guide).md", encoding: .utf8)
+        let runnable = workflowGuides.contains(guide) ? ["```sh", "```yaml"] : ["```sh"]
         var inSh = false, inFence = false
         var commands: [GuideCommand] = []
         var pending = ""
         var pendingLine = 0
         for (index, raw) in text.components(separatedBy: "\n").enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.hasPrefix("```") { inFence.toggle(); inSh = inFence && line == "```sh"; continue }
+            if line.hasPrefix("```") { inFence.toggle(); inSh = inFence && runnable.contains(line); continue }
             guard inSh else {
                 #expect(!(inFence && line.hasPrefix("ethstack ")), "docs/\(guide).md:\(index + 1): an ethstack command outside a sh block is never run")
                 continue

@@ -79,6 +79,8 @@ struct AWSClient: Sendable {
     let region: String
     let endpoints: AWSEndpoints
     let retry: RetryPolicy
+    /// Requests sent (every attempt), for discovery's report.
+    let counter = AWSCallCounter()
 
     static let throttlingCodes: Set<String> = [
         "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
@@ -138,6 +140,7 @@ struct AWSClient: Sendable {
             try signer.sign(&request)
             let failure: any Error
             do {
+                counter.increment()
                 let response = try await http.send(request)
                 if response.status < 300 { return response }
                 let error = Self.parseError(response, service: service, operation: operation)

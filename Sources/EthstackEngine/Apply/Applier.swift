@@ -56,10 +56,12 @@ public struct Applier: Sendable {
         let started = Date()
         let (_, serial) = try await context.store.beginRun(stack: context.stack.name)
         try await forgetObjectsDeletedOutside(plan)
+        let imported = try await adoptImports(plan)
         let deposedFailures = await deleteObjectsDeposedEarlier()
         var walk = ApplyWalk(plan: plan, applier: self)
         try await walk.run()
         var summary = walk.summary
+        summary.imported = imported
         summary.failures = deposedFailures + summary.failures
         try await recordOutputs(plan, values: &walk.values, succeeded: summary.succeeded)
         summary.elapsed = Date().timeIntervalSince(started)

@@ -9,6 +9,8 @@ public enum ApplyEvent: Sendable {
     case errored(address: ResourceAddress, action: ProviderOperation, message: String, elapsed: Double)
     case skipped(address: ResourceAddress, action: ProviderOperation, because: String)
     case recovered(address: ResourceAddress, message: String)
+    /// An existing object an `import:` entry adopts was recorded.
+    case imported(address: ResourceAddress, id: String)
     case interrupted(running: [String])
     case summary(ApplySummary)
     case outputs([String: Value])
@@ -24,6 +26,7 @@ public struct ApplyFailure: Sendable, CustomStringConvertible {
 }
 
 public struct ApplySummary: Sendable {
+    public var imported = 0
     public var created = 0
     public var updated = 0
     public var replaced = 0
@@ -39,6 +42,7 @@ public struct ApplySummary: Sendable {
 
     public var line: String {
         var parts = ["\(created) added", "\(updated) changed", "\(deleted) destroyed"]
+        if imported > 0 { parts.insert("\(imported) imported", at: 0) }
         if replaced > 0 { parts.insert("\(replaced) replaced", at: 2) }
         if !failures.isEmpty { parts.append("\(failures.count) failed") }
         if !skipped.isEmpty { parts.append("\(skipped.count) skipped") }

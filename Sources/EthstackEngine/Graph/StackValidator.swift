@@ -62,6 +62,7 @@ public struct StackValidator {
                 }
             }
         }
+        for entry in stack.imports { checkImport(entry, resources: resources, variables: variables, &d) }
         for o in stack.outputs {
             check(o.value, context: .output, resources: resources, variables: variables, &d)
         }
@@ -75,6 +76,29 @@ public struct StackValidator {
         try d.throwIfErrors()
     }
 
+
+    /// An `import:` entry: `to` names a declared resource, with a key exactly when the resource has
+    /// `for_each` or `count`; `each` only with the entry's own `for_each`.
+    private func checkImport(_ entry: ImportDeclaration, resources: [String: ResourceDeclaration], variables: Set<String>,
+                             _ d: inout DiagnosticCollector) {
+        let context = Context.resource(hasForEach: entry.forEach != nil, hasCount: false)
+        check(entry.id, context: context, resources: resources, variables: variables, &d)
+        if let key = entry.key { check(key, context: context, resources: resources, variables: variables, &d) }
+        if let fe = entry.forEach { check(fe, context: .expansion, resources: resources, variables: variables, &d) }
+        guard let r = resources[entry.resource] else {
+            d.error(entry.resourceLocation, "import: no resource named \"\(entry.resource)\"", hint: didYouMean(entry.resource, in: resources.keys))
+            return
+        }
+        let expanded = r.forEach != nil || r.count != nil
+        if expanded && entry.key == nil {
+            let form = r.forEach != nil ? "\(r.name)[\"key\"] or \(r.name)[each.key]" : "\(r.name)[0]"
+            d.error(entry.resourceLocation, "import: \"\(r.name)\" has \(r.forEach != nil ? "for_each" : "count"): name an instance in \"to\" (\(form))")
+        } else if !expanded, entry.key != nil {
+            d.error(entry.resourceLocation, "import: \"\(r.name)\" has neither for_each nor count: \"to\" is just \(r.name)")
+        } else if entry.forEach != nil, entry.key?.references.isEmpty ?? true {
+            d.error(entry.resourceLocation, "import: with for_each, the key in \"to\" must use each (\(r.name)[each.key]), or every element imports to the same instance")
+        }
+    }
 
     /// `count` / `for_each` written without references (`count: -2`, `count: abc`, `for_each: 7`):
     /// expanded now, with exactly the plan's rules.

@@ -53,6 +53,9 @@ public struct ResourceChange: Sendable {
     /// What the provider expects to go wrong with this change (an apply that will conflict with
     /// another field manager), shown with the plan's warnings.
     public var warnings: [String] = []
+    /// Set when an `import:` entry adopts the object first: apply records it (under this id) before
+    /// the action, which is then about the imported object (no-op when it matches the stack).
+    public var importID: String? = nil
 
     public init(address: ResourceAddress, type: String, provider: String, action: ChangeAction, reason: ChangeReason? = nil,
                 replacePaths: [String] = [], before: [String: Value]?, after: [String: Value]?,
@@ -118,6 +121,7 @@ public struct Plan: Sendable {
     public var toAdd: Int { changes.filter { $0.action == .create || $0.action == .replace }.count }
     public var toChange: Int { changes.filter { $0.action == .update }.count }
     public var toDestroy: Int { changes.filter { $0.action == .delete || $0.action == .replace }.count }
-    public var hasResourceChanges: Bool { changes.contains { $0.action != .noop } || !forget.isEmpty }
+    public var toImport: Int { changes.filter { $0.importID != nil }.count }
+    public var hasResourceChanges: Bool { changes.contains { $0.action != .noop || $0.importID != nil } || !forget.isEmpty }
     public var hasChanges: Bool { hasResourceChanges || outputChanges.contains { $0.action != .noop } }
 }

@@ -119,7 +119,7 @@ public enum PlanFile {
     }
 
     static func encode(_ c: ResourceChange) -> Value {
-        .map([
+        var m: [String: Value] = [
             "address": .string(c.address.description),
             "type": .string(c.type),
             "provider": .string(c.provider),
@@ -132,19 +132,23 @@ public enum PlanFile {
             "depends_on": .list(c.dependsOn.map(Value.string)),
             "prior_id": c.priorID.map(Value.string) ?? .null,
             "schema_version": .number(Double(c.schemaVersion)),
-        ])
+        ]
+        if let id = c.importID { m["import_id"] = .string(id) }
+        return .map(m)
     }
 
     static func decode(_ v: Value) -> ResourceChange? {
         guard let a = v["address"]?.stringValue, let address = ResourceAddress(a), let type = v["type"]?.stringValue,
               let provider = v["provider"]?.stringValue, let actionText = v["action"]?.stringValue,
               let action = ChangeAction(rawValue: actionText) else { return nil }
-        return ResourceChange(address: address, type: type, provider: provider, action: action,
+        var change = ResourceChange(address: address, type: type, provider: provider, action: action,
                               reason: v["reason"]?.stringValue.flatMap(ChangeReason.init(rawValue:)),
                               replacePaths: (v["replace_paths"]?.listValue ?? []).compactMap(\.stringValue),
                               before: v["before"].flatMap { untag($0).mapValue }, after: v["after"].flatMap { untag($0).mapValue },
                               createBeforeDestroy: v["create_before_destroy"]?.boolValue ?? false,
                               dependsOn: (v["depends_on"]?.listValue ?? []).compactMap(\.stringValue),
                               priorID: v["prior_id"]?.stringValue, schemaVersion: v["schema_version"]?.intValue ?? 1)
+        change.importID = v["import_id"]?.stringValue
+        return change
     }
 }

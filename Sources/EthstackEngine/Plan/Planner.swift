@@ -42,16 +42,22 @@ public struct Planner: Sendable {
         let priorScope = priorValues.scope(variables: variables)
 
         let sessions = try await refreshSessions(scope: priorScope, warnings: &warnings)
-        let refreshed = try await refresh(sessions: sessions)
-        let drift = driftEntries(refreshed)
-        let current = currentObjects(refreshed)
-        if options.destroy {
-            return destroyPlan(current: current, drift: drift, warnings: warnings, declarations: declarations)
-        }
         let targeted = targetClosure(declarations)
+        let imports = options.destroy ? [] : try StackImports.expand(stack, scope: priorScope, prior: prior, targeted: targeted)
+        // The refresh and the imports' reads go out together.
+        async let refreshing = refresh(sessions: sessions)
+        async let importing = readImports(imports, scope: priorScope, sessions: sessions)
+        let refreshed = try await refreshing
+        let imported = try await importing
+        let drift = driftEntries(refreshed)
+        if options.destroy {
+            return destroyPlan(current: currentObjects(refreshed), drift: drift, warnings: warnings, declarations: declarations)
+        }
+        let current = currentObjects(refreshed, imported: imported)
         var walk = await planDeclarations(declarations, targeted: targeted, priorScope: priorScope, sessions: sessions,
                                           current: current)
         diagnostics.append(contentsOf: walk.diagnostics.diagnostics)
+        markImports(imports, imported: imported, walk: &walk, diagnostics: &diagnostics)
         let forget = planDeletions(declarations, targeted: targeted, configured: walk.configured, current: current,
                                    changes: &walk.changes, diagnostics: &diagnostics)
         let outputChanges = try planOutputs(scope: walk.scope, diagnostics: &diagnostics)
@@ -115,10 +121,12 @@ public struct Planner: Sendable {
         return drift
     }
 
-    /// What exists now, per refresh (or as recorded, when not refreshed).
-    func currentObjects(_ refreshed: [ResourceAddress: ReadResponse?]) -> @Sendable (ResourceAddress) -> ResourceState? {
+    /// What exists now, per refresh (or as recorded, when not refreshed), and the objects that
+    /// `import:` entries adopt.
+    func currentObjects(_ refreshed: [ResourceAddress: ReadResponse?],
+                        imported: [ResourceAddress: ResourceState] = [:]) -> @Sendable (ResourceAddress) -> ResourceState? {
         { [prior] address in
-            guard var state = prior.resources[address] else { return nil }
+            guard var state = prior.resources[address] else { return imported[address] }
             if let r = refreshed[address] {
                 guard let now = r else { return nil }
                 state.attributes = now.attributes

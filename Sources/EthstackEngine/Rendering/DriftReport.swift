@@ -36,8 +36,10 @@ public struct DriftReport: Sendable {
     /// Changes the stack would make that no drift explains: edits not applied yet.
     public var pendingChanges: [ResourceAddress]
     public var warnings: [String]
+    /// Objects with the stack's mark, or inside its VPCs and namespaces, that state does not record.
+    public var unmanaged: [UnmanagedObject] = []
 
-    public var hasDrift: Bool { !findings.isEmpty }
+    public var hasDrift: Bool { !findings.isEmpty || !unmanaged.isEmpty }
 
     public init(plan: Plan, stack: StackDeclaration, now: Date = Date()) {
         self.stack = plan.stack
@@ -63,7 +65,7 @@ public struct DriftReport: Sendable {
         self.findings = findings
         self.ignored = ignored
         let drifted = Set(plan.drift.map(\.address))
-        pendingChanges = plan.changes.filter { $0.action != .noop && !drifted.contains($0.address) }.map(\.address)
+        pendingChanges = plan.changes.filter { ($0.action != .noop || $0.importID != nil) && !drifted.contains($0.address) }.map(\.address)
         self.warnings = warnings
     }
 
@@ -86,9 +88,9 @@ public struct DriftReport: Sendable {
     public func text(style: TextStyle) -> String {
         var out = ""
         for w in warnings { out += style.yellow("Warning: ") + w + "\n" }
-        if findings.isEmpty {
+        if findings.isEmpty && unmanaged.isEmpty {
             out += "No drift: every resource matches what ethstack recorded.\n"
-        } else {
+        } else if !findings.isEmpty {
             out += style.bold("Objects have changed outside of ethstack:") + "\n\n"
             for f in findings {
                 switch f.kind {
@@ -103,6 +105,11 @@ public struct DriftReport: Sendable {
                 out += "\n"
             }
             out += "\(findings.count) resource(s) drifted. `ethstack plan` shows what apply would do about it.\n"
+        }
+        if !unmanaged.isEmpty {
+            out += (findings.isEmpty ? "" : "\n") + style.bold("Objects of this stack that ethstack does not manage:") + "\n\n"
+            for u in unmanaged { out += "  + \(u.type) \(style.bold(u.id)) (\(u.reason))\n" }
+            out += "\n\(unmanaged.count) unmanaged object(s): `ethstack import` adopts one, or delete it.\n"
         }
         for f in ignored + findings where !f.ignored.isEmpty {
             out += style.dim("  (ignored) \(f.address): \(f.ignored.map(\.path).joined(separator: ", ")) — \(f.ignoreReason ?? "")") + "\n"
@@ -153,6 +160,7 @@ public struct DriftReport: Sendable {
             "resource_drift": .list(findings.map(finding)),
             "ignored_drift": .list(ignored.map(finding)),
             "pending_changes": .list(pendingChanges.map { .string($0.description) }),
+            "unmanaged": .list(unmanaged.map { .map(["type": .string($0.type), "id": .string($0.id), "reason": .string($0.reason)]) }),
             "warnings": .list(warnings.map(Value.string)),
         ])
         return root.jsonString(pretty: true)
@@ -164,14 +172,19 @@ public struct DriftReport: Sendable {
     /// sections that do not fit are left out with a note saying how many.
     public func markdown(limit: Int = 65_536) -> String {
         var head = "## ethstack drift: \(stack)\n\n"
-        if findings.isEmpty {
+        if findings.isEmpty && unmanaged.isEmpty {
             head += "**No drift**: every resource matches what ethstack recorded.\n"
-        } else {
+        } else if !findings.isEmpty {
             head += "**\(findings.count) resource(s) drifted.**\n\n| resource | type | what |\n|---|---|---|\n"
             for f in findings {
                 let what = f.kind == .deleted ? "deleted" : f.changes.map { "`\($0.path)`" }.joined(separator: ", ")
                 head += "| `\(f.address)` | `\(f.type)` | \(what) |\n"
             }
+        }
+        if !unmanaged.isEmpty {
+            head += "\n**\(unmanaged.count) unmanaged object(s)** (the stack's mark, or inside what it owns, but not in state).\n\n| type | id | why |\n|---|---|---|\n"
+            for u in unmanaged.prefix(200) { head += "| `\(u.type)` | \(Self.cell(u.id)) | \(u.reason) |\n" }
+            if unmanaged.count > 200 { head += "\n_\(unmanaged.count - 200) more unmanaged object(s) not shown; see the JSON report._\n" }
         }
         if !pendingChanges.isEmpty {
             head += "\nThe stack has \(pendingChanges.count) unapplied change(s) (not drift).\n"
@@ -212,9 +225,20 @@ public struct DriftReport: Sendable {
                     fingerprintKey: "ethstackDrift/v1", fingerprint: Self.fingerprint(stack, f.address, path)))
             }
         }
+        for u in unmanaged {
+            results.append(.map([
+                "ruleId": "ethstack.drift.unmanaged",
+                "level": "warning",
+                "message": .map(["text": .string("\(u.type) \(u.id) is not managed by ethstack (\(u.reason))")]),
+                "partialFingerprints": .map(["ethstackDrift/v1": .string(Self.fingerprint(stack, ResourceAddress(name: u.type), u.id))]),
+                "locations": .list([.map(["logicalLocations": .list([.map([
+                    "fullyQualifiedName": .string("\(u.type)/\(u.id)"), "kind": "object"])])])]),
+            ]))
+        }
         let rules: [Value] = [
             .map(["id": "ethstack.drift.changed", "shortDescription": .map(["text": "An attribute changed outside ethstack"])]),
             .map(["id": "ethstack.drift.deleted", "shortDescription": .map(["text": "An object was deleted outside ethstack"])]),
+            .map(["id": "ethstack.drift.unmanaged", "shortDescription": .map(["text": "An object of the stack that no state entry records"])]),
         ]
         return ReportFormats.sarif(rules: rules, results: results)
     }

@@ -39,7 +39,7 @@ public enum PlanJSON {
                 "after": d.after.map { scrub(.map($0)) } ?? .null,
             ])
         })
-        root["summary"] = .map(["add": .number(Double(plan.toAdd)), "change": .number(Double(plan.toChange)),
+        root["summary"] = .map(["import": .number(Double(plan.toImport)), "add": .number(Double(plan.toAdd)), "change": .number(Double(plan.toChange)),
                                 "destroy": .number(Double(plan.toDestroy))])
         root["warnings"] = .list(plan.warnings.map(Value.string))
         root["violations"] = .list(plan.violations.map {
@@ -68,6 +68,8 @@ public enum PlanJSON {
             "before_sensitive": c.before.map { sensitiveMask(.map($0)) } ?? .bool(false),
             "after_sensitive": c.after.map { sensitiveMask(.map($0)) } ?? .bool(false),
         ]
+        // As Terraform: an object an `import:` entry adopts carries `importing.id`.
+        if let id = c.importID { change["importing"] = .map(["id": .string(id)]) }
         if !c.replacePaths.isEmpty { change["replace_paths"] = .list(c.replacePaths.map { .list([.string($0)]) }) }
         var out: [String: Value] = [
             "address": .string(c.address.description),

@@ -35,7 +35,7 @@ public struct PlanRenderer {
             out += "Deleted outside ethstack and no longer in the stack; apply drops their records: "
             out += plan.forget.map(\.description).joined(separator: ", ") + "\n\n"
         }
-        let visible = plan.changes.filter { $0.action != .noop }
+        let visible = plan.changes.filter { $0.action != .noop || $0.importID != nil }
         if visible.isEmpty && plan.forget.isEmpty && !plan.outputChanges.contains(where: { $0.action != .noop }) {
             out += style.bold("No changes.") + " Your infrastructure matches the configuration.\n"
             for w in plan.warnings { out += "\n" + style.yellow("Warning: ") + w + "\n" }
@@ -45,7 +45,8 @@ public struct PlanRenderer {
             out += "ethstack will perform the following actions:\n\n"
             for change in visible { out += renderChange(change) + "\n" }
         }
-        out += style.bold("Plan:") + " \(plan.toAdd) to add, \(plan.toChange) to change, \(plan.toDestroy) to destroy.\n"
+        let imports = plan.toImport > 0 ? "\(plan.toImport) to import, " : ""
+        out += style.bold("Plan:") + " \(imports)\(plan.toAdd) to add, \(plan.toChange) to change, \(plan.toDestroy) to destroy.\n"
         let outputs = plan.outputChanges.filter { $0.action != .noop }
         if !outputs.isEmpty {
             out += "\nChanges to Outputs:\n"
@@ -99,7 +100,12 @@ public struct PlanRenderer {
     }
 
     public func renderChange(_ change: ResourceChange) -> String {
-        let (comment, symbol) = header(change)
+        var (comment, symbol) = header(change)
+        if let id = change.importID {
+            // As Terraform: an import alone "will be imported"; with a change, the header says where from.
+            comment = change.action == .noop ? "  # \(style.bold(change.address.description)) will be imported"
+                : comment + "\n  # (imported from \(Value.string(id).jsonString()))"
+        }
         var out = comment + "\n" + symbol + " resource \"\(change.type)\" \"\(change.address.name)\" {\n"
         let before = change.before ?? [:]
         let after = change.after ?? [:]
@@ -130,7 +136,9 @@ public struct PlanRenderer {
             let hidden = names.count - changed.count - (before["id"] != nil && !changed.contains("id") ? 1 : 0)
             if hidden > 0 { out += style.dim("        # (\(hidden) unchanged attribute\(hidden == 1 ? "" : "s") hidden)") + "\n" }
         case .noop:
-            break
+            if let id = change.importID { out += "        id = \(renderValue(.string(id), indent: 8))\n" }
+            let hidden = names.filter { $0 != "id" }.count
+            if hidden > 0 { out += style.dim("        # (\(hidden) unchanged attribute\(hidden == 1 ? "" : "s") hidden)") + "\n" }
         }
         out += "    }\n"
         return out

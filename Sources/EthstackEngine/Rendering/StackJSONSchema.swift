@@ -32,6 +32,12 @@ public enum StackJSONSchema {
                 "resources": ["type": "object", "additionalProperties": ["$ref": "#/definitions/resource"]],
                 "outputs": ["type": "object", "additionalProperties": outputDefinition()],
                 "checks": ["type": "object", "additionalProperties": checkDefinition()],
+                "import": ["type": "array", "description": "Existing objects to adopt, planned and applied like any change.",
+                           "items": ["type": "object", "required": ["to", "id"], "additionalProperties": false, "properties": [
+                               "to": ["type": "string", "description": "the resource address that adopts it, e.g. subnet[each.key]"],
+                               "id": ["type": "string", "description": "the object's id at its provider"],
+                               "for_each": ["type": ["object", "array", "string"], "description": "a map, a list of strings, or an expression"],
+                           ]]],
             ]),
             "definitions": .map(definitions),
         ]
