@@ -87,12 +87,14 @@ struct CrashSafetyTests {
     @Test func aCreateProcessedByAWSWhoseAnswerIsLostIsNotMadeTwice() async throws {
         let proxy = try await AWSTestServers.faultProxy(["CreateVpc@forward-drop", "CreateSubnet@forward-drop"])
         defer { proxy.process.terminate() }
-        // An instance address with brackets: find-by-mark must not use it as a filter pattern.
+        // An instance address with brackets: find-by-mark must not use it as a filter pattern. A public
+        // subnet: the create's second call (ModifySubnetAttribute) must still be made for the object
+        // found by its mark, or the next plan is not empty (the crash harness found it, 6 of 10 trials).
         let stack = VPCStack(region: "eu-north-1", endpoint: proxy.url, extra: """
               subnet:
                 type: aws.subnet
                 for_each: { b: 1 }
-                properties: { vpc_id: "${vpc.id}", cidr_block: 10.40.16.0/20, availability_zone: eu-north-1b }
+                properties: { vpc_id: "${vpc.id}", cidr_block: 10.40.16.0/20, availability_zone: eu-north-1b, map_public_ip_on_launch: true }
             """)
 
         let summary = try await stack.workspace.apply()
@@ -336,13 +338,7 @@ struct CrashHarnessTests {
         #expect(totals["duplicates"]?.intValue == 0, "\(text)")
         #expect(totals["corrupt"]?.intValue == 0, "\(text)")
         #expect(totals["not_converged"]?.intValue == 0, "\(text)")
-        // Known and not yet diagnosed: in the long form 3 trials of 43 (a kill 1.1–1.3 s in, with a
-        // lost CreateSubnet answer) converged with no orphan or duplicate, but their next plan was
-        // not empty. Recorded as an intermittent known issue until it is fixed, not hidden.
-        let planNotEmpty = totals["plan_not_empty"]?.intValue ?? 0
-        withKnownIssue("a killed apply's next plan is sometimes not empty (issue 10, item 5)", isIntermittent: true) {
-            #expect(planNotEmpty == 0, "\(text)")
-        }
-        #expect(process.terminationStatus == 0 || planNotEmpty > 0, "\(text)")
+        #expect(totals["plan_not_empty"]?.intValue == 0, "\(text)")
+        #expect(process.terminationStatus == 0, "\(text)")
     }
 }

@@ -166,7 +166,7 @@ struct ConfiguredAWS: ConfiguredProvider {
         var attempt = 0
         while true {
             do {
-                return try await createOnce(request)
+                return try await createOnce(request, finishFoundObject: attempt > 0)
             } catch let error as ProviderError where error.outcomeUnknown && attempt + 1 < context.client.retry.maxAttempts {
                 request.progress("no answer (\(error.message)); looking the object up by its mark before trying again")
                 try await Task.sleep(nanoseconds: UInt64(context.client.retry.delay(afterAttempt: attempt) * 1_000_000_000))
@@ -175,12 +175,21 @@ struct ConfiguredAWS: ConfiguredProvider {
         }
     }
 
-    private func createOnce(_ request: CreateRequest) async throws -> ApplyResponse {
+    /// One create. After a lost answer (`finishFoundObject`), the create may find the object the
+    /// lost call made — which then lacks what the create does after its first call (a subnet's
+    /// public-IP setting, a role's attached policies): what differs from the plan is set with an update.
+    private func createOnce(_ request: CreateRequest, finishFoundObject: Bool) async throws -> ApplyResponse {
         do {
             return try await call("create", request.address, request.type) { type in
                 let id = try await type.create(request.planned, mark: request.mark, context, progress: request.progress)
                 return try await afterCreating(id) {
-                    let attributes = try await readBack(type, id: id, prior: request.planned, address: request.address, operation: "create")
+                    var attributes = try await readBack(type, id: id, prior: request.planned, address: request.address, operation: "create")
+                    if finishFoundObject, !Self.unfinished(type.schema, planned: request.planned, actual: attributes).isEmpty {
+                        request.progress("finishing the object found by its mark")
+                        try await type.update(id: id, prior: attributes, planned: request.planned, mark: request.mark, context,
+                                              progress: request.progress)
+                        attributes = try await readBack(type, id: id, prior: request.planned, address: request.address, operation: "create")
+                    }
                     return ApplyResponse(id: id, attributes: attributes)
                 }
             }
@@ -220,6 +229,16 @@ struct ConfiguredAWS: ConfiguredProvider {
                   let attributes = try await type.read(id: id, prior: request.planned, context) else { return nil }
             return ReadResponse(id: id, attributes: attributes)
         }
+    }
+
+    /// Settable attributes an update can change (not those that force a replacement) whose planned,
+    /// known value the object does not have.
+    static func unfinished(_ schema: ResourceSchema, planned: [String: Value], actual: [String: Value]) -> [String] {
+        schema.attributes.filter { attr in
+            guard attr.isSettable, !attr.forcesReplacement, let want = planned[attr.name]?.deepUnmarked,
+                  !want.containsUnknown, !want.isNull else { return false }
+            return !want.semanticallyEquals((actual[attr.name] ?? .null).deepUnmarked)
+        }.map(\.name)
     }
 
     private func readBack(_ type: any AWSResourceType, id: String, prior: [String: Value], address: ResourceAddress,
