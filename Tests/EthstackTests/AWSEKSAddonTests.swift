@@ -11,7 +11,7 @@ import EthstackProviderAPI
 /// implement: those run against `Tests/Support/eks_api_standin.py`, a server answering with the
 /// request and response shapes of the EKS API reference, in front of moto for everything else.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"),
-       .timeLimit(.minutes(3)))
+       .timeLimit(.minutes(5)))
 struct AWSEKSAddonTests {
     let helper = AWSProviderTests()
 

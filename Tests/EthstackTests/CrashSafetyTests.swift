@@ -11,7 +11,7 @@ import KubeTestServer
 /// when a previous run stopped with calls in flight: the real engine and the real AWS provider
 /// against moto, faults injected by Tests/Support/fault_proxy.py.
 @Suite(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH: skipped (CI installs moto[server] 5.2)"),
-       .timeLimit(.minutes(3)))
+       .timeLimit(.minutes(5)))
 struct CrashSafetyTests {
     /// A one-VPC stack in its own region and with its own name, its AWS provider sent to `endpoint`.
     struct VPCStack {
@@ -286,7 +286,7 @@ struct CrashSafetyTests {
 
 /// A Kurtosis engine that this stack did not start is never taken over.
 @Suite struct ForeignKurtosisEngineTests {
-    @Test(.timeLimit(.minutes(2))) func anEngineSomeoneElseStartedIsRefusedWithTheImportCommand() async throws {
+    @Test(.timeLimit(.minutes(5))) func anEngineSomeoneElseStartedIsRefusedWithTheImportCommand() async throws {
         let server = try await KubeTestServer.start(port: 0)
         defer { server.shutdown() }
         try server.create(["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": "kurtosis-engine-started-by-hand"]])

@@ -178,7 +178,7 @@ import Testing
 
     /// Kurtosis (the stand-in) and its reads through the shared client, configured with host +
     /// token and with an EKS cluster name, against the API test server.
-    @Test(.timeLimit(.minutes(2)), arguments: ["token", "eks"])
+    @Test(.timeLimit(.minutes(5)), arguments: ["token", "eks"])
     func kurtosisWithHostAndTokenOrEKS(_ auth: String) async throws {
         let server = try await KubeTestServer.start(port: 0)
         defer { server.shutdown() }

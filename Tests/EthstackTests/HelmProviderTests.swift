@@ -48,7 +48,7 @@ enum CLITools {
 @Suite(.serialized) struct HelmProviderTests {
     /// `wait: true` passes --wait: helm returns when the chart's Deployment is rolled out (its
     /// ReplicaSet ready), which the API test server's controllers bring about.
-    @Test(.timeLimit(.minutes(2))) func waitingReleaseReturnsWhenItsDeploymentIsReady() async throws {
+    @Test(.timeLimit(.minutes(5))) func waitingReleaseReturnsWhenItsDeploymentIsReady() async throws {
         guard let helm = KTS.helmPath() else {
             Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
         }
@@ -90,7 +90,7 @@ enum CLITools {
         #expect(try await ws.state("helmwait").resources[("web" as ResourceAddress)]?.attributes["status"] == "deployed")
     }
 
-    @Test(.timeLimit(.minutes(3))) func releaseInstallsUpdatesInPlaceAndUninstalls() async throws {
+    @Test(.timeLimit(.minutes(5))) func releaseInstallsUpdatesInPlaceAndUninstalls() async throws {
         guard let helm = KTS.helmPath() else {
             Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
         }
@@ -174,7 +174,7 @@ enum CLITools {
         #expect(server.object(resource: "configmaps", namespace: "apps", name: "app-config") == nil)
     }
 
-    @Test(.timeLimit(.minutes(1))) func releaseNameWithShellMetacharactersIsOneArgument() async throws {
+    @Test(.timeLimit(.minutes(5))) func releaseNameWithShellMetacharactersIsOneArgument() async throws {
         guard let helm = KTS.helmPath() else {
             Issue.record("helm not found: run Tests/Support/install-helm.sh"); return
         }
@@ -243,14 +243,14 @@ enum CLITools {
         #expect(!r.stdout.contains("hunter2"))
     }
 
-    @Test(.timeLimit(.minutes(1))) func timeoutKillsTheProgram() async throws {
+    @Test(.timeLimit(.minutes(5))) func timeoutKillsTheProgram() async throws {
         let start = Date()
         await #expect { try await Subprocess.run(SubprocessRequest(executable: "/bin/sleep", arguments: ["30"], environment: [:], timeout: 0.5)) }
             throws: { ($0 as? SubprocessError)?.kind == .timedOut && "\($0)".contains("within") }
         #expect(Date().timeIntervalSince(start) < 10)
     }
 
-    @Test(.timeLimit(.minutes(1))) func cancellationStopsTheProgram() async throws {
+    @Test(.timeLimit(.minutes(5))) func cancellationStopsTheProgram() async throws {
         let start = Date()
         let task = Task { try await Subprocess.run(SubprocessRequest(executable: "/bin/sleep", arguments: ["30"], environment: [:], timeout: 60)) }
         try await Task.sleep(nanoseconds: 300_000_000)
@@ -270,7 +270,7 @@ enum CLITools {
 
     /// A tool that ignores SIGTERM and leaves a child of its own holding the pipes: SIGKILL to the
     /// whole process group after the grace period, and the call returns.
-    @Test(.timeLimit(.minutes(1))) func stubbornProgramsAndTheirChildrenAreKilled() async throws {
+    @Test(.timeLimit(.minutes(5))) func stubbornProgramsAndTheirChildrenAreKilled() async throws {
         let script = "import signal, subprocess, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); subprocess.Popen(['/bin/sleep', '30']); time.sleep(30)"
         var request = SubprocessRequest(executable: "/usr/bin/python3", arguments: ["-c", script], environment: [:], timeout: 0.5)
         request.killGrace = 0.5

@@ -6,7 +6,7 @@ import KubeTestServer
 import Testing
 
 /// The Kubernetes API test server against the real clients: /usr/bin/kubectl and helm v3.19.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct KubeTestServerClientTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct KubeTestServerClientTests {
     static let manifests = """
     apiVersion: v1
     kind: ConfigMap

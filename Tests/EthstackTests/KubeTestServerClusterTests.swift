@@ -4,7 +4,7 @@ import Testing
 
 /// The test server's simulated cluster against the real API server's behaviour: volume binding by
 /// StorageClass, ResourceQuota and LimitRange admission, pods that start (or fail as scripted).
-@Suite(.serialized, .timeLimit(.minutes(2))) struct KubeTestServerClusterTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct KubeTestServerClusterTests {
     static func namespace(_ s: KubeTestServer, _ name: String) async throws {
         #expect(try await KTS.request(s, "POST", "/api/v1/namespaces", body: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": .string(name)]]).code == 201)
     }

@@ -4,7 +4,7 @@ import Testing
 import EthstackEngine
 
 /// The Kubernetes API test server over plain HTTP: discovery, Status bodies, SSA, status, watch.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct KubeTestServerHTTPTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct KubeTestServerHTTPTests {
     @Test func discovery() async throws {
         let s = try await KubeTestServer.start(port: 0)
         defer { s.shutdown() }

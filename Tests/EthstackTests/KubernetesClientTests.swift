@@ -8,7 +8,7 @@ import Testing
 @testable import EthstackModel
 
 /// The engine's Kubernetes client against the Kubernetes API test server.
-@Suite("Kubernetes client", .timeLimit(.minutes(1)))
+@Suite("Kubernetes client", .timeLimit(.minutes(5)))
 struct KubernetesClientTests {
     /// Many lookups at once (a plan checking many objects) share one discovery fetch per
     /// group/version, and a kind that is not served is still looked up again on the next miss.

@@ -17,7 +17,7 @@ import Testing
 /// rewrites that endpoint to the test server's `http://127.0.0.1:PORT`; a plain-http host skips
 /// CA handling, and the EKS token is generated (the test server accepts any token).
 @Suite("Kubernetes on EKS in one run", .enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH"),
-       .timeLimit(.minutes(2)))
+       .timeLimit(.minutes(5)))
 struct KubernetesEKSTests {
     static let region = "eu-west-3"
 

@@ -84,7 +84,7 @@ enum KubeStack {
     }
 }
 
-@Suite("Kubernetes manifests", .serialized, .timeLimit(.minutes(2)))
+@Suite("Kubernetes manifests", .serialized, .timeLimit(.minutes(5)))
 struct KubernetesManifestTests {
     /// Declarations that do not depend on each other are planned together, so their dry runs
     /// overlap: a plan against a distant cluster does not pay one round trip per object in turn.

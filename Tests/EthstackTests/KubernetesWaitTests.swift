@@ -8,7 +8,7 @@ import Testing
 @testable import EthstackProviderAPI
 
 /// Waits, CRDs made in the same apply, replacement, import and find-by-mark.
-@Suite("Kubernetes waits and lifecycle", .timeLimit(.minutes(2)))
+@Suite("Kubernetes waits and lifecycle", .timeLimit(.minutes(5)))
 struct KubernetesWaitTests {
     static func header(_ server: KubeTestServer) -> String {
         """

@@ -160,7 +160,7 @@ import Testing
 
 /// `import:` against the real servers: objects made directly through the AWS API (moto) and the
 /// Kubernetes API (the test server), adopted by a stack.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct StackImportServerTests {
     @Test(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH"))
     func aVPCAndItsSubnetsMadeByHandAreImportedWithForEach() async throws {

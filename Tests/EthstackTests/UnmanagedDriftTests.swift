@@ -8,7 +8,7 @@ import Testing
 /// `ethstack drift` reports unmanaged objects: with the stack's mark, or inside its VPC or its
 /// namespaces, recorded by no state entry. Against moto and the Kubernetes API test server, with the
 /// `ethstack` binary as a nightly job runs it.
-@Suite(.timeLimit(.minutes(3)))
+@Suite(.timeLimit(.minutes(5)))
 struct UnmanagedDriftTests {
     @Test(.enabled(if: AWSTestServers.motoAvailable, "moto_server is not on PATH"))
     func aTaggedBucketAndASubnetMadeByHandInTheStacksVPCAreUnmanaged() async throws {
