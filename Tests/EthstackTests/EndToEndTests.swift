@@ -48,10 +48,10 @@ struct EndToEndTests {
         let noop = try await e2e.ethstack(["plan", "--detailed-exitcode"], env)
         #expect(noop.status == 0, "a no-op plan has changes:\n\(noop.stdout)\n\(noop.stderr)")
 
-        // One more participant (entry 1: 4 -> 5 non-validating nodes): the enclave and the quota
+        // One more participant (entry 4, zone b: 2 -> 3 non-validating nodes): the enclave and the quota
         // computed from the same args change, and nothing else.
         let copy = try e2e.stacksCopy { args in
-            args.replacingOccurrences(of: "count: 4\n    validator_count: 0", with: "count: 5\n    validator_count: 0")
+            args.replacingOccurrences(of: "count: 2\n    validator_count: 0", with: "count: 3\n    validator_count: 0")
         }
         let more = try await e2e.ethstack(["plan", "--json"], env, stack: "\(copy)/ethereum-testnet.yaml")
         #expect(more.status == 0, "\(more.stderr)")

@@ -236,6 +236,36 @@ import EthstackProviderAPI
         #expect(stack.contains(#"var.alert_slack_url == "" ? yamldecode(file("manifests/alertmanager-none.yaml"))"#))
     }
 
+    // MARK: - Runbook 8.2: participants spread over the zones by node_selectors
+
+    @Test func participantsArePinnedToZonesAndValidatorsSpreadOverThree() throws {
+        // The args as the enclave gets them: templatefile() fills in the region.
+        let stack = try String(contentsOfFile: "\(Self.repository)/stacks/ethereum-testnet.yaml", encoding: .utf8)
+        #expect(stack.contains(#"templatefile("args/network_params.yaml", { validator_mnemonic = var.validator_mnemonic, smoke_account = var.smoke_account, region = var.region })"#))
+        let text = try String(contentsOfFile: "\(Self.repository)/stacks/args/network_params.yaml", encoding: .utf8)
+        let rendered = try #require(try YAMLParser.parse(text.replacingOccurrences(of: "${region}", with: "us-east-1"),
+                                                         file: "network_params.yaml").first?.value)
+        var perZone: [String: Int] = [:], validatorsPerZone: [String: Int] = [:]
+        for p in rendered["participants"]?.listValue ?? [] {
+            let selectors = p["node_selectors"]
+            // A participant's selectors replace global_node_selectors: the node group's label is repeated.
+            #expect(selectors?["role"] == "ethereum", "\(p)")
+            let zone = try #require(selectors?["topology.kubernetes.io/zone"]?.stringValue)
+            #expect(["us-east-1a", "us-east-1b", "us-east-1c"].contains(zone))
+            let count = p["count"]?.intValue ?? 1
+            perZone[zone, default: 0] += count
+            if (p["validator_count"]?.intValue ?? 0) > 0 { validatorsPerZone[zone, default: 0] += count }
+        }
+        #expect(perZone.values.reduce(0, +) == 8)
+        #expect(perZone.values.allSatisfy { $0 <= 3 }, "\(perZone)")
+        // Every zone has a validator client, and no zone has more than half of them.
+        #expect(validatorsPerZone.count == 3 && validatorsPerZone.values.allSatisfy { $0 <= 2 }, "\(validatorsPerZone)")
+        // Validating entries first: el-1 (behind the load balancers) and vc-1..4 keep their names.
+        let entries = rendered["participants"]?.listValue ?? []
+        let firstIdle = entries.firstIndex { ($0["validator_count"]?.intValue ?? 0) == 0 } ?? entries.count
+        #expect(entries[firstIdle...].allSatisfy { ($0["validator_count"]?.intValue ?? 0) == 0 })
+    }
+
     // MARK: - Runbook 9.4: the validator keys, exported encrypted to the backup bucket
 
     @Test func validatorKeysAreExportedEncryptedToTheBucketByACronJob() throws {
