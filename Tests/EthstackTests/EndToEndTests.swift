@@ -44,6 +44,26 @@ struct EndToEndTests {
         #expect(cron?["spec"]?["suspend"] == true, "\(backup.stdout.prefix(500))")
         #expect(cron?["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"]?["serviceAccountName"] == "key-backup")
 
+        // The job finds the validator clients by the package's label (the stand-in labels pods as
+        // ethereum-package's label_maker does): the four VCs, nothing else.
+        let vcs = try await KTS.run("\(e2e.dir)/bin/kubectl", [
+            "--server", env["KUBERNETES_API"] ?? "", "-n", "kt-testnet", "get", "pods", "-o", "name",
+            "-l", "kurtosistech.com.custom/ethereum-package.client-type=validator",
+        ], env: env)
+        #expect(vcs.stdout.split(separator: "\n").sorted() == ["pod/vc-1-reth-lighthouse", "pod/vc-2-reth-lighthouse",
+                                                                "pod/vc-3-reth-lighthouse", "pod/vc-4-reth-lighthouse"], "\(vcs.stdout)\(vcs.stderr)")
+
+        // Runbook 8.2: each participant's pods carry its zone (the stand-in applies node_selectors
+        // as the package does: the participant's, else global_node_selectors).
+        for (pod, zone) in [("el-1-reth-lighthouse", "us-east-1a"), ("vc-3-reth-lighthouse", "us-east-1b"),
+                            ("cl-8-lighthouse-reth", "us-east-1c")] {
+            let got = try await KTS.run("\(e2e.dir)/bin/kubectl", [
+                "--server", env["KUBERNETES_API"] ?? "", "-n", "kt-testnet", "get", "pod", pod, "-o", "json",
+            ], env: env)
+            let selector = (try? Value.parseJSON(Data(got.stdout.utf8)))?["spec"]?["nodeSelector"]
+            #expect(selector == .map(["role": "ethereum", "topology.kubernetes.io/zone": .string(zone)]), "\(pod): \(got.stdout.prefix(300))")
+        }
+
         // Nothing changed: the next plan is empty (every provider refreshed).
         let noop = try await e2e.ethstack(["plan", "--detailed-exitcode"], env)
         #expect(noop.status == 0, "a no-op plan has changes:\n\(noop.stdout)\n\(noop.stderr)")
