@@ -109,6 +109,10 @@ struct CheckExecution: Sendable {
         var answer: Value
         /// `answer` at `expect.path` (the answer itself without one).
         var value: Value
+        /// The JSON-RPC error's message, when `expect.accept_errors` accepted it: the call was
+        /// answered and refused for a reason the check counts as success ("already known" for a
+        /// transaction sent before). No result, so no other expectation is judged.
+        var acceptedError: String? = nil
     }
 
     enum Verdict: Sendable {
@@ -261,6 +265,10 @@ struct CheckExecution: Sendable {
                 guard v.unmarked.mapValue != nil else { throw CheckFailure(message: "expect.json must be a map of paths to values") }
             case "path":
                 guard v.unmarked.stringValue != nil else { throw CheckFailure(message: "expect.path must be a dotted path") }
+            case "accept_errors":
+                guard let list = v.unmarked.listValue, list.allSatisfy({ $0.unmarked.stringValue != nil }) else {
+                    throw CheckFailure(message: "expect.accept_errors must be a list of texts")
+                }
             default: break
             }
             out[e.key] = v
@@ -276,6 +284,9 @@ struct CheckExecution: Sendable {
         switch await sample(prepared, expected) {
         case .failure(let e): return (.fail(e.message), [])
         case .success(let s): first = s
+        }
+        if let accepted = first.acceptedError {
+            return (.pass("\(prepared.method) answered an accepted error: \(accepted)"), [.string(accepted)])
         }
         let failures = judge(first, expected)
         if !failures.isEmpty { return (.fail(failures.joined(separator: "; ")), [first.value]) }
@@ -359,6 +370,10 @@ struct CheckExecution: Sendable {
             if let error = parsed["error"], !error.isNull {
                 let code = error["code"].flatMap(\.quantityValue).map { " \(Value.formatNumber($0))" } ?? ""
                 let text = error["message"]?.stringValue ?? error.jsonString()
+                let accepted = expected["accept_errors"]?.unmarked.listValue?.compactMap { $0.unmarked.stringValue } ?? []
+                if accepted.contains(where: { !$0.isEmpty && text.range(of: $0, options: .caseInsensitive) != nil }) {
+                    return .success(Sample(status: nil, answer: .null, value: .null, acceptedError: "JSON-RPC error\(code): \(text)"))
+                }
                 return .failure(CheckFailure(message: "JSON-RPC error\(code): \(text)"))
             }
             guard let result = parsed["result"] else {

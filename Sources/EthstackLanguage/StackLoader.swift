@@ -378,7 +378,7 @@ public struct StackLoader {
         .ethereumRPC: ["url", "method", "params"],
         .http: ["url", "method", "headers", "body"],
     ]
-    package static let expectKeys = ["status", "at_least", "at_most", "equals", "json", "path", "increases_within"]
+    package static let expectKeys = ["status", "at_least", "at_most", "equals", "json", "path", "increases_within", "accept_errors"]
 
     private func loadCheck(_ name: String, _ e: Entry, _ d: inout DiagnosticCollector) -> CheckDeclaration? {
         if !isIdentifier(name) {
@@ -503,8 +503,15 @@ public struct StackLoader {
                     if v.mapValue == nil { d.error(node.location, "\"json\" must be a map of dotted paths to expected values, found \(v.typeName)"); ok = false }
                 case "path":
                     if v.stringValue == nil { d.error(node.location, "\"path\" must be a dotted path such as data.head_slot, found \(v.typeName)"); ok = false }
+                case "accept_errors":
+                    if v.listValue.map({ !$0.isEmpty && $0.allSatisfy { ($0.stringValue ?? "").isEmpty == false } }) != true {
+                        d.error(node.location, "\"accept_errors\" must be a list of texts found in a JSON-RPC error's message, such as [already known], found \(v.jsonString())"); ok = false
+                    }
                 default: break
                 }
+            }
+            if key == "accept_errors", probeKind != .ethereumRPC {
+                d.error(entry.keyLocation, "\"accept_errors\" applies to ethereum_rpc probes only"); ok = false
             }
             expect.append(ConfigEntry(key: key, keyLocation: entry.keyLocation, value: node))
         }

@@ -11,7 +11,7 @@ struct CheckCommand: EthstackCommand {
         discussion: """
         Each check under `checks:` in the stack probes a URL (an Ethereum JSON-RPC call or a plain \
         HTTP request) and judges the answer: status, at_least/at_most, equals, json paths, \
-        increases_within. URLs and values come from recorded state (resources' attributes, \
+        increases_within, accept_errors (JSON-RPC errors that count as success). URLs and values come from recorded state (resources' attributes, \
         `outputs.NAME`) and variables; no provider is called and nothing is planned. Checks run in \
         parallel. An unreachable URL is a failed check, not an error.
 

@@ -48,6 +48,44 @@ struct AWSEKSAddonTests {
         try #require(aws as? ConfiguredAWS).context.client
     }
 
+    // MARK: - aws.iam_role: inline policies (moto), for a role scoped to one bucket
+
+    @Test func roleInlinePoliciesArePutChangedAndRemoved() async throws {
+        let aws = try await AWSTestServers.provider(region: "eu-north-1")
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let write = """
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::keys-\(suffix)/validator-keys/*"}]}
+            """
+        let role = try await helper.create(aws, "aws.iam_role", "backup", [
+            "name": .string("backup-\(suffix)"), "assume_role_policy": .string(Self.podTrust),
+            "inline_policies": .map(["write-backups": .string(write)]),
+        ])
+        let normalised = IAMRoleResource.normalisePolicy(write)
+        #expect(role.attributes["inline_policies"] == .map(["write-backups": .string(normalised)]))
+        #expect(try await helper.read(aws, "aws.iam_role", role.id, prior: role.attributes)?.attributes == role.attributes)
+        let client = try rawClient(aws)
+        let live = try await client.query("iam", "GetRolePolicy", [("RoleName", role.id), ("PolicyName", "write-backups")])
+        let document = live["GetRolePolicyResult", "PolicyDocument"]?.text ?? ""
+        #expect(IAMRoleResource.normalisePolicy(document.removingPercentEncoding ?? document) == normalised)
+
+        // Changed in place: one document rewritten, one policy added; then all removed.
+        let list = write.replacingOccurrences(of: "s3:PutObject", with: "s3:ListBucket")
+        let updated = try await helper.update(aws, "aws.iam_role", role, [
+            "inline_policies": .map(["write-backups": .string(list), "second": .string(write)]),
+        ])
+        #expect(updated.attributes["inline_policies"]?["write-backups"]?.stringValue?.contains("s3:ListBucket") == true)
+        #expect(updated.attributes["inline_policies"]?["second"] != nil)
+        let emptied = try await helper.update(aws, "aws.iam_role", updated, ["inline_policies": .map([:])])
+        #expect(emptied.attributes["inline_policies"] == .map([:]))
+        let names = try await client.query("iam", "ListRolePolicies", [("RoleName", role.id)])
+        #expect(names["ListRolePoliciesResult", "PolicyNames"]?.children.isEmpty ?? true)
+
+        // A role with inline policies is deleted with them (IAM refuses DeleteRole otherwise).
+        let again = try await helper.update(aws, "aws.iam_role", emptied, ["inline_policies": .map(["write-backups": .string(write)])])
+        try await aws.delete(DeleteRequest(type: "aws.iam_role", address: "backup", id: again.id, prior: again.attributes))
+        #expect(try await helper.read(aws, "aws.iam_role", again.id) == nil)
+    }
+
     // MARK: - aws.eks_cluster: logging, endpoint CIDRs, authentication mode (moto)
 
     @Test func clusterSendsEndpointCIDRsAndLoggingAndChangesThemInPlace() async throws {

@@ -181,6 +181,97 @@ import Testing
         #expect(hidden["outcome"] == "failed")
     }
 
+    /// Runbook 5.3 and 10.1 as the seed stack checks them: the genesis on both layers, a balance
+    /// funded at genesis, and a signed transaction sent — again on every later run, where the node's
+    /// "already known" / "nonce too low" refusal is accepted (`expect.accept_errors`).
+    static let genesisStack = """
+    stack: genesis
+    variables:
+      base: { type: string, default: "http://127.0.0.1:9" }
+      account: { type: string, default: "0x5eed00000000000000000000000000000000c0de" }
+      raw_tx: { type: string, sensitive: true }
+    resources:
+      node: { type: core.data, properties: { input: "${var.base}" } }
+    checks:
+      el_genesis:
+        ethereum_rpc: { url: "${node.output}", method: eth_getBlockByNumber, params: ["0x0", false] }
+        expect: { json: { number: 0 }, path: timestamp, at_least: 1 }
+      cl_genesis:
+        http: { url: "${node.output}/eth/v1/beacon/genesis" }
+        expect: { json: { "data.genesis_fork_version": "0x10000038" }, path: data.genesis_time, at_least: 1 }
+      prefunded_balance:
+        ethereum_rpc: { url: "${node.output}", method: eth_getBalance, params: ["${var.account}", latest] }
+        expect: { at_least: 1000000000000000000 }
+      send_raw_transaction:
+        ethereum_rpc: { url: "${node.output}", method: eth_sendRawTransaction, params: ["${var.raw_tx}"] }
+        expect: { accept_errors: [already known, nonce too low] }
+    """
+
+    @Test func genesisBalanceAndTransactionChecksAndTheirFailures() async throws {
+        let rawTx = "0x02f86f83" + String(repeating: "5ec7e7", count: 20)
+        let environment = ["ETHSTACK_VAR_raw_tx": rawTx]
+        func run(_ flags: [String]) async throws -> (first: EthstackBinary.Result, second: EthstackBinary.Result) {
+            let node = try await StubNode.start(["--funded", "0x5EED00000000000000000000000000000000C0DE"] + flags)
+            defer { node.stop() }
+            let ws = Workspace()
+            ws.write("stack.yaml", Self.genesisStack)
+            let applied = try EthstackBinary.run(["apply", "--stack", "stack.yaml", "--auto-approve", "--var", "base=\(node.url)"],
+                                                 in: ws.dir, environment: environment)
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let first = try EthstackBinary.run(["check", "--stack", "stack.yaml"], in: ws.dir, environment: environment, timeout: 30)
+            let second = try EthstackBinary.run(["check", "--stack", "stack.yaml", "--json", "send_raw_transaction"], in: ws.dir,
+                                                environment: environment, timeout: 30)
+            return (first, second)
+        }
+
+        let healthy = try await run([])
+        #expect(healthy.first.status == 0, "\(healthy.first.stdout)\n\(healthy.first.stderr)")
+        #expect(healthy.first.stdout.contains("Checks: 4 passed, 0 failed."), "\(healthy.first.stdout)")
+        #expect(line(healthy.first.stdout, "✓", "prefunded_balance").contains(#"eth_getBalance "0x3635c9adc5dea00000" (at least 1e+18)"#), "\(healthy.first.stdout)")
+        #expect(line(healthy.first.stdout, "✓", "cl_genesis").contains("data.genesis_fork_version = 0x10000038"), "\(healthy.first.stdout)")
+        // The transaction was sent by the first run: the second is refused, and that passes.
+        #expect(healthy.second.status == 0, "\(healthy.second.stdout)\n\(healthy.second.stderr)")
+        let again = try #require(try Value.parseJSON(healthy.second.stdout)["results"]?.listValue?.first)
+        #expect(again["outcome"] == "passed")
+        let message = again["message"]?.stringValue ?? ""
+        #expect(message.contains("accepted error: JSON-RPC error -32000: already known")
+                || message.contains("accepted error: JSON-RPC error -32003: nonce too low"), "\(message)")
+        for r in [healthy.first, healthy.second] {
+            #expect(!r.stdout.contains(rawTx) && !r.stderr.contains(rawTx))
+        }
+
+        // A node with no genesis block and a zero genesis time, the account unfunded, and the
+        // transaction refused for another reason: every check fails and says why.
+        let broken = try await run(["--broken-genesis", "--unfunded", "--reject-transactions"])
+        #expect(broken.first.status == 2, "\(broken.first.stdout)\n\(broken.first.stderr)")
+        #expect(broken.first.stdout.contains("Checks: 0 passed, 4 failed."), "\(broken.first.stdout)")
+        #expect(line(broken.first.stdout, "✗", "el_genesis").contains("the answer has no timestamp"), "\(broken.first.stdout)")
+        #expect(line(broken.first.stdout, "✗", "cl_genesis").contains("data.genesis_time = \"0\", expected at least 1"), "\(broken.first.stdout)")
+        #expect(line(broken.first.stdout, "✗", "prefunded_balance").contains("0x0 (0), expected at least 1e+18"), "\(broken.first.stdout)")
+        #expect(line(broken.first.stdout, "✗", "send_raw_transaction").contains("insufficient funds for gas * price + value"), "\(broken.first.stdout)")
+        #expect(!broken.first.stdout.contains(rawTx))
+    }
+
+    @Test func acceptErrorsIsALoadedListForJSONRPCOnly() throws {
+        let ws = Workspace()
+        ws.write("stack.yaml", """
+        stack: bad
+        resources:
+          node: { type: core.data, properties: { input: x } }
+        checks:
+          empty:
+            ethereum_rpc: { url: "http://x", method: eth_sendRawTransaction }
+            expect: { accept_errors: [] }
+          not_rpc:
+            http: { url: "http://x" }
+            expect: { accept_errors: [already known] }
+        """)
+        let r = try EthstackBinary.run(["validate", "--stack", "stack.yaml"], in: ws.dir)
+        #expect(r.status == 1, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stderr.contains("\"accept_errors\" must be a list of texts"), "\(r.stderr)")
+        #expect(r.stderr.contains("\"accept_errors\" applies to ethereum_rpc probes only"), "\(r.stderr)")
+    }
+
     @Test func jsonOutputShape() async throws {
         let node = try await StubNode.start(["--peers", "2"])
         defer { node.stop() }

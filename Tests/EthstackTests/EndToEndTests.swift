@@ -24,15 +24,54 @@ struct EndToEndTests {
         let check = try await e2e.script("check", timeout: 120)
         #expect(check.status == 0, "\(check.stdout)\n\(check.stderr)")
         #expect(!check.stdout.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-"))
+        #expect(!check.stdout.contains(env["ETHSTACK_VAR_smoke_transaction"] ?? "-"))
+        // Runbook 5.3 and 10.1: genesis, the prefunded balance, a sent transaction — and sent
+        // again by the second run, refused as already known (or mined), which passes.
+        for name in ["el_genesis", "cl_genesis", "cl_past_genesis", "el_common_genesis", "prefunded_balance", "send_raw_transaction"] {
+            #expect(check.stdout.contains("✓ \(name)"), "\(name): \(check.stdout)")
+        }
+        let again = try await e2e.ethstack(["check", "send_raw_transaction", "prefunded_balance"], env)
+        #expect(again.status == 0, "\(again.stdout)\n\(again.stderr)")
+        #expect(again.stdout.contains("answered an accepted error"), "\(again.stdout)")
+
+        // Runbook 9.4: the key-backup CronJob is in the cluster, suspended until a recipient is given
+        // (docs/operations.md gives one, below).
+        let backup = try await KTS.run("\(e2e.dir)/bin/kubectl", [
+            "--server", env["KUBERNETES_API"] ?? "", "-n", "key-backup", "get", "cronjob", "validator-key-backup", "-o", "json",
+        ], env: env)
+        #expect(backup.status == 0, "\(backup.stderr)")
+        let cron = try? Value.parseJSON(Data(backup.stdout.utf8))
+        #expect(cron?["spec"]?["suspend"] == true, "\(backup.stdout.prefix(500))")
+        #expect(cron?["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"]?["serviceAccountName"] == "key-backup")
+
+        // The job finds the validator clients by the package's label (the stand-in labels pods as
+        // ethereum-package's label_maker does): the four VCs, nothing else.
+        let vcs = try await KTS.run("\(e2e.dir)/bin/kubectl", [
+            "--server", env["KUBERNETES_API"] ?? "", "-n", "kt-testnet", "get", "pods", "-o", "name",
+            "-l", "kurtosistech.com.custom/ethereum-package.client-type=validator",
+        ], env: env)
+        #expect(vcs.stdout.split(separator: "\n").sorted() == ["pod/vc-1-reth-lighthouse", "pod/vc-2-reth-lighthouse",
+                                                                "pod/vc-3-reth-lighthouse", "pod/vc-4-reth-lighthouse"], "\(vcs.stdout)\(vcs.stderr)")
+
+        // Runbook 8.2: each participant's pods carry its zone (the stand-in applies node_selectors
+        // as the package does: the participant's, else global_node_selectors).
+        for (pod, zone) in [("el-1-reth-lighthouse", "us-east-1a"), ("vc-3-reth-lighthouse", "us-east-1b"),
+                            ("cl-8-lighthouse-reth", "us-east-1c")] {
+            let got = try await KTS.run("\(e2e.dir)/bin/kubectl", [
+                "--server", env["KUBERNETES_API"] ?? "", "-n", "kt-testnet", "get", "pod", pod, "-o", "json",
+            ], env: env)
+            let selector = (try? Value.parseJSON(Data(got.stdout.utf8)))?["spec"]?["nodeSelector"]
+            #expect(selector == .map(["role": "ethereum", "topology.kubernetes.io/zone": .string(zone)]), "\(pod): \(got.stdout.prefix(300))")
+        }
 
         // Nothing changed: the next plan is empty (every provider refreshed).
         let noop = try await e2e.ethstack(["plan", "--detailed-exitcode"], env)
         #expect(noop.status == 0, "a no-op plan has changes:\n\(noop.stdout)\n\(noop.stderr)")
 
-        // One more participant (entry 1: 4 -> 5 non-validating nodes): the enclave and the quota
+        // One more participant (entry 4, zone b: 2 -> 3 non-validating nodes): the enclave and the quota
         // computed from the same args change, and nothing else.
         let copy = try e2e.stacksCopy { args in
-            args.replacingOccurrences(of: "count: 4\n    validator_count: 0", with: "count: 5\n    validator_count: 0")
+            args.replacingOccurrences(of: "count: 2\n    validator_count: 0", with: "count: 3\n    validator_count: 0")
         }
         let more = try await e2e.ethstack(["plan", "--json"], env, stack: "\(copy)/ethereum-testnet.yaml")
         #expect(more.status == 0, "\(more.stderr)")
@@ -66,7 +105,9 @@ struct EndToEndTests {
                 let r = try await e2e.ethstack(command.arguments, env, stack: nil, cwd: guides, timeout: 150)
                 #expect(command.acceptedExits.contains(r.status),
                         "docs/\(guide).md:\(command.line): `\(command.text)` exited \(r.status)\n\(r.stdout.suffix(3000))\n\(r.stderr.suffix(3000))")
-                #expect(!r.stdout.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-") && !r.stderr.contains(env["ETHSTACK_VAR_validator_mnemonic"] ?? "-"))
+                for secret in ["ETHSTACK_VAR_validator_mnemonic", "ETHSTACK_VAR_smoke_transaction"] {
+                    #expect(!r.stdout.contains(env[secret] ?? "-") && !r.stderr.contains(env[secret] ?? "-"), "\(secret) in the output")
+                }
             }
         }
 
@@ -185,7 +226,7 @@ struct EndToEnd {
     static let inEnclaveNamespace: Set<String> = [
         "limits", "quota", "default_deny", "allow_testnet", "allow_prometheus", "allow_ingress", "el_rpc", "el_ws", "cl_api",
         "grafana_auth", "grafana_ingress", "scrape_clients", "alert_rules", "el_snapshot", "snapshotter_account",
-        "snapshotter_role", "snapshotter_binding", "snapshot_schedule",
+        "snapshotter_role", "snapshotter_binding", "snapshot_schedule", "key_backup_reader", "key_backup_reader_binding",
     ]
 
     /// UpdateNodegroupConfig through the EKS endpoint (botocore signs it; moto scales the group).

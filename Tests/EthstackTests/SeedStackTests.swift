@@ -236,6 +236,105 @@ import EthstackProviderAPI
         #expect(stack.contains(#"var.alert_slack_url == "" ? yamldecode(file("manifests/alertmanager-none.yaml"))"#))
     }
 
+    // MARK: - Runbook 8.2: participants spread over the zones by node_selectors
+
+    @Test func participantsArePinnedToZonesAndValidatorsSpreadOverThree() throws {
+        // The args as the enclave gets them: templatefile() fills in the region.
+        let stack = try String(contentsOfFile: "\(Self.repository)/stacks/ethereum-testnet.yaml", encoding: .utf8)
+        #expect(stack.contains(#"templatefile("args/network_params.yaml", { validator_mnemonic = var.validator_mnemonic, smoke_account = var.smoke_account, region = var.region })"#))
+        let text = try String(contentsOfFile: "\(Self.repository)/stacks/args/network_params.yaml", encoding: .utf8)
+        let rendered = try #require(try YAMLParser.parse(text.replacingOccurrences(of: "${region}", with: "us-east-1"),
+                                                         file: "network_params.yaml").first?.value)
+        var perZone: [String: Int] = [:], validatorsPerZone: [String: Int] = [:]
+        for p in rendered["participants"]?.listValue ?? [] {
+            let selectors = p["node_selectors"]
+            // A participant's selectors replace global_node_selectors: the node group's label is repeated.
+            #expect(selectors?["role"] == "ethereum", "\(p)")
+            let zone = try #require(selectors?["topology.kubernetes.io/zone"]?.stringValue)
+            #expect(["us-east-1a", "us-east-1b", "us-east-1c"].contains(zone))
+            let count = p["count"]?.intValue ?? 1
+            perZone[zone, default: 0] += count
+            if (p["validator_count"]?.intValue ?? 0) > 0 { validatorsPerZone[zone, default: 0] += count }
+        }
+        #expect(perZone.values.reduce(0, +) == 8)
+        #expect(perZone.values.allSatisfy { $0 <= 3 }, "\(perZone)")
+        // Every zone has a validator client, and no zone has more than half of them.
+        #expect(validatorsPerZone.count == 3 && validatorsPerZone.values.allSatisfy { $0 <= 2 }, "\(validatorsPerZone)")
+        // Validating entries first: el-1 (behind the load balancers) and vc-1..4 keep their names.
+        let entries = rendered["participants"]?.listValue ?? []
+        let firstIdle = entries.firstIndex { ($0["validator_count"]?.intValue ?? 0) == 0 } ?? entries.count
+        #expect(entries[firstIdle...].allSatisfy { ($0["validator_count"]?.intValue ?? 0) == 0 })
+    }
+
+    // MARK: - Runbook 9.4: the validator keys, exported encrypted to the backup bucket
+
+    @Test func validatorKeysAreExportedEncryptedToTheBucketByACronJob() throws {
+        let cron = try #require(try Self.after("key_backup_schedule")["manifest"])
+        #expect(cron["kind"] == "CronJob")
+        #expect(cron["metadata"]?["namespace"] == "key-backup")
+        // No age recipient given: suspended, so nothing is ever exported unencrypted.
+        #expect(cron["spec"]?["suspend"] == true)
+        let pod = try #require(cron["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"])
+        #expect(pod["serviceAccountName"] == "key-backup")
+        #expect(pod["volumes"]?[0]?["emptyDir"]?["medium"] == "Memory", "plaintext keys never on a node's disk")
+        let steps = (pod["initContainers"]?.listValue ?? []) + (pod["containers"]?.listValue ?? [])
+        #expect(steps.compactMap { $0["name"]?.stringValue } == ["export", "encrypt", "upload"])
+        let script = steps.map { ($0["args"]?[0]?.stringValue ?? "") }.joined(separator: "\n")
+        // Where ethereum-package puts the keys (EKS-KURTOSIS-FACTS.md §4) and Kurtosis's container name.
+        #expect(script.contains("-l kurtosistech.com.custom/ethereum-package.client-type=validator"))
+        #expect(script.contains("-c user-service-container"))
+        #expect(script.contains("tar -C /validator-keys -cf - ."))
+        #expect(script.contains(#"age "$@" -o"#) && script.contains("rm -rf /work/raw"))
+        #expect(script.contains("--sse AES256"))
+        #expect(steps[2]["env"]?[0]?["value"] == "eth-testnet-validator-keys-us-east-1")
+
+        // The job's AWS identity may only put (encrypted) objects under validator-keys/.
+        let role = try Self.after("key_backup_role")
+        let policy = try Value.parseJSON(Data((role["inline_policies"]?["put-validator-key-backups"]?.stringValue ?? "").utf8))
+        let statement = try #require(policy["Statement"]?[0])
+        #expect(statement["Action"] == "s3:PutObject")
+        #expect(statement["Resource"] == "arn:aws:s3:::eth-testnet-validator-keys-us-east-1/validator-keys/*")
+        #expect(statement["Condition"]?["StringEquals"]?["s3:x-amz-server-side-encryption"] == "AES256")
+        let identity = try Self.after("key_backup_identity")
+        #expect(identity["namespace"] == "key-backup" && identity["service_account"] == "key-backup")
+        // In the enclave's namespace: read pods and exec into them, nothing else.
+        let reader = try Self.after("key_backup_reader")["manifest"]
+        #expect(reader?["kind"] == "Role")
+        #expect(reader?["rules"]?.listValue?.flatMap { $0["resources"]?.listValue ?? [] } == ["pods", "pods/exec"])
+    }
+
+    @Test func givenARecipientTheBackupRunsAndEncryptsToIt() throws {
+        let ws = Workspace()
+        let recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+        let r = try EthstackBinary.run(["plan", "--stack", "stacks/ethereum-testnet.yaml", "--state", "\(ws.dir)/seed.db",
+                                        "--var", "backup_age_recipients=[\(recipient)]", "--json"],
+                                       in: Self.repository,
+                                       environment: ["AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                                                     "AWS_ENDPOINT_URL": "http://127.0.0.1:9"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = try Value.parseJSON(r.stdout)
+        let cron = plan["resource_changes"]?.listValue?.first { $0["address"] == "key_backup_schedule" }?["change"]?["after"]?["manifest"]
+        #expect(cron?["spec"]?["suspend"] == false)
+        let encrypt = cron?["spec"]?["jobTemplate"]?["spec"]?["template"]?["spec"]?["initContainers"]?[1]
+        #expect(encrypt?["env"]?[0]?["value"] == .string(recipient))
+    }
+
+    // MARK: - Runbook 5.3 and 10.1: genesis and RPC checks
+
+    @Test func genesisAndRPCChecksAreDeclaredAndTheSmokeAccountIsPrefunded() throws {
+        let stack = try Self.yamlFile("ethereum-testnet.yaml")
+        let checks = stack["checks"]?.mapValue ?? [:]
+        for name in ["el_genesis", "cl_genesis", "cl_past_genesis", "el_common_genesis", "prefunded_balance", "send_raw_transaction"] {
+            #expect(checks[name] != nil, "no check \(name)")
+        }
+        #expect(checks["send_raw_transaction"]?["expect"]?["accept_errors"] == ["already known", "nonce too low"])
+        #expect(stack["variables"]?["smoke_transaction"]?["sensitive"] == true)
+        let args = try Self.yamlFile("args/network_params.yaml")
+        // A JSON text, as the package's README writes it (it reaches the genesis generator json-encoded).
+        let funded = try #require(args["network_params"]?["prefunded_accounts"]?.stringValue)
+        #expect(try Value.parseJSON(Data(funded.utf8)) == .map(["${smoke_account}": .map(["balance": "1000ETH"])]))
+    }
+
     // MARK: - The validator mnemonic
 
     @Test func validatorMnemonicIsASensitiveVariableAndNeverPrinted() throws {

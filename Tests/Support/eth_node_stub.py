@@ -2,10 +2,18 @@
 """A tiny stand-in for an Ethereum node's APIs, for `ethstack check` tests.
 
     eth_node_stub.py PORT|0 [--stuck] [--peers N] [--token T] [--lifetime SECONDS] [--parent PID]
+                     [--funded ADDRESS] [--broken-genesis] [--unfunded] [--reject-transactions]
 
 Serves on 127.0.0.1:PORT:
   POST /            JSON-RPC: eth_blockNumber (rises by one every 200 ms, or stays put with
                     --stuck), net_peerCount (N, hex), eth_syncing (false), web3_clientVersion;
+                    eth_getBlockByNumber ("0x0": the genesis block, its timestamp the genesis time;
+                    null with --broken-genesis, as a node without that block answers);
+                    eth_getBalance (1000 ETH for --funded ADDRESS, 0 for others or with --unfunded);
+                    eth_sendRawTransaction (a hash the first time; the same transaction again:
+                    reth's -32000 "already known" while pending, then -32003 "nonce too low: next
+                    nonce 1, tx nonce 0" once a block passed — the stub mines it after 1 s; with
+                    --reject-transactions reth's "insufficient funds for gas * price + value");
                     other methods answer a JSON-RPC error -32601.
   GET  /eth/v1/node/health       200 (206 with --stuck, as a syncing beacon node answers)
   GET  /eth/v1/node/syncing      {"data": {"head_slot": "<rises like the block number>", "is_syncing": false, ...}}
@@ -13,12 +21,15 @@ Serves on 127.0.0.1:PORT:
   GET  /eth/v1/beacon/states/head/finality_checkpoints
                                  {"data": {"finalized": {"epoch": "<head slot / 32 - 2, at least 1>"}, ...}}
                                  (epoch "0" with --stuck: a chain that has not finalized)
+  GET  /eth/v1/beacon/genesis   {"data": {"genesis_time": "<decimal seconds>", "genesis_validators_root": …,
+                                 "genesis_fork_version": "0x10000038"}} ("0" with --broken-genesis)
   GET  /private/health           200 only with the header "Authorization: Bearer T", else 401
 Exits by itself when its parent (the test process; or --parent PID, for a stub started by a
 script that returns, such as scripts/local-testnet) goes away, and after --lifetime seconds
 (default 120), so a test that dies leaves nothing behind.
 """
 import argparse
+import hashlib
 import json
 import os
 import threading
@@ -32,8 +43,63 @@ parser.add_argument("--peers", type=int, default=5)
 parser.add_argument("--token", default="")
 parser.add_argument("--lifetime", type=float, default=120)
 parser.add_argument("--parent", type=int, default=0)
+parser.add_argument("--funded", default="")
+parser.add_argument("--broken-genesis", action="store_true")
+parser.add_argument("--unfunded", action="store_true")
+parser.add_argument("--reject-transactions", action="store_true")
 args = parser.parse_args()
 started = time.monotonic()
+# The chain began 0x10 slots (12 s each) before the stub started: head slot 0x10 is "now".
+genesis_time = int(time.time()) - 0x10 * 12
+GENESIS_HASH = "0x" + hashlib.sha256(b"ethstack stub genesis").hexdigest()
+sent = {}  # raw transaction -> monotonic time it was first received
+sent_lock = threading.Lock()
+
+
+class RPCError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def block(number):
+    if number == 0 and args.broken_genesis:
+        return None
+    if number > height():
+        return None
+    return {"number": hex(number), "hash": GENESIS_HASH if number == 0 else "0x" + hashlib.sha256(b"block %d" % number).hexdigest(),
+            "parentHash": "0x" + "00" * 32 if number == 0 else "0x" + hashlib.sha256(b"block %d" % (number - 1)).hexdigest(),
+            "timestamp": hex(genesis_time + 12 * number), "transactions": [], "gasLimit": hex(60_000_000)}
+
+
+def get_block(params):
+    tag = params[0] if params else "latest"
+    number = height() if tag in ("latest", "safe", "finalized", "pending") else (0 if tag == "earliest" else int(tag, 16))
+    return block(number)
+
+
+def get_balance(params):
+    address = (params[0] if params else "").lower()
+    if args.funded and address == args.funded.lower() and not args.unfunded:
+        return hex(1000 * 10**18)
+    return "0x0"
+
+
+def send_raw_transaction(params):
+    raw = params[0] if params and isinstance(params[0], str) else ""
+    if not raw.startswith("0x") or len(raw) < 4 or len(raw) % 2:
+        raise RPCError(-32602, "failed to decode signed transaction")
+    if args.reject_transactions:
+        raise RPCError(-32003, "insufficient funds for gas * price + value")
+    with sent_lock:
+        first = sent.get(raw)
+        if first is None:
+            sent[raw] = time.monotonic()
+            # The stand-in's hash (sha256; a node's is keccak-256 of the raw bytes).
+            return "0x" + hashlib.sha256(bytes.fromhex(raw[2:])).hexdigest()
+    if time.monotonic() - first < 1:
+        raise RPCError(-32000, "already known")
+    raise RPCError(-32003, "nonce too low: next nonce 1, tx nonce 0")
 
 
 def height():
@@ -63,16 +129,25 @@ class Handler(BaseHTTPRequestHandler):
             method, ident = call["method"], call.get("id")
         except Exception:
             return self.answer(400, {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}})
+        params = call.get("params") or []
         results = {
-            "eth_blockNumber": hex(height()),
-            "net_peerCount": hex(args.peers),
-            "eth_syncing": False,
-            "web3_clientVersion": "stub/v1.0.0",
+            "eth_blockNumber": lambda: hex(height()),
+            "net_peerCount": lambda: hex(args.peers),
+            "eth_syncing": lambda: False,
+            "web3_clientVersion": lambda: "stub/v1.0.0",
+            "eth_getBlockByNumber": lambda: get_block(params),
+            "eth_getBalance": lambda: get_balance(params),
+            "eth_sendRawTransaction": lambda: send_raw_transaction(params),
         }
         if method not in results:
             return self.answer(200, {"jsonrpc": "2.0", "id": ident,
                                      "error": {"code": -32601, "message": f"the method {method} does not exist/is not available"}})
-        self.answer(200, {"jsonrpc": "2.0", "id": ident, "result": results[method]})
+        try:
+            result = results[method]()
+        except (RPCError, ValueError, IndexError) as e:
+            code, message = (e.code, e.message) if isinstance(e, RPCError) else (-32602, f"invalid params: {e}")
+            return self.answer(200, {"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}})
+        self.answer(200, {"jsonrpc": "2.0", "id": ident, "result": result})
 
     def do_GET(self):
         if self.path == "/eth/v1/node/health":
@@ -92,6 +167,10 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, {"execution_optimistic": False, "finalized": True,
                               "data": {"previous_justified": checkpoint(finalized + 1), "current_justified": checkpoint(finalized + 2),
                                        "finalized": checkpoint(finalized)}})
+        elif self.path == "/eth/v1/beacon/genesis":
+            self.answer(200, {"data": {"genesis_time": "0" if args.broken_genesis else str(genesis_time),
+                                       "genesis_validators_root": "0x" + hashlib.sha256(b"validators").hexdigest(),
+                                       "genesis_fork_version": "0x10000038"}})
         elif self.path == "/private/health":
             ok = args.token and self.headers.get("Authorization") == f"Bearer {args.token}"
             self.answer(200 if ok else 401, {"ok": bool(ok)})

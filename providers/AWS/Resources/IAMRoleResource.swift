@@ -2,7 +2,9 @@ import Foundation
 import EthstackModel
 import EthstackProviderAPI
 
-/// `aws.iam_role` with its managed policy attachments (`policy_arns`, a set changed in place).
+/// `aws.iam_role` with its managed policy attachments (`policy_arns`, a set changed in place) and
+/// its inline policies (`inline_policies`: name → policy JSON, for permissions no managed policy
+/// scopes narrowly enough, such as writing to one bucket).
 /// IAM has no idempotency token: the role name is the key, and a role we find by name is adopted
 /// only when it carries our mark.
 struct IAMRoleResource: AWSResourceType {
@@ -13,6 +15,8 @@ struct IAMRoleResource: AWSResourceType {
         AttributeSchema("description", .string, .optional(default: "")),
         AttributeSchema("max_session_duration", .number, .optional(default: 3600)),
         AttributeSchema("policy_arns", .list(.string), .optional(default: .list([])), description: "Set of managed policies to attach."),
+        AttributeSchema("inline_policies", .map(.string), .optional(default: .map([:])),
+                        description: "Inline policies: name → policy document (JSON), put with PutRolePolicy."),
         AttributeSchema("tags", .map(.string), .optional(default: .map([:]))),
         AttributeSchema("id", .string, .computed, description: "The role name."),
         AttributeSchema("arn", .string, .computed),
@@ -32,6 +36,12 @@ struct IAMRoleResource: AWSResourceType {
         }
         if let value = proposed["policy_arns"], !value.containsUnknown, let arns = value.listValue {
             planned["policy_arns"] = .list(Array(Set(arns.compactMap(\.stringValue))).sorted().map(Value.string))
+        }
+        if let value = proposed["inline_policies"], let policies = value.mapValue {
+            planned["inline_policies"] = .map(policies.mapValues { v in
+                if case .string(let text) = v { return .string(Self.normalisePolicy(text)) }
+                return v
+            })
         }
         return planned
     }
@@ -56,6 +66,7 @@ struct IAMRoleResource: AWSResourceType {
             "description": .string(role.string("Description") ?? ""),
             "max_session_duration": .number(Double(role.string("MaxSessionDuration") ?? "") ?? 3600),
             "policy_arns": .list(try await attachedPolicies(id, ctx).map(Value.string)),
+            "inline_policies": .map(try await inlinePolicies(id, ctx).mapValues(Value.string)),
             "tags": EC2.userTagsValue(tags),
             "arn": .string(role.string("Arn") ?? ""),
             "unique_id": .string(role.string("RoleId") ?? ""),
@@ -74,6 +85,44 @@ struct IAMRoleResource: AWSResourceType {
             marker = result?.string("IsTruncated") == "true" ? result?.string("Marker") : nil
         } while marker != nil
         return arns.sorted()
+    }
+
+    /// name → normalised policy JSON (IAM returns the document URL-encoded).
+    private func inlinePolicies(_ role: String, _ ctx: AWSContext) async throws -> [String: String] {
+        var names: [String] = []
+        var marker: String?
+        repeat {
+            var params = [("RoleName", role)]
+            if let marker { params.append(("Marker", marker)) }
+            let xml = try await ctx.client.query("iam", "ListRolePolicies", params)
+            let result = xml.child("ListRolePoliciesResult")
+            names += (result?.child("PolicyNames")?.children ?? []).map(\.text).filter { !$0.isEmpty }
+            marker = result?.string("IsTruncated") == "true" ? result?.string("Marker") : nil
+        } while marker != nil
+        var out: [String: String] = [:]
+        for name in names {
+            let xml = try await ctx.client.query("iam", "GetRolePolicy", [("RoleName", role), ("PolicyName", name)])
+            let document = xml["GetRolePolicyResult", "PolicyDocument"]?.text ?? ""
+            out[name] = Self.normalisePolicy(document.removingPercentEncoding ?? document)
+        }
+        return out
+    }
+
+    private func syncInlinePolicies(_ role: String, want: [String: String], _ ctx: AWSContext) async throws {
+        let have = try await inlinePolicies(role, ctx)
+        for name in have.keys.sorted() where want[name] == nil {
+            do {
+                _ = try await ctx.client.query("iam", "DeleteRolePolicy", [("RoleName", role), ("PolicyName", name)])
+            } catch let error as AWSAPIError where error.isNotFound {}
+        }
+        for name in want.keys.sorted() where have[name] != want[name].map(Self.normalisePolicy) {
+            _ = try await ctx.client.query("iam", "PutRolePolicy", [("RoleName", role), ("PolicyName", name),
+                                                                   ("PolicyDocument", want[name] ?? "")])
+        }
+    }
+
+    private static func inline(_ planned: [String: Value]) -> [String: String] {
+        (planned["inline_policies"]?.mapValue ?? [:]).compactMapValues(\.stringValue)
     }
 
     private func tags(_ role: String, _ ctx: AWSContext) async throws -> [String: String] {
@@ -104,6 +153,7 @@ struct IAMRoleResource: AWSResourceType {
         }
         return try await afterCreating(name) {
             try await syncPolicies(name, want: Set(planned.strings("policy_arns")), ctx)
+            try await syncInlinePolicies(name, want: Self.inline(planned), ctx)
             return name
         }
     }
@@ -132,6 +182,7 @@ struct IAMRoleResource: AWSResourceType {
             _ = try await ctx.client.query("iam", "UpdateRole", params)
         }
         try await syncPolicies(id, want: Set(planned.strings("policy_arns")), ctx)
+        try await syncInlinePolicies(id, want: Self.inline(planned), ctx)
         let old = EC2.userTags(prior), new = EC2.userTags(planned)
         let removed = old.keys.filter { new[$0] == nil }.sorted()
         if !removed.isEmpty {
@@ -154,6 +205,7 @@ struct IAMRoleResource: AWSResourceType {
         do {
             // A role cannot be deleted while policies are attached.
             try await syncPolicies(id, want: [], ctx)
+            try await syncInlinePolicies(id, want: [:], ctx)
             try await retryingDependencyViolation(ctx, progress: progress) {
                 _ = try await ctx.client.query("iam", "DeleteRole", [("RoleName", id)])
             }
