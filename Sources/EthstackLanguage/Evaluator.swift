@@ -152,8 +152,23 @@ public struct Evaluator: Sendable {
         case .call(let name, let args, let loc) where name == "try" || name == "can":
             return try evaluateTry(name, args, at: loc)
         case .call(let name, let args, let loc):
-            let values = try args.map { try evaluate($0) }
-            return try Functions.call(name, values, at: loc, argumentLocations: args.map(\.location), baseDirectory: scope.baseDirectory,
+            var values: [Value] = []
+            var locations: [SourceLocation] = []
+            for arg in args {
+                guard case .unary("...", let list, let at) = arg else {
+                    values.append(try evaluate(arg))
+                    locations.append(arg.location)
+                    continue
+                }
+                // `f(xs...)`: the list's elements are the arguments (a sensitive list marks each).
+                let v = try evaluate(list)
+                if v.isUnknown { return .unknown }
+                guard let items = v.unmarked.listValue else { throw fail(at, "\"...\" expands a list, found \(v.typeName)") }
+                guard values.count + items.count <= 1024 else { throw fail(at, "\"...\" would pass \(items.count) arguments: at most 1024") }
+                values += v.isSensitive ? items.map(\.markedSensitive) : items
+                locations += items.map { _ in list.location }
+            }
+            return try Functions.call(name, values, at: loc, argumentLocations: locations, baseDirectory: scope.baseDirectory,
                                       allowFileOutsideBase: scope.allowFileOutsideBase)
         case .list(let items, _):
             return .list(try items.map { try evaluate($0) })
@@ -169,6 +184,8 @@ public struct Evaluator: Sendable {
                 out[key] = try evaluate(p.value)
             }
             return sensitiveKey ? Value.map(out).markedSensitive : .map(out)
+        case .unary("...", _, let loc):
+            throw fail(loc, "\"...\" can only follow the last argument of a call")
         case .unary(let op, let e, let loc):
             let v = try evaluate(e)
             if v.isUnknown { return .unknown }

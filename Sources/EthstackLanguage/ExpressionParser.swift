@@ -431,6 +431,16 @@ public struct ExpressionParser {
                 if current != .symbol(")") {
                     while true {
                         args.append(try parseConditional())
+                        // `f(list...)`: the last argument's elements become the arguments.
+                        if current == .symbol("...") {
+                            let expansionAt = loc(currentOffset)
+                            advance()
+                            guard current == .symbol(")") else {
+                                throw fail(currentOffset, "\"...\" can only follow the last argument of a call")
+                            }
+                            args[args.count - 1] = .unary("...", args[args.count - 1], expansionAt)
+                            break
+                        }
                         if current == .symbol(",") { advance(); if current == .symbol(")") { break }; continue }
                         break
                     }

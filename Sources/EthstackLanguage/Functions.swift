@@ -38,11 +38,12 @@ public enum Functions {
     ]
 
     /// An unknown function or a wrong number of arguments, as a positioned error.
-    public static func checkCall(_ name: String, argumentCount: Int, at loc: SourceLocation) -> Diagnostic? {
+    /// With `expanding` (`f(a, xs...)`), the count is a lower bound: the list may hold any number.
+    public static func checkCall(_ name: String, argumentCount: Int, at loc: SourceLocation, expanding: Bool = false) -> Diagnostic? {
         guard let range = arities[name] ?? library[name]?.arity else {
             return .error(loc, "unknown function \"\(name)\"", hint: didYouMean(name, in: names))
         }
-        guard range.contains(argumentCount) else {
+        guard range.contains(argumentCount) || (expanding && argumentCount - 1 <= range.upperBound) else {
             let expected = range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)"
             return .error(loc, "\(name)() takes \(expected) argument\(range.upperBound == 1 ? "" : "s"), got \(argumentCount)")
         }

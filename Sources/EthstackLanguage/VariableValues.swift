@@ -105,7 +105,7 @@ public enum VariableValues {
                 d.error(decl.location, "variable \"\(decl.name)\" must be a \(decl.type.rawValue), found \(value.typeName)")
                 continue
             }
-            if decl.type == .number, case .string(let s) = value, let n = Double(s) { value = .number(n) }
+            if decl.type == .number, case .string(let s) = value, let n = Value.decimal(s) { value = .number(n) }
             if decl.type == .string, let s = value.interpolatedString, value.stringValue == nil { value = .string(s) }
             values[decl.name] = decl.sensitive ? value.markedSensitive : value
         }
@@ -116,7 +116,7 @@ public enum VariableValues {
     package static func parse(_ text: String, as type: VariableDeclaration.VariableType) -> Value? {
         switch type {
         case .string: return .string(text)
-        case .number: return Double(text).map(Value.number)
+        case .number: return Value.decimal(text).map(Value.number)
         case .bool:
             switch text.lowercased() {
             case "true": return .bool(true)
@@ -135,7 +135,7 @@ public enum VariableValues {
         case (.any, _), (_, .null): return true
         case (.string, .string), (.string, .number), (.string, .bool): return true
         case (.number, .number): return true
-        case (.number, .string(let s)): return Double(s) != nil
+        case (.number, .string(let s)): return Value.decimal(s) != nil
         case (.bool, .bool): return true
         case (.list, .list): return true
         case (.map, .map): return true

@@ -25,7 +25,7 @@ public indirect enum AttributeType: Sendable, Hashable, CustomStringConvertible 
         case (.string, .string): return true
         case (.string, .number), (.string, .bool): return true  // converted, as YAML users expect
         case (.number, .number): return true
-        case (.number, .string(let s)): return Double(s) != nil
+        case (.number, .string(let s)): return Value.decimal(s) != nil
         case (.bool, .bool): return true
         case (.list(let t), .list(let items)): return items.allSatisfy { t.accepts($0) }
         case (.map(let t), .map(let entries)): return entries.values.allSatisfy { t.accepts($0) }
@@ -39,7 +39,7 @@ public indirect enum AttributeType: Sendable, Hashable, CustomStringConvertible 
         case (_, .sensitive(let inner)): return .sensitive(convert(inner))
         case (.string, .number(let n)): return .string(Value.formatNumber(n))
         case (.string, .bool(let b)): return .string(b ? "true" : "false")
-        case (.number, .string(let s)): return Double(s).map(Value.number) ?? value
+        case (.number, .string(let s)): return Value.decimal(s).map(Value.number) ?? value
         case (.list(let t), .list(let items)): return .list(items.map { t.convert($0) })
         case (.map(let t), .map(let entries)): return .map(entries.mapValues { t.convert($0) })
         default: return value

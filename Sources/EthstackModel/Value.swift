@@ -176,3 +176,30 @@ extension Value {
         }
     }
 }
+
+extension Value {
+    /// A string's number in decimal notation only (`12`, `-1.5`, `.5`, `1e3`), as Terraform converts
+    /// strings and YAML 1.2 reads plain scalars: neither "0x10" nor "nan", "inf" or " 1", which
+    /// Swift's `Double(_:)` would read.
+    public static func decimal(_ s: String) -> Double? {
+        var chars = Substring(s)
+        if chars.first == "-" || chars.first == "+" { chars = chars.dropFirst() }
+        var digits = 0, sawDot = false, sawExponent = false, exponentDigits = 0
+        var previous: Character = " "
+        for c in chars {
+            if c.isASCII, c.isNumber {
+                if sawExponent { exponentDigits += 1 } else { digits += 1 }
+            } else if c == ".", !sawDot, !sawExponent {
+                sawDot = true
+            } else if c == "e" || c == "E", digits > 0, !sawExponent {
+                sawExponent = true
+            } else if c == "-" || c == "+", previous == "e" || previous == "E" {
+            } else {
+                return nil
+            }
+            previous = c
+        }
+        guard digits > 0, !sawExponent || exponentDigits > 0 else { return nil }
+        return Double(s)
+    }
+}

@@ -67,30 +67,8 @@ public indirect enum YAMLNode: Sendable {
         if let first = text.first, first.isNumber || first == "-" || first == "+" || first == "." {
             if text.hasPrefix("0x"), let n = Int(text.dropFirst(2), radix: 16) { return .number(Double(n)) }
             if text.hasPrefix("0o"), let n = Int(text.dropFirst(2), radix: 8) { return .number(Double(n)) }
-            if isDecimalNumber(text), let n = Double(text) { return .number(n) }
+            if let n = Value.decimal(text) { return .number(n) }
         }
         return .string(text)
-    }
-
-    /// YAML 1.2 core-schema numbers only: "1.2.3", "10.0.0.0/16" and "1e" stay strings.
-    private static func isDecimalNumber(_ text: String) -> Bool {
-        var chars = Substring(text)
-        if chars.first == "-" || chars.first == "+" { chars = chars.dropFirst() }
-        var sawDigit = false, sawDot = false, sawExp = false
-        var previous: Character = " "
-        for c in chars {
-            if c.isASCII && c.isNumber {
-                sawDigit = true
-            } else if c == "." && !sawDot && !sawExp {
-                sawDot = true
-            } else if (c == "e" || c == "E") && sawDigit && !sawExp {
-                sawExp = true
-            } else if (c == "-" || c == "+") && (previous == "e" || previous == "E") {
-            } else {
-                return false
-            }
-            previous = c
-        }
-        return sawDigit && previous != "e" && previous != "E" && previous != "-" && previous != "+"
     }
 }

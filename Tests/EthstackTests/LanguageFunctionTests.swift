@@ -115,4 +115,17 @@ import Testing
             #expect(Functions.names.contains(name), "\(name) is missing")
         }
     }
+
+    @Test func argumentExpansionPassesAListsElements() throws {
+        #expect(try evalTemplate("${max(var.xs...)}", variables: ["xs": [3, 9, 4]]) == 9)
+        #expect(try evalTemplate("${merge(var.ms...)}", variables: ["ms": [["a": 1], ["b": 2]]]) == ["a": 1, "b": 2])
+        #expect(try evalTemplate("${substr(\"hello\", [1, 3]...)}") == "ell")
+        #expect(try evalTemplate("${max(var.xs...)}", variables: ["xs": .unknown]) == .unknown)
+        #expect(try evalTemplate("${max(var.xs...)}", variables: ["xs": Value.list([1, 2]).markedSensitive]).isSensitive)
+        #expect(evalError("${max(1...)}") == "1:8 \"...\" expands a list, found number")
+        #expect(evalError("${max([1]..., 2)}") == "1:13 \"...\" can only follow the last argument of a call")
+        // The validator counts an expanded call's arguments as at least the ones written.
+        #expect(Functions.checkCall("substr", argumentCount: 2, at: SourceLocation(file: "f", line: 1, column: 1), expanding: true) == nil)
+        #expect(Functions.checkCall("upper", argumentCount: 3, at: SourceLocation(file: "f", line: 1, column: 1), expanding: true) != nil)
+    }
 }

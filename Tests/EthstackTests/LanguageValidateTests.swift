@@ -96,6 +96,20 @@ import Testing
         #expect(values["x"]?.isSensitive == true)
     }
 
+    /// Numbers from text are decimal only: Swift's `Double("nan")`, `Double("0x10")` no longer slip in.
+    @Test func aNumberVariableFromTextIsDecimalOnly() throws {
+        let declarations = [VariableDeclaration(name: "n", location: SourceLocation(file: "s", line: 1, column: 1), type: .number,
+                                                defaultValue: nil, sensitive: false, description: nil)]
+        for text in ["nan", "inf", "0x10", " 1", "infinity"] {
+            let inputs = VariableInputs(assignments: ["n=\(text)"], files: [], environment: [:])
+            #expect(throws: DiagnosticsError.self, "\(text)") { try VariableValues.resolve(declarations, inputs: inputs) }
+        }
+        let inputs = VariableInputs(assignments: ["n=-1.5e3"], files: [], environment: [:])
+        #expect(try VariableValues.resolve(declarations, inputs: inputs)["n"] == -1500)
+        #expect(AttributeType.number.accepts("nan") == false)
+        #expect(AttributeType.number.accepts("12") == true)
+    }
+
     @Test func everyShippedStackValidatesWithoutSecrets() throws {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: "\(repository)/stacks")) ?? []).filter { $0.hasSuffix(".yaml") }

@@ -177,7 +177,8 @@ public struct StackValidator {
             }
             for case .index(let i, _) in accessors { check(i, context: context, resources: resources, variables: variables, &d) }
         case .call(let name, let args, let loc):
-            if let problem = Functions.checkCall(name, argumentCount: args.count, at: loc) {
+            let expanding: Bool = { if case .unary("...", _, _)? = args.last { return true }; return false }()
+            if let problem = Functions.checkCall(name, argumentCount: args.count, at: loc, expanding: expanding) {
                 d.append(problem)
             } else if args.allSatisfy(\.isConstant) {
                 // Decidable without providers or state: evaluate it now (its arguments with it).
