@@ -13,6 +13,8 @@ public struct CheckResult: Sendable {
         case failed
         /// The check could not be run: a value it needs is not in state, or does not evaluate.
         case error
+        /// Its `when` condition is false.
+        case skipped
     }
 
     public var name: String
@@ -129,6 +131,17 @@ struct CheckExecution: Sendable {
         let prepared: Prepared
         let expected: [String: Value]
         do {
+            if let when = check.when {
+                // Only whether the condition holds is used, never shown: a condition on a secret is fine.
+                guard let holds = try evaluate("when", when, what: "when").deepUnmarked.boolValue else {
+                    throw CheckFailure(message: "\"when\" must be a bool")
+                }
+                if !holds {
+                    result.outcome = .skipped
+                    result.message = "skipped: its \"when\" condition is false"
+                    return result
+                }
+            }
             prepared = try prepare()
             expected = try evaluateExpectations()
         } catch let e as CheckFailure {

@@ -373,7 +373,7 @@ public struct StackLoader {
                                  description: entries["description"].flatMap { string($0.value, "description", &d) })
     }
 
-    package static let checkKeys = ["description", "ethereum_rpc", "http", "expect", "timeout", "retries"]
+    package static let checkKeys = ["description", "ethereum_rpc", "http", "expect", "timeout", "retries", "when"]
     package static let probeKeys: [CheckDeclaration.ProbeKind: [String]] = [
         .ethereumRPC: ["url", "method", "params"],
         .http: ["url", "method", "headers", "body"],
@@ -395,9 +395,16 @@ public struct StackLoader {
         var description: String?
         var timeout = 10.0
         var retries = 0
+        var when: ConfigNode?
         var ok = true
         for (key, entry) in entries {
             switch key {
+            case "when":
+                when = configNode(entry.value, &d)
+                if let v = when?.literalValue, v.unmarked.boolValue == nil {
+                    d.error(entry.value.location, "\"when\" must be a bool (an expression such as '${var.x != \"\"}'), found \(v.typeName)")
+                    ok = false
+                }
             case "description": description = string(entry.value, "description", &d)
             case "ethereum_rpc", "http":
                 if let kind = probeKind {
@@ -522,7 +529,7 @@ public struct StackLoader {
         guard ok else { return nil }
         return CheckDeclaration(name: name, location: e.keyLocation, description: description, probeKind: probeKind,
                                 probeLocation: probeEntry.keyLocation, probe: probe, expect: expect,
-                                increasesWithin: increasesWithin, timeout: timeout, retries: retries)
+                                increasesWithin: increasesWithin, timeout: timeout, retries: retries, when: when)
     }
 
     /// A duration written as text ("30s", "1m30s") or a number of seconds.

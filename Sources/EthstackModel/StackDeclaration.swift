@@ -252,16 +252,19 @@ public struct CheckDeclaration: Sendable {
     public var timeout: Double
     /// Further attempts after a failed one.
     public var retries: Int
+    /// A condition (a bool): when it is false the check is skipped, not failed (a check that needs
+    /// an optional value, such as a signed smoke transaction, says so).
+    public var when: ConfigNode?
 
     public func probeSetting(_ key: String) -> ConfigNode? { probe.first { $0.key == key }?.value }
     public func expectation(_ key: String) -> ConfigNode? { expect.first { $0.key == key }?.value }
 
     /// Every reference in the probe and the expectations.
     public var references: [Reference] {
-        probe.flatMap(\.value.references) + expect.flatMap(\.value.references)
+        probe.flatMap(\.value.references) + expect.flatMap(\.value.references) + (when?.references ?? [])
     }
 
-    package init(name: String, location: SourceLocation, description: String? = nil, probeKind: ProbeKind, probeLocation: SourceLocation, probe: [ConfigEntry], expect: [ConfigEntry], increasesWithin: Double? = nil, timeout: Double, retries: Int) {
+    package init(name: String, location: SourceLocation, description: String? = nil, probeKind: ProbeKind, probeLocation: SourceLocation, probe: [ConfigEntry], expect: [ConfigEntry], increasesWithin: Double? = nil, timeout: Double, retries: Int, when: ConfigNode? = nil) {
         self.name = name
         self.location = location
         self.description = description
@@ -272,6 +275,7 @@ public struct CheckDeclaration: Sendable {
         self.increasesWithin = increasesWithin
         self.timeout = timeout
         self.retries = retries
+        self.when = when
     }
 }
 

@@ -87,7 +87,7 @@ enum CheckReport {
                 if let d = r.description { m["description"] = .string(d) }
                 return .map(m)
             }),
-            "summary": .map(["passed": count(.passed), "failed": count(.failed), "error": count(.error)]),
+            "summary": .map(["passed": count(.passed), "failed": count(.failed), "error": count(.error), "skipped": count(.skipped)]),
         ])
     }
 
@@ -100,6 +100,7 @@ enum CheckReport {
             case .passed: mark = style.green("✓")
             case .failed: mark = style.red("✗")
             case .error: mark = style.red("!")
+            case .skipped: mark = style.dim("-")
             }
             let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
             var line = "\(mark) \(style.bold(name))  "
@@ -109,13 +110,15 @@ enum CheckReport {
                 line += style.dim("  [\(formatSeconds(r.elapsed))\(r.attempts > 1 ? ", \(r.attempts) attempts" : "")]")
             }
             out += line + "\n"
-            if r.outcome != .passed, !r.target.isEmpty { out += "    " + style.dim(r.target) + "\n" }
+            if r.outcome != .passed && r.outcome != .skipped, !r.target.isEmpty { out += "    " + style.dim(r.target) + "\n" }
         }
         let passed = results.filter { $0.outcome == .passed }.count
         let failed = results.filter { $0.outcome == .failed }.count
         let errors = results.filter { $0.outcome == .error }.count
         var summary = "Checks: \(passed) passed, \(failed) failed"
         if errors > 0 { summary += ", \(errors) could not run" }
+        let skipped = results.filter { $0.outcome == .skipped }.count
+        if skipped > 0 { summary += ", \(skipped) skipped" }
         out += "\n" + (failed + errors == 0 ? style.green(summary + ".") : style.red(summary + ".")) + "\n"
         return out
     }

@@ -138,7 +138,8 @@ public enum StackJSONSchema {
 
     static func checkDefinition() -> Value {
         var properties: [String: Value] = ["description": ["type": "string"], "timeout": ["type": ["string", "number"]],
-                                           "retries": ["type": "integer", "minimum": 0, "maximum": 100]]
+                                           "retries": ["type": "integer", "minimum": 0, "maximum": 100],
+                                           "when": ["type": ["boolean", "string"], "description": "a condition: the check is skipped when it is false"]]
         for (kind, keys) in StackLoader.probeKeys {
             properties[kind.rawValue] = ["type": "object", "additionalProperties": false,
                                          "properties": .map(Dictionary(uniqueKeysWithValues: keys.map { ($0, [:]) }))]
