@@ -129,7 +129,13 @@ extension ConfiguredAWS {
             marker = result?.string("IsTruncated") == "true" ? result?.string("Marker") : nil
         } while marker != nil
         let matches = try await Self.limited(names, limit: 8) { name -> String? in
-            let tags = try await ctx.client.query("iam", "ListRoleTags", [("RoleName", name)])
+            // A role deleted between the listing and this call is simply not there.
+            let tags: XMLTree
+            do {
+                tags = try await ctx.client.query("iam", "ListRoleTags", [("RoleName", name)])
+            } catch let error as AWSAPIError where error.isNotFound {
+                return nil
+            }
             let tagged = (tags.child("ListRoleTagsResult")?.items("Tags") ?? []).contains {
                 $0.string("Key") == key && $0.string("Value") == value
             }
