@@ -313,3 +313,26 @@ final class EventLog: @unchecked Sendable {
     }
     var actions: [String] { lock.lock(); defer { lock.unlock() }; return items }
 }
+
+/// `lifecycle.ignore_changes` keeps the recorded value, even when the record has none.
+@Suite struct IgnoreChangesTests {
+    @Test func anIgnoredAttributeTheRecordLacksIsNotTakenFromTheConfiguration() {
+        let schema = ResourceSchema(type: "test.thing", description: "", attributes: [
+            AttributeSchema("name", .string, .required, forcesReplacement: true),
+            AttributeSchema("args", .any, .optional(default: nil), forcesReplacement: true),
+        ])
+        var lifecycle = Lifecycle()
+        lifecycle.ignoreChanges = ["args"]
+        let config: [String: Value] = ["name": "a", "args": ["participants": 8]]
+        // Recorded without args (adopted by import): the ignored attribute stays absent, no change.
+        let proposed = Planner.proposedAttributes(schema: schema, lifecycle: lifecycle, config: config, before: ["name": "a"])
+        #expect(proposed["args"] == .null)
+        // Recorded with args: they are kept, whatever the configuration says.
+        let kept = Planner.proposedAttributes(schema: schema, lifecycle: lifecycle, config: config,
+                                              before: ["name": "a", "args": ["participants": 4]])
+        #expect(kept["args"] == ["participants": 4])
+        // A create (nothing recorded) takes the configuration.
+        #expect(Planner.proposedAttributes(schema: schema, lifecycle: lifecycle, config: config, before: nil)["args"]
+                == ["participants": 8])
+    }
+}

@@ -471,8 +471,11 @@ public struct Planner: Sendable {
                 case .computed, .optionalComputed: value = before?[attr.name] ?? .unknown
                 }
             }
+            // An ignored attribute keeps what the object has — also when it has nothing (an attribute
+            // the recorded object lacks, e.g. an adopted enclave whose args Kurtosis did not keep):
+            // taking the configured value there would plan a change, even a replacement.
             if let before, lifecycle.ignoreChanges.contains(attr.name) || lifecycle.ignoreChanges.contains("all") {
-                value = before[attr.name] ?? value
+                value = before[attr.name] ?? .null
             }
             if attr.sensitive { value = value.markedSensitive }
             proposed[attr.name] = value
