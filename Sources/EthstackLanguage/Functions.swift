@@ -227,10 +227,11 @@ public enum Functions {
         return text
     }
 
-    /// `templatefile("manifests/x.yaml", { namespace = "kt-a" })`, as Terraform renders it for plain
-    /// interpolations: every `${name}` is replaced by `vars[name]` (a string, number or bool), `$${`
-    /// is a literal `${`. The path is relative to the stack file's directory and must stay inside it.
-    /// Template directives (`%{ if }`, `%{ for }`) and expressions other than a name are refused.
+    /// `templatefile("manifests/x.yaml", { namespace = "kt-a" })`, as Terraform renders it: the file
+    /// is a template whose `${ … }` are expressions over the names of `vars` (and the functions:
+    /// `${upper(namespace)}`, `${jsonencode(list)}`, `${x.field}`), `$${` is a literal `${`, `%%{` a
+    /// literal `%{`. The path is relative to the stack file's directory and must stay inside it.
+    /// Template directives (`%{ if }`, `%{ for }`) are refused. Errors name the template's line.
     static func templatefile(_ path: String, vars: [String: Value], baseDirectory: String, at loc: SourceLocation,
                              varsAt: SourceLocation) throws -> String {
         let base = URL(fileURLWithPath: baseDirectory).standardizedFileURL.resolvingSymlinksInPath().path
@@ -239,50 +240,43 @@ public enum Functions {
         guard !path.hasPrefix("/"), full.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
             throw fail(loc, "templatefile(): \"\(path)\" is outside the stack's directory \(base); give a path relative to it")
         }
-        let text = try readText(full, shown: path, function: "templatefile", at: loc)
-        var out = ""
-        var rest = Substring(text)
+        var text = try readText(full, shown: path, function: "templatefile", at: loc)
+        // Directives are not supported; `%%{` is their escape.
         var line = 1
-        while let start = rest.firstIndex(where: { $0 == "$" || $0 == "%" || $0 == "\n" }) {
-            out += rest[..<start]
-            let c = rest[start]
-            let after = rest.index(after: start)
-            if c == "\n" {
-                line += 1
-                out.append("\n")
-                rest = rest[after...]
-                continue
+        var previous: Character = "\n"
+        var iterator = text.makeIterator()
+        while let c = iterator.next() {
+            if c == "\n" { line += 1 }
+            if c == "{", previous == "%" {
+                throw fail(loc, "templatefile(): \(path):\(line): template directives (%{ … }) are not supported; write %%{ for a literal")
             }
-            if rest[after...].hasPrefix(String(c) + "{") {  // $${ or %%{: a literal ${ / %{
-                out += String(c) + "{"
-                rest = rest[rest.index(after, offsetBy: 2)...]
-                continue
-            }
-            guard rest[after...].hasPrefix("{") else {
-                out.append(c)
-                rest = rest[after...]
-                continue
-            }
-            guard c == "$" else {
-                throw fail(loc, "templatefile(): \(path):\(line): template directives (%{ … }) are not supported; write $${ … } for a literal")
-            }
-            guard let close = rest[after...].firstIndex(of: "}") else {
-                throw fail(loc, "templatefile(): \(path):\(line): \"${\" without a closing \"}\"")
-            }
-            let name = rest[rest.index(after: after)..<close].trimmingCharacters(in: .whitespaces)
-            guard let value = vars[name] else {
-                let known = vars.keys.sorted()
-                throw DiagnosticsError([.error(varsAt, "templatefile(): \(path):\(line) uses ${\(name)}, which the variables map does not have"
-                                                        + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"),
-                                                        hint: didYouMean(name, in: known))])
-            }
-            guard let string = value.interpolatedString else {
-                throw fail(varsAt, "templatefile(): ${\(name)} in \(path):\(line) is a \(value.typeName); only strings, numbers and bools can be interpolated (use jsonencode() in the map)")
-            }
-            out += string
-            rest = rest[rest.index(after: close)...]
+            // `%%` makes the next `%` a literal one.
+            previous = (c == "%" && previous == "%") ? " " : c
         }
-        return out + rest
+        text = text.replacingOccurrences(of: "%%{", with: "%{")
+        let template = try ExpressionParser.parseTemplate(text, at: SourceLocation(file: path, line: 1, column: 1))
+        // Only the map's names are in scope, as in Terraform (no var., no resources).
+        for part in template.parts {
+            guard case .expression(let e) = part else { continue }
+            for reference in e.references where vars[reference.root] == nil {
+                let known = vars.keys.sorted()
+                throw DiagnosticsError([.error(varsAt, "templatefile(): \(path):\(reference.location.line) uses ${\(reference.root)}, which the variables map does not have"
+                                                        + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"),
+                                                        hint: didYouMean(reference.root, in: known))])
+            }
+        }
+        var scope = EvaluationScope(variables: [:], baseDirectory: baseDirectory)
+        scope.locals = vars
+        let value: Value
+        do {
+            value = try Evaluator(scope: scope).evaluate(template, keepingType: false)
+        } catch let error as DiagnosticsError where error.diagnostics.contains(where: { $0.message.contains("cannot insert") }) {
+            throw fail(varsAt, "templatefile(): \(path): \(error.diagnostics.map(\.message).joined(separator: "; ")); only strings, numbers and bools can be interpolated (use jsonencode() in the template)")
+        }
+        guard case .string(let rendered) = value.unmarked else {
+            throw fail(loc, "templatefile(): \(path) did not render to text")
+        }
+        return rendered
     }
 
     /// `cidrsubnet("10.0.0.0/16", 4, 2)` → "10.0.32.0/20", as Terraform computes it (IPv4 and IPv6).

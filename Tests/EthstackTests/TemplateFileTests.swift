@@ -56,4 +56,34 @@ import EthstackProviderAPI
         try "a: ${list}\n".write(toFile: base + "/manifests/d.yaml", atomically: true, encoding: .utf8)
         #expect(Self.message { try Self.call(["manifests/d.yaml", ["list": ["x"]]], base: base) }.contains("only strings, numbers and bools"))
     }
+
+    @Test func interpolationsAreExpressionsOverTheMapAsInTerraform() throws {
+        let base = try Self.dir()
+        try """
+            name: ${upper(namespace)}-${replicas + 1}
+            labels: ${jsonencode(labels)}
+            first: ${peers[0].host}:${peers[0].port}
+            hosts: ${join(",", [for p in peers : p.host])}
+            mode: ${replicas > 2 ? "ha" : "single"}
+            literal: "$${x} %%{ if }"
+
+            """.write(toFile: base + "/manifests/e.yaml", atomically: true, encoding: .utf8)
+        let out = try Self.call(["manifests/e.yaml", [
+            "namespace": "kt", "replicas": 3, "labels": ["app": "el"],
+            "peers": [["host": "a", "port": 30303], ["host": "b", "port": 30304]],
+        ]], base: base)
+        #expect(out == """
+            name: KT-4
+            labels: {"app":"el"}
+            first: a:30303
+            hosts: a,b
+            mode: ha
+            literal: "${x} %{ if }"
+
+            """)
+        // An error inside an interpolation names the template file and its line.
+        try "a: 1\nb: ${upper(1, 2)}\n".write(toFile: base + "/manifests/f.yaml", atomically: true, encoding: .utf8)
+        let bad = Self.message { try Self.call(["manifests/f.yaml", [:]], base: base) }
+        #expect(bad.contains("manifests/f.yaml:2:"), "\(bad)")
+    }
 }
