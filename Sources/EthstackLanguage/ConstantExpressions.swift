@@ -15,11 +15,7 @@ extension EthstackModel.Expression {
         case .unary(_, let e, _): return e.isConstant
         case .binary(_, let a, let b, _): return a.isConstant && b.isConstant
         case .conditional(let c, let a, let b, _): return c.isConstant && a.isConstant && b.isConstant
-        case .template(let parts, _):
-            return parts.allSatisfy {
-                if case .expression(let e) = $0 { return e.isConstant }
-                return true
-            }
+        case .template(let parts, _): return Template.partsAreConstant(parts)
         // The body's own names are bound by the expression: constant when nothing else is named.
         case .forExpression: return references.isEmpty
         }
@@ -40,13 +36,23 @@ extension ConfigNode {
     public var isConstant: Bool {
         switch self {
         case .literal: return true
-        case .template(let t):
-            return t.parts.allSatisfy {
-                if case .expression(let e) = $0 { return e.isConstant }
-                return true
-            }
+        case .template(let t): return Template.partsAreConstant(t.parts)
         case .list(let items, _): return items.allSatisfy(\.isConstant)
         case .map(let entries, _): return entries.allSatisfy { $0.value.isConstant }
+        }
+    }
+}
+
+extension Template {
+    /// Whether template parts name nothing (a directive is constant when it names nothing but what
+    /// its own `for` binds).
+    static func partsAreConstant(_ parts: [Part]) -> Bool {
+        parts.allSatisfy { part in
+            switch part {
+            case .text: return true
+            case .expression(let e): return e.isConstant
+            case .directive: return Template.references(in: [part]).isEmpty
+            }
         }
     }
 }

@@ -67,30 +67,83 @@ public struct Evaluator: Sendable {
     /// one `${…}` (a stack string); a string otherwise (a string literal inside an expression, as in Terraform).
     func evaluate(_ template: Template, keepingType: Bool) throws -> Value {
         if keepingType, let single = template.singleExpression { return try evaluate(single) }
+        var rendering = Rendering()
+        try render(template.parts, into: &rendering)
+        let (text, unknown, sensitive) = (rendering.text, rendering.unknown, rendering.sensitive)
+        let result: Value = unknown ? .unknown : .string(text)
+        return sensitive ? result.markedSensitive : result
+    }
+
+    /// A template's text as it is rendered, and whether anything in it was unknown or sensitive.
+    struct Rendering {
         var text = ""
         var unknown = false
         var sensitive = false
-        for part in template.parts {
+    }
+
+    /// Renders template parts: text, interpolations, and `%{ if }` / `%{ for }` directives (a for
+    /// directive binds its names for its body; its iterations count against the for bound).
+    func render(_ parts: [Template.Part], into out: inout Rendering) throws {
+        for part in parts {
             switch part {
-            case .text(let s): text += s
+            case .text(let s): out.text += s
             case .expression(let e):
                 let v = try evaluate(e)
-                if v.containsSensitive { sensitive = true }
-                if v.isUnknown { unknown = true; continue }
+                if v.containsSensitive { out.sensitive = true }
+                if v.isUnknown { out.unknown = true; continue }
                 guard let s = v.interpolatedString else {
                     if v.isNull {
                         throw fail(e.location, "cannot insert null into a string")
                     }
                     throw fail(e.location, "cannot insert a \(v.typeName) into a string; use jsonencode() or join()")
                 }
-                text += s
-                guard text.utf8.count <= Functions.maxStringBytes else {
-                    throw fail(e.location, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
+                out.text += s
+            case .directive(.conditional(let condition, let then, let otherwise, _)):
+                let c = try evaluate(condition)
+                if c.containsSensitive { out.sensitive = true }
+                if c.isUnknown { out.unknown = true; continue }
+                guard let holds = c.unmarked.boolValue else {
+                    throw fail(condition.location, "the condition of %{ if } must be a bool, found \(c.typeName)")
+                }
+                try render(holds ? then : otherwise, into: &out)
+            case .directive(.loop(let keyName, let valueName, let collectionExpression, let body, let location)):
+                let collection = try evaluate(collectionExpression)
+                if collection.containsSensitive { out.sensitive = true }
+                if collection.isUnknown { out.unknown = true; continue }
+                let elements: [(key: Value, value: Value)]
+                switch collection.unmarked {
+                case .list(let items): elements = items.enumerated().map { (.number(Double($0.offset)), $0.element) }
+                case .map(let entries): elements = entries.keys.sorted().compactMap { k in entries[k].map { (.string(k), $0) } }
+                default:
+                    throw fail(collectionExpression.location, "%{ for } iterates over a list or a map, not a \(collection.typeName)")
+                }
+                let iterations = scope.forIterations.multipliedReportingOverflow(by: max(1, elements.count))
+                guard !iterations.overflow, iterations.partialValue <= Evaluator.maxForIterations else {
+                    throw fail(location, "%{ for } would render its body more than \(Evaluator.maxForIterations) times (nested loops multiply)")
+                }
+                var inner = scope
+                inner.forIterations = iterations.partialValue
+                for element in elements {
+                    if let keyName { inner.locals[keyName] = element.key }
+                    inner.locals[valueName] = element.value
+                    try Evaluator(scope: inner).render(body, into: &out)
                 }
             }
+            if out.text.utf8.count > Functions.maxStringBytes {
+                throw fail(template: parts, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
+            }
         }
-        let result: Value = unknown ? .unknown : .string(text)
-        return sensitive ? result.markedSensitive : result
+    }
+
+    private func fail(template parts: [Template.Part], _ message: String) -> DiagnosticsError {
+        for part in parts {
+            switch part {
+            case .expression(let e): return fail(e.location, message)
+            case .directive(.conditional(_, _, _, let loc)), .directive(.loop(_, _, _, _, let loc)): return fail(loc, message)
+            case .text: continue
+            }
+        }
+        return DiagnosticsError([])
     }
 
     public func evaluate(_ expression: EthstackModel.Expression) throws -> Value {

@@ -7,24 +7,31 @@ import EthstackModel
 /// with templates in it `"a-${x}"`, for expressions `[for v in xs : e if c]`, `{for k, v in m : k => v...}`.
 public struct ExpressionParser {
     public static func parseTemplate(_ text: String, at location: SourceLocation, columnOffset: Int = 0) throws -> Template {
-        var parts: [Template.Part] = []
+        // Open directives, innermost last; the bottom frame is the template itself.
+        var frames = [DirectiveFrame(opener: .root, location: location)]
         var literal = ""
         let chars = Array(text)
         var i = 0
         var line = location.line
-        var column = location.column + columnOffset
-        func loc(at index: Int) -> SourceLocation {
-            SourceLocation(file: location.file, line: line, column: column + index)
-        }
+        let column = location.column + columnOffset
         var lineStartIndex = 0
+        var stripNextLeadingSpace = false
+        func flush() {
+            if stripNextLeadingSpace {
+                literal = String(literal.drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }))
+                stripNextLeadingSpace = false
+            }
+            if !literal.isEmpty { frames[frames.count - 1].append(.text(literal)) }
+            literal = ""
+        }
         while i < chars.count {
-            if chars[i] == "$", i + 2 < chars.count + 1, i + 1 < chars.count, chars[i + 1] == "$",
-               i + 2 < chars.count, chars[i + 2] == "{" {
-                literal += "${"
+            let c = chars[i]
+            if (c == "$" || c == "%"), i + 2 < chars.count, chars[i + 1] == c, chars[i + 2] == "{" {
+                literal += String(c) + "{"   // $${ and %%{: a literal ${ / %{
                 i += 3
                 continue
             }
-            if chars[i] == "$", i + 1 < chars.count, chars[i + 1] == "{" {
+            if (c == "$" || c == "%"), i + 1 < chars.count, chars[i + 1] == "{" {
                 // Find the matching close brace: strings inside, and templates inside those, are skipped whole.
                 let startLoc = SourceLocation(file: location.file, line: line, column: column + (i - lineStartIndex))
                 let j: Int
@@ -33,28 +40,112 @@ public struct ExpressionParser {
                 } catch let e as ScanError {
                     throw DiagnosticsError([.error(startLoc.advanced(by: e.offset - i), e.message)])
                 }
-                if !literal.isEmpty {
-                    parts.append(.text(literal))
-                    literal = ""
+                var body = String(chars[(i + 2)..<j])
+                var bodyOffset = 2
+                // Strip markers: `~` after the opening brace trims the whitespace before, `~` before
+                // the closing brace the whitespace after.
+                if body.hasPrefix("~") {
+                    body.removeFirst()
+                    bodyOffset += 1
+                    while let last = literal.last, last == " " || last == "\t" || last == "\n" || last == "\r" { literal.removeLast() }
                 }
-                let source = String(chars[(i + 2)..<j])
-                var parser = ExpressionParser(source: source, location: startLoc.advanced(by: 2))
-                let expression = try parser.parseComplete()
-                parts.append(.expression(expression))
+                let stripAfter = body.hasSuffix("~")
+                if stripAfter { body.removeLast() }
+                flush()
+                if c == "$" {
+                    var parser = ExpressionParser(source: body, location: startLoc.advanced(by: bodyOffset))
+                    frames[frames.count - 1].append(.expression(try parser.parseComplete()))
+                } else {
+                    try directive(body, at: startLoc, bodyOffset: bodyOffset, &frames)
+                }
+                stripNextLeadingSpace = stripAfter
+                // Newlines inside the braces still count for the positions after them.
+                for k in i..<j where chars[k] == "\n" { line += 1; lineStartIndex = k + 1 }
                 i = j + 1
                 continue
             }
-            if chars[i] == "\n" {
+            if c == "\n" {
                 line += 1
-                column = 1
                 lineStartIndex = i + 1
             }
-            literal.append(chars[i])
+            literal.append(c)
             i += 1
         }
-        _ = loc
-        if !literal.isEmpty || parts.isEmpty { parts.append(.text(literal)) }
-        return Template(parts: parts, location: location)
+        flush()
+        guard frames.count == 1, let root = frames.first else {
+            let open = frames[frames.count - 1]
+            throw DiagnosticsError([.error(open.location, "this %{ \(open.opener.keyword) } has no %{ \(open.opener.closer) }")])
+        }
+        return Template(parts: root.parts.isEmpty ? [.text("")] : root.parts, location: location)
+    }
+
+    /// A directive being read: what opened it and the parts so far (of its `else` branch once seen).
+    struct DirectiveFrame {
+        enum Opener {
+            case root
+            case conditional(Expression)
+            case loop(key: String?, value: String, collection: Expression)
+            var keyword: String {
+                switch self { case .root: return ""; case .conditional: return "if"; case .loop: return "for" }
+            }
+            var closer: String {
+                switch self { case .root: return ""; case .conditional: return "endif"; case .loop: return "endfor" }
+            }
+        }
+        var opener: Opener
+        var location: SourceLocation
+        var parts: [Template.Part] = []
+        var elseParts: [Template.Part]?
+        mutating func append(_ part: Template.Part) {
+            if elseParts != nil { elseParts?.append(part) } else { parts.append(part) }
+        }
+    }
+
+    /// One `%{ … }`: opens, splits or closes a frame.
+    static func directive(_ body: String, at loc: SourceLocation, bodyOffset: Int, _ frames: inout [DirectiveFrame]) throws {
+        let trimmed = body.trimmingCharacters(in: .whitespaces)
+        let leading = body.prefix(while: { $0 == " " || $0 == "\t" }).count
+        let words = trimmed.split(separator: " ", maxSplits: 1).map(String.init)
+        let keyword = words.first ?? ""
+        let rest = words.count > 1 ? words[1] : ""
+        let restLoc = loc.advanced(by: bodyOffset + leading + keyword.count + 1)
+        func fail(_ message: String) -> DiagnosticsError { DiagnosticsError([.error(loc, message)]) }
+        switch keyword {
+        case "if":
+            guard !rest.isEmpty else { throw fail("%{ if } needs a condition") }
+            var parser = ExpressionParser(source: rest, location: restLoc)
+            frames.append(DirectiveFrame(opener: .conditional(try parser.parseComplete()), location: loc))
+        case "else":
+            guard case .conditional = frames[frames.count - 1].opener, frames[frames.count - 1].elseParts == nil else {
+                throw fail("%{ else } outside a %{ if }")
+            }
+            frames[frames.count - 1].elseParts = []
+        case "endif":
+            guard frames.count > 1, case .conditional(let condition) = frames[frames.count - 1].opener,
+                  let frame = frames.popLast() else { throw fail("%{ endif } without its %{ if }") }
+            frames[frames.count - 1].append(.directive(.conditional(condition: condition, then: frame.parts,
+                                                                    otherwise: frame.elseParts ?? [], location: frame.location)))
+        case "for":
+            // `for v in xs` or `for k, v in xs`.
+            guard let inRange = rest.range(of: " in ") else { throw fail("%{ for } needs \"NAME in COLLECTION\" (or \"KEY, VALUE in …\")") }
+            let names = rest[..<inRange.lowerBound].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard (1...2).contains(names.count), names.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }) else {
+                throw fail("%{ for } names must be one or two identifiers (\"v\" or \"k, v\")")
+            }
+            let source = String(rest[inRange.upperBound...])
+            let sourceOffset = rest.distance(from: rest.startIndex, to: inRange.upperBound)
+            var parser = ExpressionParser(source: source, location: restLoc.advanced(by: sourceOffset))
+            let collection = try parser.parseComplete()
+            frames.append(DirectiveFrame(opener: .loop(key: names.count == 2 ? names[0] : nil, value: names[names.count - 1],
+                                                       collection: collection), location: loc))
+        case "endfor":
+            guard frames.count > 1, case .loop(let key, let value, let collection) = frames[frames.count - 1].opener,
+                  let frame = frames.popLast() else { throw fail("%{ endfor } without its %{ for }") }
+            frames[frames.count - 1].append(.directive(.loop(key: key, value: value, collection: collection,
+                                                             body: frame.parts, location: frame.location)))
+        default:
+            throw fail("unknown template directive \"\(keyword)\": use %{ if }, %{ else }, %{ endif }, %{ for }, %{ endfor } (%%{ for a literal %{)")
+        }
     }
 
     /// A problem found while looking for the end of a `${ … }` or a string, at an offset into the text.
@@ -240,10 +331,13 @@ public struct ExpressionParser {
                 }
                 return j + 1
             }
-            if d == "$", j + 2 < s.count, s[j + 1] == "$", s[j + 2] == "{" {
-                text += "${"
+            if (d == "$" || d == "%"), j + 2 < s.count, s[j + 1] == d, s[j + 2] == "{" {
+                text += String(d) + "{"
                 j += 3
                 continue
+            }
+            if d == "%", j + 1 < s.count, s[j + 1] == "{" {
+                throw fail(j, "template directives (%{ if }, %{ for }) are not supported in a string inside an expression: write them in the stack's string itself, or use a for expression; %%{ is a literal %{")
             }
             if d == "$", j + 1 < s.count, s[j + 1] == "{" {
                 let close: Int

@@ -230,8 +230,9 @@ public enum Functions {
     /// `templatefile("manifests/x.yaml", { namespace = "kt-a" })`, as Terraform renders it: the file
     /// is a template whose `${ … }` are expressions over the names of `vars` (and the functions:
     /// `${upper(namespace)}`, `${jsonencode(list)}`, `${x.field}`), `$${` is a literal `${`, `%%{` a
-    /// literal `%{`. The path is relative to the stack file's directory and must stay inside it.
-    /// Template directives (`%{ if }`, `%{ for }`) are refused. Errors name the template's line.
+    /// literal `%{`, and the directives `%{ if c }…%{ else }…%{ endif }`, `%{ for k, v in xs }…%{ endfor }`
+    /// (with `~` strip markers) render as in Terraform. The path is relative to the stack file's
+    /// directory and must stay inside it. Errors name the template's line.
     static func templatefile(_ path: String, vars: [String: Value], baseDirectory: String, at loc: SourceLocation,
                              varsAt: SourceLocation) throws -> String {
         let base = URL(fileURLWithPath: baseDirectory).standardizedFileURL.resolvingSymlinksInPath().path
@@ -240,30 +241,14 @@ public enum Functions {
         guard !path.hasPrefix("/"), full.hasPrefix(base.hasSuffix("/") ? base : base + "/") else {
             throw fail(loc, "templatefile(): \"\(path)\" is outside the stack's directory \(base); give a path relative to it")
         }
-        var text = try readText(full, shown: path, function: "templatefile", at: loc)
-        // Directives are not supported; `%%{` is their escape.
-        var line = 1
-        var previous: Character = "\n"
-        var iterator = text.makeIterator()
-        while let c = iterator.next() {
-            if c == "\n" { line += 1 }
-            if c == "{", previous == "%" {
-                throw fail(loc, "templatefile(): \(path):\(line): template directives (%{ … }) are not supported; write %%{ for a literal")
-            }
-            // `%%` makes the next `%` a literal one.
-            previous = (c == "%" && previous == "%") ? " " : c
-        }
-        text = text.replacingOccurrences(of: "%%{", with: "%{")
+        let text = try readText(full, shown: path, function: "templatefile", at: loc)
         let template = try ExpressionParser.parseTemplate(text, at: SourceLocation(file: path, line: 1, column: 1))
         // Only the map's names are in scope, as in Terraform (no var., no resources).
-        for part in template.parts {
-            guard case .expression(let e) = part else { continue }
-            for reference in e.references where vars[reference.root] == nil {
-                let known = vars.keys.sorted()
-                throw DiagnosticsError([.error(varsAt, "templatefile(): \(path):\(reference.location.line) uses ${\(reference.root)}, which the variables map does not have"
-                                                        + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"),
-                                                        hint: didYouMean(reference.root, in: known))])
-            }
+        for reference in template.references where vars[reference.root] == nil {
+            let known = vars.keys.sorted()
+            throw DiagnosticsError([.error(varsAt, "templatefile(): \(path):\(reference.location.line) uses ${\(reference.root)}, which the variables map does not have"
+                                                    + (known.isEmpty ? "" : " (it has \(known.joined(separator: ", ")))"),
+                                                    hint: didYouMean(reference.root, in: known))])
         }
         var scope = EvaluationScope(variables: [:], baseDirectory: baseDirectory)
         scope.locals = vars

@@ -127,7 +127,7 @@ extension Expression {
             a.collectReferences(into: &out)
             b.collectReferences(into: &out)
         case .template(let parts, _):
-            for case .expression(let e) in parts { e.collectReferences(into: &out) }
+            out += Template.references(in: parts)
         case .forExpression(let f):
             f.collection.collectReferences(into: &out)
             // The names the body binds are not references out of the expression.
@@ -144,6 +144,14 @@ public struct Template: Sendable {
     public enum Part: Sendable {
         case text(String)
         case expression(Expression)
+        /// `%{ if c }…%{ else }…%{ endif }`, `%{ for k, v in xs }…%{ endfor }`.
+        case directive(Directive)
+    }
+
+    public enum Directive: Sendable {
+        case conditional(condition: Expression, then: [Part], otherwise: [Part], location: SourceLocation)
+        /// `key` is nil for `%{ for v in xs }`.
+        case loop(key: String?, value: String, collection: Expression, body: [Part], location: SourceLocation)
     }
 
     public var parts: [Part]
@@ -155,10 +163,20 @@ public struct Template: Sendable {
         return nil
     }
 
-    public var references: [Reference] {
+    public var references: [Reference] { Self.references(in: parts) }
+
+    /// The references of `parts`, without the names a `%{ for }` binds inside its body.
+    public static func references(in parts: [Part]) -> [Reference] {
         parts.flatMap { part -> [Reference] in
-            if case .expression(let e) = part { return e.references }
-            return []
+            switch part {
+            case .text: return []
+            case .expression(let e): return e.references
+            case .directive(.conditional(let c, let then, let otherwise, _)):
+                return c.references + references(in: then) + references(in: otherwise)
+            case .directive(.loop(let key, let value, let collection, let body, _)):
+                let bound = Set([key, value].compactMap { $0 })
+                return collection.references + references(in: body).filter { !bound.contains($0.root) }
+            }
         }
     }
 

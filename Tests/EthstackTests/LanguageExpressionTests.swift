@@ -38,6 +38,27 @@ func evalError(_ text: String, variables: [String: Value] = [:], resources: [Str
         #expect(try evalTemplate("${\"${true}\"}") == true)
     }
 
+    @Test func directivesRenderInStackStrings() throws {
+        #expect(try evalTemplate("%{ if var.ha }ha%{ else }single%{ endif }", variables: ["ha": true]) == "ha")
+        #expect(try evalTemplate("%{ for k, v in var.m }${k}=${v};%{ endfor }", variables: ["m": ["b": 2, "a": 1]]) == "a=1;b=2;")
+        // Not inside a string literal in an expression (a for expression does that): refused, not literal.
+        #expect(evalError("${upper(\"%{ for x in var.l }${x}%{ endfor }\")}", variables: ["l": ["a", "b"]])?
+                    .contains("not supported in a string inside an expression") == true)
+        #expect(try evalTemplate("${upper(\"%%{x}\")}") == "%{X}")
+        #expect(try evalTemplate("a %{~ if true ~} b %{~ endif ~} c") == "abc")
+        #expect(try evalTemplate("%%{ if }") == "%{ if }")
+        // Unknown and sensitive values flow through, as in interpolations.
+        #expect(try evalTemplate("%{ if var.u }x%{ endif }", variables: ["u": .unknown]) == .unknown)
+        #expect(try evalTemplate("%{ for x in var.s }${x}%{ endfor }", variables: ["s": Value.list(["k"]).markedSensitive]).isSensitive)
+        // Mistakes are positioned.
+        #expect(evalError("x %{ if 1 }y%{ endif }")?.hasPrefix("1:9 the condition of %{ if } must be a bool") == true, "\(String(describing: evalError("x %{ if 1 }y%{ endif }")))")
+        #expect(evalError("ab %{ for x in var.l }y")?.hasPrefix("1:4 this %{ for } has no %{ endfor }") == true)
+        #expect(evalError("%{ unless x }")?.contains("unknown template directive \"unless\"") == true)
+        // A for directive's name is not a reference out of the template.
+        let t = try ExpressionParser.parseTemplate("%{ for p in var.l }${p.x}${q}%{ endfor }", at: SourceLocation(file: "t", line: 1, column: 1))
+        #expect(t.references.map(\.root) == ["var", "q"])
+    }
+
     @Test func unknownsAndSensitiveMarksFlowThroughInnerTemplates() throws {
         #expect(try evalTemplate("${upper(\"a${var.x}\")}", variables: ["x": .unknown]) == .unknown)
         let v = try evalTemplate("${upper(\"a${var.x}\")}", variables: ["x": Value.string("s").markedSensitive])

@@ -51,8 +51,9 @@ import EthstackProviderAPI
         let outside = Self.message { try Self.call(["../etc/passwd", [:]], base: base + "/manifests") }
         #expect(outside.contains("is outside the stack's directory"), "\(outside)")
         #expect(Self.message { try Self.call(["/etc/passwd", [:]], base: base) }.contains("is outside the stack's directory"))
-        try "%{ if x }y%{ endif }\n".write(toFile: base + "/manifests/c.yaml", atomically: true, encoding: .utf8)
-        #expect(Self.message { try Self.call(["manifests/c.yaml", [:]], base: base) }.contains("template directives"))
+        try "%{ if x }y\n".write(toFile: base + "/manifests/c.yaml", atomically: true, encoding: .utf8)
+        let unclosed = Self.message { try Self.call(["manifests/c.yaml", ["x": true]], base: base) }
+        #expect(unclosed.contains("manifests/c.yaml:1:1") && unclosed.contains("has no %{ endif }"), "\(unclosed)")
         try "a: ${list}\n".write(toFile: base + "/manifests/d.yaml", atomically: true, encoding: .utf8)
         #expect(Self.message { try Self.call(["manifests/d.yaml", ["list": ["x"]]], base: base) }.contains("only strings, numbers and bools"))
     }
@@ -81,6 +82,24 @@ import EthstackProviderAPI
             literal: "${x} %{ if }"
 
             """)
+        // Directives, with strip markers, as Terraform renders them.
+        try """
+            peers:
+            %{ for i, p in peers ~}
+              - ${p.host}:${p.port}%{ if i == 0 } # first%{ endif }
+            %{ endfor ~}
+            mode: %{ if replicas > 2 }ha%{ else }single%{ endif }
+
+            """.write(toFile: base + "/manifests/g.yaml", atomically: true, encoding: .utf8)
+        let rendered = try Self.call(["manifests/g.yaml", [
+            "replicas": 1, "peers": [["host": "a", "port": 1], ["host": "b", "port": 2]],
+        ]], base: base)
+        // `~}` strips all the whitespace after it, the next line's indentation too (HCL's rule).
+        #expect(rendered == "peers:\n- a:1 # first\n- b:2\nmode: single\n", "\(rendered)")
+        try "%{ for x in 5 }y%{ endfor }".write(toFile: base + "/manifests/h.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.message { try Self.call(["manifests/h.yaml", [:]], base: base) }.contains("iterates over a list or a map"))
+        try "%{ endif }".write(toFile: base + "/manifests/i.yaml", atomically: true, encoding: .utf8)
+        #expect(Self.message { try Self.call(["manifests/i.yaml", [:]], base: base) }.contains("without its %{ if }"))
         // An error inside an interpolation names the template file and its line.
         try "a: 1\nb: ${upper(1, 2)}\n".write(toFile: base + "/manifests/f.yaml", atomically: true, encoding: .utf8)
         let bad = Self.message { try Self.call(["manifests/f.yaml", [:]], base: base) }
