@@ -68,7 +68,7 @@ public struct Evaluator: Sendable {
     func evaluate(_ template: Template, keepingType: Bool) throws -> Value {
         if keepingType, let single = template.singleExpression { return try evaluate(single) }
         var rendering = Rendering()
-        try render(template.parts, into: &rendering)
+        try render(template.parts, at: template.location, into: &rendering)
         let (text, unknown, sensitive) = (rendering.text, rendering.unknown, rendering.sensitive)
         let result: Value = unknown ? .unknown : .string(text)
         return sensitive ? result.markedSensitive : result
@@ -83,7 +83,7 @@ public struct Evaluator: Sendable {
 
     /// Renders template parts: text, interpolations, and `%{ if }` / `%{ for }` directives (a for
     /// directive binds its names for its body; its iterations count against the for bound).
-    func render(_ parts: [Template.Part], into out: inout Rendering) throws {
+    func render(_ parts: [Template.Part], at location: SourceLocation, into out: inout Rendering) throws {
         for part in parts {
             switch part {
             case .text(let s): out.text += s
@@ -105,8 +105,8 @@ public struct Evaluator: Sendable {
                 guard let holds = c.unmarked.boolValue else {
                     throw fail(condition.location, "the condition of %{ if } must be a bool, found \(c.typeName)")
                 }
-                try render(holds ? then : otherwise, into: &out)
-            case .directive(.loop(let keyName, let valueName, let collectionExpression, let body, let location)):
+                try render(holds ? then : otherwise, at: location, into: &out)
+            case .directive(.loop(let keyName, let valueName, let collectionExpression, let body, let loopLocation)):
                 let collection = try evaluate(collectionExpression)
                 if collection.containsSensitive { out.sensitive = true }
                 if collection.isUnknown { out.unknown = true; continue }
@@ -119,31 +119,20 @@ public struct Evaluator: Sendable {
                 }
                 let iterations = scope.forIterations.multipliedReportingOverflow(by: max(1, elements.count))
                 guard !iterations.overflow, iterations.partialValue <= Evaluator.maxForIterations else {
-                    throw fail(location, "%{ for } would render its body more than \(Evaluator.maxForIterations) times (nested loops multiply)")
+                    throw fail(loopLocation, "%{ for } would render its body more than \(Evaluator.maxForIterations) times (nested loops multiply)")
                 }
                 var inner = scope
                 inner.forIterations = iterations.partialValue
                 for element in elements {
                     if let keyName { inner.locals[keyName] = element.key }
                     inner.locals[valueName] = element.value
-                    try Evaluator(scope: inner).render(body, into: &out)
+                    try Evaluator(scope: inner).render(body, at: loopLocation, into: &out)
                 }
             }
             if out.text.utf8.count > Functions.maxStringBytes {
-                throw fail(template: parts, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
+                throw fail(location, "the string would be too long: at most \(Functions.maxStringBytes) bytes (64 MiB)")
             }
         }
-    }
-
-    private func fail(template parts: [Template.Part], _ message: String) -> DiagnosticsError {
-        for part in parts {
-            switch part {
-            case .expression(let e): return fail(e.location, message)
-            case .directive(.conditional(_, _, _, let loc)), .directive(.loop(_, _, _, _, let loc)): return fail(loc, message)
-            case .text: continue
-            }
-        }
-        return DiagnosticsError([])
     }
 
     public func evaluate(_ expression: EthstackModel.Expression) throws -> Value {

@@ -243,10 +243,4 @@ struct StateSealer: Sendable {
             throw StateKeyError.altered(stack: stack, what: column)
         }
     }
-
-    /// The envelope's key id, without opening it.
-    static func keyID(_ text: String) -> String? {
-        guard isSealed(text) else { return nil }
-        return text.dropFirst(prefix.count).split(separator: ":", maxSplits: 1).first.map(String.init)
-    }
 }
